@@ -1,0 +1,12 @@
+# -DPETALSLN_SANITIZE=address,undefined builds everything with those sanitizers.
+if(PETALSLN_SANITIZE)
+  string(REPLACE "," ";" _pln_sanitizers "${PETALSLN_SANITIZE}")
+  foreach(_s IN LISTS _pln_sanitizers)
+    if(NOT _s MATCHES "^(address|undefined|leak|thread)$")
+      message(FATAL_ERROR "PETALSLN_SANITIZE: unknown sanitizer '${_s}'")
+    endif()
+  endforeach()
+  string(REPLACE ";" "," _pln_flag "${_pln_sanitizers}")
+  add_compile_options(-fsanitize=${_pln_flag} -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=${_pln_flag})
+endif()
