@@ -8,6 +8,9 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates python3
   # model layer
   libtorch-dev
+  # libtorch calls the system BLAS; Debian's default is the slow reference one. OpenBLAS
+  # (OpenMP flavour, matching libtorch's own threading) takes over libblas.so.3.
+  libopenblas0-openmp
   # util / text
   nlohmann-json3-dev libfmt-dev libpcre2-dev libicu-dev libsentencepiece-dev doctest-dev
   # rpc / swarm / lightning (later layers)

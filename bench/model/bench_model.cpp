@@ -1,0 +1,145 @@
+// petalsln-bench-model: load time, prefill and decode throughput of the local engine on a
+// checkpoint folder, beside the memory-bandwidth floor for decoding.
+//
+//   petalsln-bench-model --model DIR [--prompt-tokens 128] [--decode-tokens 64] [--runs 5]
+//
+// Decoding one token reads every block weight and the LM head once, so
+// floor = bytes of those weights / measured read bandwidth is the fastest any implementation
+// keeping these weights in this dtype could decode. The table reports the ratio.
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+#include <thread>
+#include <vector>
+
+#include "common/cli.hpp"
+#include "petalsln/block_stack.hpp"
+#include "petalsln/checkpoint.hpp"
+#include "petalsln/local_head.hpp"
+#include "petalsln/model_config.hpp"
+
+using namespace petalsln;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Read bandwidth in bytes/s: every hardware thread sums its slice of a buffer far larger than
+// the caches; best of several passes (the floor should be optimistic, not pessimistic).
+double read_bandwidth() {
+  const std::size_t n = std::size_t{512} << 20 >> 3;  // 512 MiB of uint64
+  std::vector<std::uint64_t> buf(n, 1);
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  double best = 0;
+  for (int pass = 0; pass < 5; ++pass) {
+    std::vector<std::uint64_t> sums(threads);
+    const auto t0 = Clock::now();
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        const std::size_t lo = n * t / threads, hi = n * (t + 1) / threads;
+        std::uint64_t a = 0, b = 0, c = 0, d = 0;
+        for (std::size_t i = lo; i + 4 <= hi; i += 4) {
+          a += buf[i];
+          b += buf[i + 1];
+          c += buf[i + 2];
+          d += buf[i + 3];
+        }
+        sums[t] = a + b + c + d;
+      });
+    }
+    for (auto& th : pool) th.join();
+    const double s = seconds_since(t0);
+    if (std::accumulate(sums.begin(), sums.end(), std::uint64_t{0}) != n - n % 4 * 0) { /* keep the sums live */ }
+    best = std::max(best, static_cast<double>(n * 8) / s);
+  }
+  return best;
+}
+
+std::int64_t decode_weight_bytes(const ModelConfig& c, std::size_t elem) {
+  const auto H = c.hidden_size, I = c.intermediate_size, D = c.head_dim;
+  const auto per_block = H * (c.num_attention_heads * D) * 2 + H * (c.num_key_value_heads * D) * 2 + 3 * H * I + 2 * H;
+  return static_cast<std::int64_t>(elem) * (c.num_hidden_layers * per_block + c.vocab_size * H + H);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cli::Args args;
+  args.option("model").option("prompt-tokens").option("decode-tokens").option("runs").option("threads").flag("help");
+  try {
+    args.parse(argc, argv);
+    if (args.has("help")) {
+      std::puts("usage: petalsln-bench-model --model DIR [--prompt-tokens 128] [--decode-tokens 64] [--runs 5] [--threads N]");
+      return 0;
+    }
+    const std::string dir = args.required("model");
+    const auto prompt_tokens = args.integer("prompt-tokens", 128, 1, 1 << 16);
+    const auto decode_tokens = args.integer("decode-tokens", 64, 1, 1 << 16);
+    const int runs = static_cast<int>(args.integer("runs", 5, 1, 1000));
+    if (args.has("threads")) at::set_num_threads(static_cast<int>(args.integer("threads", 1, 1, 1024)));
+    c10::InferenceMode guard;
+
+    auto t0 = Clock::now();
+    const auto config = ModelConfig::load(dir);
+    const auto checkpoint = Checkpoint::open(dir);
+    LocalHead head(config, checkpoint);
+    BlockStack blocks(config, checkpoint, 0, static_cast<int>(config.num_hidden_layers));
+    const double load_s = seconds_since(t0);
+
+    std::vector<TokenId> prompt(static_cast<std::size_t>(prompt_tokens));
+    for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<TokenId>((i * 7919 + 13) % static_cast<std::size_t>(config.vocab_size));
+
+    std::vector<double> prefill, decode;
+    for (int r = 0; r < runs + 1; ++r) {  // the first run warms caches and allocators
+      auto cache = blocks.new_cache(1, prompt_tokens + decode_tokens);
+      t0 = Clock::now();
+      auto out = blocks.forward(head.embed({prompt}), cache);
+      auto next = static_cast<TokenId>(head.last_logits(out)[0].argmax().item<std::int64_t>());
+      const double p = seconds_since(t0);
+      t0 = Clock::now();
+      for (std::int64_t i = 0; i < decode_tokens; ++i) {
+        out = blocks.forward(head.embed({{next}}), cache);
+        next = static_cast<TokenId>(head.last_logits(out)[0].argmax().item<std::int64_t>());
+      }
+      const double d = seconds_since(t0);
+      if (r == 0) continue;
+      prefill.push_back(static_cast<double>(prompt_tokens) / p);
+      decode.push_back(static_cast<double>(decode_tokens) / d);
+    }
+
+    const double bandwidth = read_bandwidth();
+    const auto bytes = decode_weight_bytes(config, sizeof(float));
+    const double floor_s = static_cast<double>(bytes) / bandwidth;
+    const double decode_tps = median(decode);
+    std::printf("| metric | value |\n|---|---|\n");
+    std::printf("| model | %s (%lld layers, hidden %lld, vocab %lld) |\n", dir.c_str(), static_cast<long long>(config.num_hidden_layers),
+                static_cast<long long>(config.hidden_size), static_cast<long long>(config.vocab_size));
+    std::printf("| torch threads | %d |\n", at::get_num_threads());
+    std::printf("| load time | %.2f s |\n", load_s);
+    std::printf("| prefill (%lld-token prompt), median of %d | %.0f tokens/s |\n", static_cast<long long>(prompt_tokens), runs, median(prefill));
+    std::printf("| decode with KV cache (%lld tokens), median of %d | %.1f tokens/s (%.1f ms/token) |\n",
+                static_cast<long long>(decode_tokens), runs, decode_tps, 1000.0 / decode_tps);
+    std::printf("| weights read per decoded token (f32) | %.1f MB |\n", static_cast<double>(bytes) / 1e6);
+    std::printf("| measured read bandwidth | %.2f GB/s |\n", bandwidth / 1e9);
+    std::printf("| bandwidth floor | %.1f ms/token (%.1f tokens/s) |\n", floor_s * 1000, 1.0 / floor_s);
+    std::printf("| decode time / floor | %.2fx (target <= 3x) |\n", (1.0 / decode_tps) / floor_s);
+    return 0;
+  } catch (const cli::UsageError& e) {
+    std::fprintf(stderr, "petalsln-bench-model: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "petalsln-bench-model: error: %s\n", e.what());
+    return 1;
+  }
+}

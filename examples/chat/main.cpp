@@ -1,0 +1,185 @@
+// petalsln-chat: talk to a model. In this version the model runs in this process (--local);
+// the swarm issue extends the same program to route through contributor servers.
+//
+//   petalsln-chat --model DIR --local --prompt TEXT [--raw] --max-new-tokens N --greedy --json
+//
+// With --json it prints one JSON object and exits; without it, it streams the reply (and,
+// with no --prompt, keeps a conversation going on stdin).
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/cli.hpp"
+#include "petalsln/error.hpp"
+#include "petalsln/generator.hpp"
+#include "petalsln/local_model.hpp"
+
+using namespace petalsln;
+
+namespace {
+
+const char* kUsage = R"(usage: petalsln-chat --model DIR --local [options]
+
+Chat with a Llama-family model in Hugging Face format (config.json, *.safetensors,
+tokenizer.json, chat template).
+
+Where the model runs:
+  --model DIR              model folder (required)
+  --local                  run every block in this process (required in this version)
+
+What to say:
+  --prompt TEXT            one message; without it, read messages from stdin (interactive)
+  --raw                    tokenize TEXT as is (no chat template, no special tokens added)
+  --max-new-tokens N       stop after N new tokens (default 128; 0 = tokenize only)
+
+How to pick tokens (greedy unless a sampling option is given):
+  --greedy                 always take the most likely token
+  --repetition-penalty R   penalise tokens already in the context (R > 0, 1 = off)
+  --temperature T          sample with temperature T > 0
+  --top-k K                sample among the K most likely tokens (0 = all)
+  --top-p P                sample from the smallest set with probability >= P (0 < P <= 1)
+  --seed S                 seed for sampling (same seed, same output)
+
+Output:
+  --json                   print {"prompt_ids", "new_ids", "text", "stop_reason"} and exit
+                           (needs --prompt)
+  -h, --help               show this help
+)";
+
+SamplingParams sampling_from(const cli::Args& args) {
+  SamplingParams p;
+  const bool sampling = args.has("temperature") || args.has("top-k") || args.has("top-p") || args.has("seed");
+  if (sampling && args.has("greedy")) {
+    throw cli::UsageError("--greedy cannot be combined with --temperature/--top-k/--top-p/--seed");
+  }
+  p.greedy = !sampling;
+  p.temperature = static_cast<float>(args.number("temperature", 1.0));
+  p.top_k = static_cast<int>(args.integer("top-k", 0, 0, 1 << 30));
+  p.top_p = static_cast<float>(args.number("top-p", 1.0));
+  p.repetition_penalty = static_cast<float>(args.number("repetition-penalty", 1.0));
+  p.seed = static_cast<std::uint64_t>(args.integer("seed", 0, 0, INT64_MAX));
+  try {
+    p.validate();
+  } catch (const Error& e) {
+    throw cli::UsageError(e.what());
+  }
+  return p;
+}
+
+// Shows "loading blocks 3/8" on one terminal line while the model loads.
+LoadProgress progress_printer() {
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  return [tty](const std::string& stage, int done, int total) {
+    if (!tty && done != total) return;
+    std::fprintf(stderr, "%sloading %s %d/%d%s", tty ? "\r\033[K" : "", stage.c_str(), done, total, tty ? "" : "\n");
+    if (tty && stage == "blocks" && done == total) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  };
+}
+
+int run_json(const LocalModel& model, const cli::Args& args, const GenerationOptions& options) {
+  const std::string prompt = args.required("prompt");
+  const auto prompt_ids = model.encode_prompt(prompt, args.has("raw"));
+  auto pipeline = model.new_pipeline();
+  Generator generator(model.tokenizer(), model.head(), *pipeline);
+  GenerationResult result;
+  if (options.max_new_tokens > 0) result = generator.generate(prompt_ids, options);
+  nlohmann::ordered_json out = {{"prompt_ids", prompt_ids},
+                        {"new_ids", result.new_ids},
+                        {"text", result.text},
+                        {"stop_reason", options.max_new_tokens > 0 ? to_string(result.stop_reason) : "length"}};
+  // Decoded model output can hold invalid UTF-8 only as U+FFFD, but never let dump() throw.
+  std::cout << out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << std::endl;
+  return 0;
+}
+
+// Streams one reply; returns its text.
+std::string stream_reply(const LocalModel& model, BlockPipeline& pipeline, const std::vector<TokenId>& prompt_ids,
+                         const GenerationOptions& options) {
+  Generator generator(model.tokenizer(), model.head(), pipeline);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto result = generator.generate(prompt_ids, options, [](TokenId, const std::string& piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  });
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::fprintf(stderr, "\n[%zu tokens in %.2f s, %.1f tokens/s, stopped: %s]\n", result.new_ids.size(), secs,
+               static_cast<double>(result.new_ids.size()) / std::max(secs, 1e-9), to_string(result.stop_reason));
+  return result.text;
+}
+
+int run_interactive(const LocalModel& model, const cli::Args& args, const GenerationOptions& options) {
+  const bool raw = args.has("raw");
+  auto pipeline = model.new_pipeline();
+  std::fprintf(stderr, "petalsln-chat: %s, %lld blocks in this process%s\n", model.dir().c_str(),
+               static_cast<long long>(model.config().num_hidden_layers), raw ? ", raw prompts" : "");
+  if (args.has("prompt")) {
+    stream_reply(model, *pipeline, model.encode_prompt(args.str("prompt"), raw), options);
+    return 0;
+  }
+  std::fprintf(stderr, "Type a message and press Enter (Ctrl-D to quit).\n");
+  std::vector<ChatMessage> history;
+  std::string line;
+  while (true) {
+    std::fprintf(stderr, "> ");
+    if (!std::getline(std::cin, line)) break;
+    if (line.empty()) continue;
+    try {
+      if (raw) {
+        stream_reply(model, *pipeline, model.encode_prompt(line, true), options);
+        continue;
+      }
+      history.push_back({"user", line});
+      const auto reply = stream_reply(model, *pipeline, model.encode_chat(history), options);
+      history.push_back({"assistant", reply});
+    } catch (const Error& e) {
+      if (!history.empty() && history.back().role == "user") history.pop_back();
+      std::fprintf(stderr, "error: %s\n", e.what());
+    }
+  }
+  std::fputc('\n', stderr);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cli::Args args;
+  args.option("model").flag("local").option("prompt").flag("raw").option("max-new-tokens").flag("greedy");
+  args.option("repetition-penalty").option("temperature").option("top-k").option("top-p").option("seed");
+  args.flag("json").flag("help");
+  try {
+    args.parse(argc, argv);
+    if (args.has("help")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (!args.positionals().empty()) throw cli::UsageError("unexpected argument \"" + args.positionals()[0] + "\"");
+    const std::string dir = args.required("model");
+    if (!args.has("local")) throw cli::UsageError("--local is required: this version runs the model in this process only");
+    if (args.has("json") && !args.has("prompt")) throw cli::UsageError("--json needs --prompt");
+    GenerationOptions options;
+    options.max_new_tokens = args.integer("max-new-tokens", 128, 0, 1 << 20);
+    options.sampling = sampling_from(args);
+
+    const bool json = args.has("json");
+    auto model = LocalModel::open(dir, {}, json ? LoadProgress{} : progress_printer());
+    options.stop_ids = model->stop_ids();
+    return json ? run_json(*model, args, options) : run_interactive(*model, args, options);
+  } catch (const cli::UsageError& e) {
+    std::fprintf(stderr, "petalsln-chat: %s\n(see petalsln-chat --help)\n", e.what());
+    return 2;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "petalsln-chat: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "petalsln-chat: unexpected error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds petalsln and prints every benchmark table. Results are recorded by hand in
+# docs/BENCHMARKS.md with the machine, command and date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh >/dev/null
+bash scripts/build.sh -DPETALSLN_BUILD_BENCH=ON >/dev/null
+build=${PETALSLN_BUILD_DIR:-build}
+model=$build/bench-models/smollm2-135m
+if [ ! -f "$model/config.json" ]; then
+  mkdir -p "$(dirname "$model")"
+  "$build/examples/tools/petalsln-random-checkpoint" --out "$model" --preset smollm2-135m --shard-mb 200 \
+    --tokenizer-from examples/demo-model >/dev/null
+fi
+echo "## Local engine: random SmolLM2-135M-shaped checkpoint"
+"$build/bench/model/petalsln-bench-model" --model "$model" --prompt-tokens 128 --decode-tokens 64 --runs 5
+if [ -x bench/tokenizer/run.sh ]; then
+  echo
+  echo "## Tokenizer"
+  bash bench/tokenizer/run.sh
+fi
