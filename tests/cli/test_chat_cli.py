@@ -81,7 +81,7 @@ class Sampling(unittest.TestCase):
         b = chat_json(*args, "--seed", "7")
         c = chat_json(*args, "--seed", "8")
         self.assertEqual(a["new_ids"], b["new_ids"])
-        self.assertEqual(len(a["new_ids"]), 16)
+        self.assertTrue(1 <= len(a["new_ids"]) <= 16)
         self.assertNotEqual(a["new_ids"], c["new_ids"])
 
 

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Installs the npm packages that tests and benchmarks cross-check against (tests/js), exactly
+# as pinned in tests/js/package-lock.json. Needs node and npm (scripts/install-deps.sh).
+set -euo pipefail
+cd "$(dirname "$0")/../tests/js"
+npm ci --no-audit --no-fund
