@@ -1,7 +1,9 @@
-// petalsln-chat: talk to a model. In this version the model runs in this process (--local);
-// the swarm issue extends the same program to route through contributor servers.
+// petalsln-chat: talk to a model, the client role. The blocks run either in this process
+// (--local) or on contributor servers found through the DHT (--initial-peers) or a static
+// list (--peers); the tokenizer, embeddings, LM head and sampling always run here.
 //
 //   petalsln-chat --model DIR --local --prompt TEXT [--raw] --max-new-tokens N --greedy --json
+//   petalsln-chat --model DIR --initial-peers 127.0.0.1:31337 --prompt TEXT --json
 //
 // With --json it prints one JSON object and exits; without it, it streams the reply (and,
 // with no --prompt, keeps a conversation going on stdin).
@@ -15,22 +17,34 @@
 #include <string>
 
 #include "common/cli.hpp"
+#include "petalsln/discovery.hpp"
 #include "petalsln/error.hpp"
 #include "petalsln/generator.hpp"
 #include "petalsln/local_model.hpp"
+#include "petalsln/model_fingerprint.hpp"
+#include "petalsln/remote_sequence.hpp"
+#include "petalsln/server_info.hpp"
+#include "util/hex.hpp"
 
 using namespace petalsln;
 
 namespace {
 
-const char* kUsage = R"(usage: petalsln-chat --model DIR --local [options]
+const char* kUsage = R"(usage: petalsln-chat --model DIR (--local | --initial-peers LIST | --peers LIST) [options]
 
 Chat with a Llama-family model in Hugging Face format (config.json, *.safetensors,
-tokenizer.json, chat template).
+tokenizer.json, chat template). The client always runs the tokenizer, embeddings, LM head
+and sampler; the transformer blocks run here or on the swarm.
 
-Where the model runs:
-  --model DIR              model folder (required)
-  --local                  run every block in this process (required in this version)
+Where the blocks run (exactly one):
+  --local                  every block in this process
+  --initial-peers LIST     the swarm, found through the DHT via HOST:PORT[,...]
+  --peers LIST             the servers at HOST:PORT[,...] (no DHT)
+
+Model:
+  --model DIR              model folder (required; in swarm mode only the head is loaded)
+  --model-name NAME        swarm model name (default: the folder's base name)
+  --timeout S              seconds a server may take for one step before failover (default 30)
 
 What to say:
   --prompt TEXT            one message; without it, read messages from stdin (interactive)
@@ -46,8 +60,8 @@ How to pick tokens (greedy unless a sampling option is given):
   --seed S                 seed for sampling (same seed, same output)
 
 Output:
-  --json                   print {"prompt_ids", "new_ids", "text", "stop_reason"} and exit
-                           (needs --prompt)
+  --json                   print {"prompt_ids", "new_ids", "text", "stop_reason"} (and in
+                           swarm mode "route") and exit (needs --prompt)
   -h, --help               show this help
 )";
 
@@ -82,28 +96,98 @@ LoadProgress progress_printer() {
   };
 }
 
+// Where the blocks run: this process, or the swarm through a discovery mechanism.
+struct Backend {
+  std::unique_ptr<Discovery> discovery;
+  std::unique_ptr<BlockPipeline> pipeline;
+  RemoteSequence* remote = nullptr;  // set in swarm mode
+};
+
+Backend make_backend(const LocalModel& model, const cli::Args& args, bool verbose) {
+  Backend b;
+  if (args.has("local")) {
+    b.pipeline = model.new_pipeline();
+    return b;
+  }
+  if (args.has("peers")) {
+    b.discovery = std::make_unique<StaticDiscovery>(parse_endpoint_list(args.str("peers")));
+  } else {
+    DhtDiscoveryOptions o;
+    o.bind_address = "0.0.0.0";
+    o.bootstrap_nodes = parse_endpoint_list(args.str("initial-peers"));
+    auto dht = std::make_unique<DhtDiscovery>(o);
+    if (!dht->wait_until_connected(std::chrono::seconds(10))) {
+      throw Error(ErrorCode::io, "could not reach any DHT node in " + args.str("initial-peers"));
+    }
+    b.discovery = std::move(dht);
+  }
+  std::string name = args.str("model-name");
+  if (name.empty()) {
+    std::string dir = model.dir();
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    name = dir.substr(dir.find_last_of('/') + 1);
+  }
+  const auto fingerprint = compute_model_fingerprint(model.dir());
+  Discovery* discovery = b.discovery.get();
+  CandidateSource source = [discovery, name, fingerprint] { return discovery->lookup(name, fingerprint).records; };
+  RemoteSequenceOptions ro;
+  ro.step_timeout_s = args.number("timeout", 30);
+  if (ro.step_timeout_s <= 0) throw cli::UsageError("--timeout must be positive");
+  auto remote = std::make_unique<RemoteSequence>(std::move(source), static_cast<std::uint32_t>(model.config().num_hidden_layers),
+                                                 model.config().hidden_size, ro);
+  if (verbose) remote->on_event = [](const RemoteEvent& e) { std::fprintf(stderr, "\n[swarm] %s\n", e.message.c_str()); };
+  b.remote = remote.get();
+  b.pipeline = std::move(remote);
+  return b;
+}
+
+nlohmann::ordered_json route_json(const RemoteSequence& remote) {
+  auto route = nlohmann::ordered_json::array();
+  for (const auto& hop : remote.route()) {
+    route.push_back({{"peer", util::to_hex(hop.peer_id.data(), hop.peer_id.size())},
+                     {"endpoint", hop.endpoint},
+                     {"blocks", {hop.begin, hop.end}}});
+  }
+  return route;
+}
+
+void show_route(const RemoteSequence& remote) {
+  std::fprintf(stderr, "[swarm] generating on:");
+  for (const auto& hop : remote.route()) {
+    std::fprintf(stderr, " %s (blocks %u-%u, peer %s…)", hop.endpoint.c_str(), hop.begin, hop.end - 1,
+                 util::to_hex(hop.peer_id.data(), 4).c_str());
+  }
+  std::fputc('\n', stderr);
+}
+
 int run_json(const LocalModel& model, const cli::Args& args, const GenerationOptions& options) {
   const std::string prompt = args.required("prompt");
   const auto prompt_ids = model.encode_prompt(prompt, args.has("raw"));
-  auto pipeline = model.new_pipeline();
-  Generator generator(model.tokenizer(), model.head(), *pipeline);
+  auto backend = make_backend(model, args, false);
+  Generator generator(model.tokenizer(), model.head(), *backend.pipeline);
   GenerationResult result;
   if (options.max_new_tokens > 0) result = generator.generate(prompt_ids, options);
   nlohmann::ordered_json out = {{"prompt_ids", prompt_ids},
                         {"new_ids", result.new_ids},
                         {"text", result.text},
                         {"stop_reason", options.max_new_tokens > 0 ? to_string(result.stop_reason) : "length"}};
+  if (backend.remote != nullptr) out["route"] = route_json(*backend.remote);
   // Decoded model output can hold invalid UTF-8 only as U+FFFD, but never let dump() throw.
   std::cout << out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << std::endl;
   return 0;
 }
 
 // Streams one reply; returns its text.
-std::string stream_reply(const LocalModel& model, BlockPipeline& pipeline, const std::vector<TokenId>& prompt_ids,
+std::string stream_reply(const LocalModel& model, Backend& backend, const std::vector<TokenId>& prompt_ids,
                          const GenerationOptions& options) {
-  Generator generator(model.tokenizer(), model.head(), pipeline);
+  Generator generator(model.tokenizer(), model.head(), *backend.pipeline);
+  bool route_shown = false;
   const auto t0 = std::chrono::steady_clock::now();
-  auto result = generator.generate(prompt_ids, options, [](TokenId, const std::string& piece) {
+  auto result = generator.generate(prompt_ids, options, [&](TokenId, const std::string& piece) {
+    if (backend.remote != nullptr && !route_shown) {
+      show_route(*backend.remote);
+      route_shown = true;
+    }
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
     return true;
@@ -116,11 +200,12 @@ std::string stream_reply(const LocalModel& model, BlockPipeline& pipeline, const
 
 int run_interactive(const LocalModel& model, const cli::Args& args, const GenerationOptions& options) {
   const bool raw = args.has("raw");
-  auto pipeline = model.new_pipeline();
-  std::fprintf(stderr, "petalsln-chat: %s, %lld blocks in this process%s\n", model.dir().c_str(),
-               static_cast<long long>(model.config().num_hidden_layers), raw ? ", raw prompts" : "");
+  auto backend = make_backend(model, args, true);
+  std::fprintf(stderr, "petalsln-chat: %s, %lld blocks %s%s\n", model.dir().c_str(),
+               static_cast<long long>(model.config().num_hidden_layers), backend.remote ? "on the swarm" : "in this process",
+               raw ? ", raw prompts" : "");
   if (args.has("prompt")) {
-    stream_reply(model, *pipeline, model.encode_prompt(args.str("prompt"), raw), options);
+    stream_reply(model, backend, model.encode_prompt(args.str("prompt"), raw), options);
     return 0;
   }
   std::fprintf(stderr, "Type a message and press Enter (Ctrl-D to quit).\n");
@@ -132,11 +217,11 @@ int run_interactive(const LocalModel& model, const cli::Args& args, const Genera
     if (line.empty()) continue;
     try {
       if (raw) {
-        stream_reply(model, *pipeline, model.encode_prompt(line, true), options);
+        stream_reply(model, backend, model.encode_prompt(line, true), options);
         continue;
       }
       history.push_back({"user", line});
-      const auto reply = stream_reply(model, *pipeline, model.encode_chat(history), options);
+      const auto reply = stream_reply(model, backend, model.encode_chat(history), options);
       history.push_back({"assistant", reply});
     } catch (const Error& e) {
       if (!history.empty() && history.back().role == "user") history.pop_back();
@@ -151,7 +236,8 @@ int run_interactive(const LocalModel& model, const cli::Args& args, const Genera
 
 int main(int argc, char** argv) {
   cli::Args args;
-  args.option("model").flag("local").option("prompt").flag("raw").option("max-new-tokens").flag("greedy");
+  args.option("model").flag("local").option("initial-peers").option("peers").option("model-name").option("timeout");
+  args.option("prompt").flag("raw").option("max-new-tokens").flag("greedy");
   args.option("repetition-penalty").option("temperature").option("top-k").option("top-p").option("seed");
   args.flag("json").flag("help");
   try {
@@ -162,14 +248,15 @@ int main(int argc, char** argv) {
     }
     if (!args.positionals().empty()) throw cli::UsageError("unexpected argument \"" + args.positionals()[0] + "\"");
     const std::string dir = args.required("model");
-    if (!args.has("local")) throw cli::UsageError("--local is required: this version runs the model in this process only");
+    const int modes = int{args.has("local")} + int{args.has("initial-peers")} + int{args.has("peers")};
+    if (modes != 1) throw cli::UsageError("choose exactly one of --local, --initial-peers and --peers");
     if (args.has("json") && !args.has("prompt")) throw cli::UsageError("--json needs --prompt");
     GenerationOptions options;
     options.max_new_tokens = args.integer("max-new-tokens", 128, 0, 1 << 20);
     options.sampling = sampling_from(args);
 
     const bool json = args.has("json");
-    auto model = LocalModel::open(dir, {}, json ? LoadProgress{} : progress_printer());
+    auto model = LocalModel::open(dir, {}, json ? LoadProgress{} : progress_printer(), /*load_blocks=*/args.has("local"));
     options.stop_ids = model->stop_ids();
     return json ? run_json(*model, args, options) : run_interactive(*model, args, options);
   } catch (const cli::UsageError& e) {

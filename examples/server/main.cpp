@@ -1,0 +1,202 @@
+// petalsln-server: the contributor role. Serves a range of a model's blocks over gRPC,
+// announces itself in the DHT, and withdraws on SIGINT/SIGTERM.
+//
+//   petalsln-server --model DIR --blocks 0:3 --identity server.key [--initial-peers HOST:PORT]
+//
+// Once serving and announced it prints exactly one line to stdout:
+//   ready endpoint=HOST:PORT peer=PEER_ID blocks=A:B dht=HOST:PORT
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/cli.hpp"
+#include "petalsln/block_server.hpp"
+#include "petalsln/discovery.hpp"
+#include "petalsln/error.hpp"
+#include "petalsln/model_config.hpp"
+#include "petalsln/model_fingerprint.hpp"
+#include "petalsln/node_identity.hpp"
+#include "petalsln/route_planner.hpp"
+#include "petalsln/server_info.hpp"
+
+using namespace petalsln;
+
+namespace {
+
+const char* kUsage = R"(usage: petalsln-server --model DIR (--blocks A:B | --num-blocks N) [options]
+       petalsln-server --dht-only [--dht-port Q] [--initial-peers HOST:PORT,...]
+
+Serve a range of a model's transformer blocks to the swarm (the contributor role).
+
+Model and blocks:
+  --model DIR              Hugging Face model folder
+  --model-name NAME        name to announce (default: the folder's base name)
+  --blocks A:B             serve blocks A..B-1
+  --num-blocks N           serve the N blocks the swarm covers least (needs the DHT)
+
+Network:
+  --host H                 address to listen on and announce (default 127.0.0.1)
+  --port P                 gRPC port (default 0 = any free port)
+  --dht-port Q             DHT port (default 0 = any free port)
+  --initial-peers LIST     DHT bootstrap nodes HOST:PORT[,...] (none: start a new swarm)
+  --dht-only               run only a DHT node (a bootstrap node), no model
+
+Identity and announcement:
+  --identity FILE          secp256k1 key file, created (mode 0600) on first run
+                           (default: an ephemeral key)
+  --public-name NAME       name shown to clients
+  --lightning-address A    LUD-16 address for payouts
+  --throughput X           block-tokens/s to announce (default: measured at start)
+
+Limits:
+  --max-sessions N         concurrent inference sessions (default 16)
+  --cache-mb N             KV-cache budget in MiB (default 512)
+  --max-batch N            largest batch per request (default 8)
+  --max-length N           longest session in tokens (default: the model's context)
+
+Testing:
+  --exit-after-steps N     exit abruptly, as if crashed (no withdrawal, exit status 3),
+                           after serving N inference steps; for failover tests
+  -h, --help               show this help
+
+Stops cleanly (withdrawing its announcement) on SIGINT or SIGTERM.
+)";
+
+std::pair<int, int> parse_blocks(const std::string& s) {
+  const auto colon = s.find(':');
+  try {
+    if (colon == std::string::npos) throw std::invalid_argument(s);
+    std::size_t a_end = 0, b_end = 0;
+    const int a = std::stoi(s.substr(0, colon), &a_end);
+    const int b = std::stoi(s.substr(colon + 1), &b_end);
+    if (a_end != colon || b_end != s.size() - colon - 1 || a < 0 || b <= a) throw std::invalid_argument(s);
+    return {a, b};
+  } catch (const std::exception&) {
+    throw cli::UsageError("--blocks must be A:B with 0 <= A < B, got \"" + s + "\"");
+  }
+}
+
+// Blocks SIGINT/SIGTERM in every thread (set before any thread starts) so main can sigwait.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+std::unique_ptr<DhtDiscovery> start_dht(const cli::Args& args, const std::string& host) {
+  DhtDiscoveryOptions o;
+  o.port = static_cast<std::uint16_t>(args.integer("dht-port", 0, 0, 65535));
+  o.bind_address = host;
+  if (args.has("initial-peers")) o.bootstrap_nodes = parse_endpoint_list(args.str("initial-peers"));
+  auto dht = std::make_unique<DhtDiscovery>(o);
+  if (!o.bootstrap_nodes.empty() && !dht->wait_until_connected(std::chrono::seconds(10))) {
+    throw Error(ErrorCode::io, "could not reach any DHT bootstrap node in " + args.str("initial-peers"));
+  }
+  return dht;
+}
+
+int run(const cli::Args& args, const sigset_t& stop_signals) {
+  const std::string host = args.str("host", "127.0.0.1");
+  auto dht = start_dht(args, host);
+  const std::string dht_address = host + ":" + std::to_string(dht->bound_port());
+  if (args.has("dht-only")) {
+    std::printf("ready endpoint=none peer=none blocks=none dht=%s\n", dht_address.c_str());
+    std::fflush(stdout);
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    return 0;
+  }
+
+  BlockServerOptions o;
+  o.model_dir = args.required("model");
+  o.model_name = args.str("model-name");
+  const auto config = ModelConfig::load(o.model_dir);
+  if (args.has("blocks") == args.has("num-blocks")) throw cli::UsageError("give exactly one of --blocks A:B and --num-blocks N");
+  if (args.has("blocks")) {
+    std::tie(o.block_begin, o.block_end) = parse_blocks(args.str("blocks"));
+  } else {
+    const auto n = static_cast<std::uint32_t>(args.integer("num-blocks", 1, 1, config.num_hidden_layers));
+    const std::string name = o.model_name.empty() ? o.model_dir.substr(o.model_dir.find_last_of('/') + 1) : o.model_name;
+    const auto existing = dht->lookup(name, compute_model_fingerprint(o.model_dir)).records;
+    const auto range = choose_blocks_to_serve(existing, static_cast<std::uint32_t>(config.num_hidden_layers), n);
+    o.block_begin = static_cast<int>(range.begin);
+    o.block_end = static_cast<int>(range.end);
+  }
+  if (o.block_end > config.num_hidden_layers) {
+    throw cli::UsageError("--blocks " + args.str("blocks") + " goes past the model's " + std::to_string(config.num_hidden_layers) + " blocks");
+  }
+  o.listen_host = host;
+  o.port = static_cast<int>(args.integer("port", 0, 0, 65535));
+  o.max_sessions = static_cast<int>(args.integer("max-sessions", 16, 1, 100000));
+  o.cache_mb = args.integer("cache-mb", 512, 1, 1 << 24);
+  o.max_batch = static_cast<int>(args.integer("max-batch", 8, 1, 4096));
+  o.max_length = static_cast<int>(args.integer("max-length", 0, 0, 1 << 24));
+  o.throughput = args.number("throughput", 0);
+  if (o.throughput < 0) throw cli::UsageError("--throughput must be positive");
+  o.public_name = args.str("public-name");
+  o.lightning_address = args.str("lightning-address");
+  if (args.has("exit-after-steps")) {
+    const auto limit = args.integer("exit-after-steps", 1, 1, INT64_MAX);
+    auto served = std::make_shared<std::atomic<std::int64_t>>(0);
+    o.on_step = [limit, served](int, std::int64_t) {
+      if (served->fetch_add(1) + 1 >= limit) {
+        std::fprintf(stderr, "petalsln-server: --exit-after-steps %lld reached, exiting abruptly\n", static_cast<long long>(limit));
+        std::_Exit(3);
+      }
+    };
+  }
+
+  NodeIdentity identity = args.has("identity") ? NodeIdentity::load_or_create(args.str("identity")) : NodeIdentity::generate();
+  BlockServer server(o, identity.clone());
+  dht->announce(server.record(), identity);
+  std::printf("ready endpoint=%s peer=%s blocks=%d:%d dht=%s\n", server.endpoint().c_str(), server.peer_id_hex().c_str(), o.block_begin,
+              o.block_end, dht_address.c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::fprintf(stderr, "petalsln-server: %s received, withdrawing and stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  try {
+    dht->withdraw(server.record().model, identity);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "petalsln-server: could not withdraw the announcement (%s); it will expire\n", e.what());
+  }
+  server.shutdown();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const sigset_t stop_signals = block_stop_signals();
+  cli::Args args;
+  args.option("model").option("model-name").option("blocks").option("num-blocks").option("host").option("port");
+  args.option("dht-port").option("initial-peers").flag("dht-only").option("identity").option("public-name");
+  args.option("lightning-address").option("throughput").option("max-sessions").option("cache-mb").option("max-batch");
+  args.option("max-length").option("exit-after-steps").flag("help");
+  try {
+    args.parse(argc, argv);
+    if (args.has("help")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (!args.positionals().empty()) throw cli::UsageError("unexpected argument \"" + args.positionals()[0] + "\"");
+    return run(args, stop_signals);
+  } catch (const cli::UsageError& e) {
+    std::fprintf(stderr, "petalsln-server: %s\n(see petalsln-server --help)\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "petalsln-server: error: %s\n", e.what());
+    return 1;
+  }
+}

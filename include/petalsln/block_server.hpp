@@ -1,0 +1,76 @@
+#pragma once
+/// @file block_server.hpp
+/// The contributor server: a range of a model's blocks behind the `petalsln.v1.Blocks` gRPC
+/// service, with every request validated and every session's KV cache budgeted.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "petalsln/block_stack.hpp"
+#include "petalsln/node_identity.hpp"
+#include "petalsln/server_record.hpp"
+
+namespace petalsln {
+
+/// How a BlockServer runs. Limits bound what any one peer can make the server do.
+struct BlockServerOptions {
+  std::string model_dir;            ///< Hugging Face model folder (required).
+  std::string model_name;           ///< Announced model name ("" = the folder's base name).
+  int block_begin = 0;              ///< First block to serve.
+  int block_end = 0;                ///< One past the last block to serve.
+  std::string listen_host = "127.0.0.1";  ///< Address to bind.
+  int port = 0;                     ///< Port to bind (0 = any free port).
+  std::string announce_host;        ///< Host to put in the announced endpoint ("" = listen_host).
+  int max_sessions = 16;            ///< Concurrent Inference streams.
+  std::int64_t cache_mb = 512;      ///< KV-cache memory budget over all sessions, MiB.
+  int max_batch = 8;                ///< Largest batch in one request.
+  int max_length = 0;               ///< Longest session (0 = the model's max_position_embeddings).
+  double throughput = 0;            ///< Block-tokens/s to announce (0 = measure at start).
+  double step_timeout_s = 300;      ///< An idle session is closed after this long without a step.
+  std::string public_name;          ///< Announced name.
+  std::string lightning_address;    ///< Announced payout address.
+  std::uint64_t record_ttl_s = 180; ///< Lifetime of each signed record.
+  ComputeOptions compute;           ///< Device and dtype of the blocks.
+  /// Called after each served Inference step with the blocks and tokens it processed (for
+  /// metering and tests). Runs on the handler thread; must not throw.
+  std::function<void(int blocks, std::int64_t tokens)> on_step;
+};
+
+/// Serves blocks [block_begin, block_end) of one model over gRPC until stopped. The
+/// service answers every malformed request with a precise status (INVALID_ARGUMENT,
+/// FAILED_PRECONDITION, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED) and keeps serving its other
+/// sessions. Thread-safe.
+class BlockServer {
+ public:
+  /// Loads the blocks and binds the port. Throws Error for an unreadable model, a range
+  /// outside it, invalid limits, or a port that cannot be bound.
+  BlockServer(BlockServerOptions options, NodeIdentity identity);
+  ~BlockServer();
+  BlockServer(const BlockServer&) = delete;
+  BlockServer& operator=(const BlockServer&) = delete;
+
+  /// The port actually bound.
+  int port() const noexcept;
+  /// "host:port" as announced.
+  std::string endpoint() const;
+  /// The identity's x-only public key, hex.
+  std::string peer_id_hex() const;
+  /// A fresh record describing this server now (issued now, expiring after record_ttl_s).
+  ServerRecord record() const;
+  /// The signing identity.
+  const NodeIdentity& identity() const noexcept;
+  /// Inference streams open right now.
+  int active_sessions() const noexcept;
+
+  /// Stops accepting calls, cancels open streams, and waits for handlers to finish.
+  /// Idempotent; the destructor calls it.
+  void shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace petalsln

@@ -1,0 +1,72 @@
+#pragma once
+/// @file remote_sequence.hpp
+/// The client side of the swarm: a BlockPipeline whose blocks run on a chain of servers,
+/// with failover that replays a dead hop's inputs on a replacement.
+
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "petalsln/block_pipeline.hpp"
+#include "petalsln/route_planner.hpp"
+#include "petalsln/server_record.hpp"
+
+namespace petalsln {
+
+/// Returns the servers currently known for the model (a DHT or static lookup). Called when
+/// a route is planned and again for each failover, so it should return fresh records.
+using CandidateSource = std::function<std::vector<ServerRecord>()>;
+
+/// How a RemoteSequence plans, waits and recovers.
+struct RemoteSequenceOptions {
+  RouteOptions route;              ///< Planner mode, price limit, excluded peers.
+  double step_timeout_s = 30;      ///< A hop that takes longer for one step has failed.
+  double ping_timeout_s = 2;       ///< Info timeout when measuring latency before planning.
+  int max_failovers = 8;           ///< Replacements allowed per sequence before giving up.
+  bool ping_servers = true;        ///< Measure each candidate's latency with Info first.
+};
+
+/// What happened on the way (for interactive display and logs).
+struct RemoteEvent {
+  std::string message;  ///< e.g. "hop 1 (peer ab12…) failed: UNAVAILABLE; replanned blocks 3-5"
+};
+
+/// Runs blocks [0, num_blocks) on remote servers, one Inference stream per hop. Keeps every
+/// hidden state sent to each hop so that, when a hop fails (connection lost, error status,
+/// timeout), it can plan a replacement for exactly that hop's blocks without the failed peer,
+/// replay the inputs to rebuild the cache, and continue: the outputs are the same.
+/// Not thread-safe.
+class RemoteSequence final : public BlockPipeline {
+ public:
+  /// @p hidden_size is the model's width (checked on every reply).
+  RemoteSequence(CandidateSource source, std::uint32_t num_blocks, std::int64_t hidden_size, RemoteSequenceOptions options = {});
+  ~RemoteSequence() override;
+
+  /// Plans a route over the candidates and opens a session on every hop. Throws
+  /// Error(not_found) naming uncovered blocks when no route exists, Error(io) when sessions
+  /// cannot be opened even after failover.
+  void begin_sequence(std::int64_t max_length) override;
+
+  /// Sends @p hidden ([1, seq, hidden]) through every hop, failing over as needed. Throws
+  /// Error(io) after max_failovers, Error(not_found) when a failed hop's blocks have no other
+  /// server.
+  at::Tensor step(const at::Tensor& hidden) override;
+
+  /// The current route (after any failover).
+  std::vector<RouteHop> route() const;
+
+  /// Failovers performed in this sequence.
+  int failovers() const noexcept;
+
+  /// Called for each notable event (failover, replan). May be empty.
+  std::function<void(const RemoteEvent&)> on_event;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace petalsln

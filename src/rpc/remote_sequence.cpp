@@ -1,0 +1,292 @@
+#include "petalsln/remote_sequence.hpp"
+
+#include <grpcpp/grpcpp.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "petalsln/error.hpp"
+#include "petalsln/server_info.hpp"
+#include "petalsln/v1/blocks.grpc.pb.h"
+#include "rpc/channels.hpp"
+#include "rpc/tensor_codec.hpp"
+#include "util/hex.hpp"
+
+namespace petalsln {
+namespace {
+
+using Stream = grpc::ClientReaderWriter<v1::InferenceRequest, v1::InferenceResponse>;
+
+// A hop stopped answering correctly; carries the peer so it can be excluded.
+struct HopFailure {
+  PeerId peer{};
+  std::string message;
+};
+
+std::string short_peer(const PeerId& p) { return util::to_hex(p.data(), 4) + "…"; }
+
+// Cancels a stream whose step outlives its deadline. One thread serves the whole sequence:
+// arming per step costs a lock, not a thread.
+class Watchdog {
+ public:
+  Watchdog() : thread_([this] { run(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void arm(grpc::ClientContext* ctx, double seconds) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ctx_ = ctx;
+    fired_ = false;
+    deadline_ = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+    cv_.notify_all();
+  }
+  // Returns true if the deadline passed and the call was cancelled.
+  bool disarm() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ctx_ = nullptr;
+    return fired_;
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      if (ctx_ == nullptr) {
+        cv_.wait(lock);
+        continue;
+      }
+      if (cv_.wait_until(lock, deadline_) == std::cv_status::timeout && ctx_ != nullptr &&
+          std::chrono::steady_clock::now() >= deadline_) {
+        ctx_->TryCancel();
+        ctx_ = nullptr;
+        fired_ = true;
+      }
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  grpc::ClientContext* ctx_ = nullptr;
+  std::chrono::steady_clock::time_point deadline_;
+  bool fired_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+struct HopSession {
+  RouteHop hop;
+  std::unique_ptr<v1::Blocks::Stub> stub;
+  std::unique_ptr<grpc::ClientContext> ctx;
+  std::unique_ptr<Stream> stream;
+  std::vector<at::Tensor> history;  // every input sent, for replay on a replacement
+  std::int64_t length = 0;
+
+  ~HopSession() {
+    if (stream) {
+      // Cancelling ends the server's handler at once and frees its cache; a clean
+      // WritesDone/Finish would wait for a server that may be gone.
+      ctx->TryCancel();
+      stream->Finish();
+    }
+  }
+};
+
+}  // namespace
+
+struct RemoteSequence::Impl {
+  CandidateSource source;
+  std::uint32_t num_blocks;
+  std::int64_t hidden_size;
+  RemoteSequenceOptions options;
+  RouteOptions route_options;  // options.route plus peers excluded during this sequence
+  std::vector<std::unique_ptr<HopSession>> hops;
+  std::int64_t max_length = 0;
+  int failovers = 0;
+  Watchdog watchdog;
+  std::function<void(const RemoteEvent&)>* on_event = nullptr;
+
+  void emit(const std::string& message) {
+    if (on_event != nullptr && *on_event) (*on_event)(RemoteEvent{message});
+  }
+
+  [[noreturn]] void fail(HopSession& s, const std::string& what) {
+    const bool timed_out = watchdog.disarm();
+    std::string detail = what;
+    if (s.stream) {
+      const auto status = s.stream->Finish();
+      s.stream.reset();
+      detail += timed_out ? ": no answer within " + std::to_string(options.step_timeout_s) + " s"
+                          : ": " + std::to_string(static_cast<int>(status.error_code())) + " " + status.error_message();
+    }
+    throw HopFailure{s.hop.peer_id, "server " + s.hop.endpoint + " (" + short_peer(s.hop.peer_id) + ") " + detail};
+  }
+
+  std::unique_ptr<HopSession> open(const RouteHop& hop) {
+    auto s = std::make_unique<HopSession>();
+    s->hop = hop;
+    s->stub = v1::Blocks::NewStub(rpc::channel_for(hop.endpoint));
+    s->ctx = std::make_unique<grpc::ClientContext>();
+    watchdog.arm(s->ctx.get(), options.step_timeout_s);
+    s->stream = s->stub->Inference(s->ctx.get());
+    v1::InferenceRequest req;
+    auto* o = req.mutable_open();
+    o->set_block_begin(hop.begin);
+    o->set_block_end(hop.end);
+    o->set_max_length(static_cast<std::uint32_t>(max_length));
+    o->set_batch(1);
+    v1::InferenceResponse resp;
+    if (!s->stream->Write(req) || !s->stream->Read(&resp)) fail(*s, "refused the session");
+    watchdog.disarm();
+    if (resp.kind_case() != v1::InferenceResponse::kOpened || resp.opened().block_begin() != hop.begin ||
+        resp.opened().block_end() != hop.end) {
+      fail(*s, "answered the session request with something else");
+    }
+    return s;
+  }
+
+  at::Tensor send(HopSession& s, const at::Tensor& x) {
+    v1::InferenceRequest req;
+    auto* st = req.mutable_step();
+    rpc::encode_tensor(x, v1::DTYPE_F32, st->mutable_hidden());
+    st->set_position(static_cast<std::uint64_t>(s.length));
+    v1::InferenceResponse resp;
+    watchdog.arm(s.ctx.get(), options.step_timeout_s);
+    if (!s.stream->Write(req) || !s.stream->Read(&resp)) fail(s, "failed a step");
+    watchdog.disarm();
+    if (resp.kind_case() != v1::InferenceResponse::kHidden) fail(s, "sent no hidden states");
+    at::Tensor out;
+    try {
+      out = rpc::decode_tensor(resp.hidden(), {hidden_size, x.size(0), x.size(1)});
+    } catch (const Error& e) {
+      fail(s, std::string("sent bad hidden states: ") + e.what());
+    }
+    if (out.sizes() != x.sizes()) fail(s, "sent hidden states of the wrong shape");
+    s.history.push_back(x);
+    s.length += x.size(1);
+    return out;
+  }
+
+  // Latency per candidate from an Info ping; unreachable candidates are excluded.
+  void measure(const std::vector<ServerRecord>& candidates) {
+    if (!options.ping_servers) return;
+    const auto timeout = std::chrono::milliseconds(static_cast<long>(options.ping_timeout_s * 1000));
+    for (const auto& c : candidates) {
+      if (route_options.excluded_peers.count(c.peer_id) != 0) continue;
+      try {
+        route_options.latency_s[c.peer_id] = fetch_server_info(c.endpoint, timeout).round_trip_s;
+      } catch (const Error&) {
+        route_options.excluded_peers.insert(c.peer_id);
+      }
+    }
+  }
+
+  // Replaces hops[i] (failed, or never opened) by a fresh chain over the same blocks and
+  // rebuilds its cache by replaying everything the failed hop had been sent.
+  void replace(std::size_t i, const HopFailure& failure) {
+    const std::uint32_t begin = hops[i]->hop.begin, end = hops[i]->hop.end;
+    const std::vector<at::Tensor> history = hops[i]->history;
+    route_options.excluded_peers.insert(failure.peer);
+    hops[i].reset();
+    while (true) {
+      if (failovers >= options.max_failovers) {
+        throw Error(ErrorCode::io, "gave up after " + std::to_string(failovers) + " failovers; last: " + failure.message);
+      }
+      ++failovers;
+      const auto candidates = source();
+      measure(candidates);
+      const auto plan = RoutePlanner(candidates).plan_range(begin, end, route_options);  // throws not_found
+      emit(failure.message + "; replacing blocks " + std::to_string(begin) + "-" + std::to_string(end - 1) + " with " +
+           std::to_string(plan.hops.size()) + " hop(s)");
+      try {
+        std::vector<std::unique_ptr<HopSession>> fresh;
+        for (const auto& h : plan.hops) fresh.push_back(open(h));
+        for (const auto& input : history) {
+          at::Tensor y = input;
+          for (auto& s : fresh) y = send(*s, y);
+        }
+        hops.erase(hops.begin() + static_cast<std::ptrdiff_t>(i));
+        for (std::size_t k = 0; k < fresh.size(); ++k) hops.insert(hops.begin() + static_cast<std::ptrdiff_t>(i + k), std::move(fresh[k]));
+        return;
+      } catch (const HopFailure& again) {
+        route_options.excluded_peers.insert(again.peer);
+        emit(again.message);
+      }
+    }
+  }
+};
+
+RemoteSequence::RemoteSequence(CandidateSource source, std::uint32_t num_blocks, std::int64_t hidden_size, RemoteSequenceOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  if (!source) throw Error(ErrorCode::invalid_argument, "RemoteSequence needs a candidate source");
+  if (num_blocks == 0 || hidden_size <= 0) throw Error(ErrorCode::invalid_argument, "RemoteSequence needs blocks and a hidden size");
+  if (options.step_timeout_s <= 0 || options.max_failovers < 0) throw Error(ErrorCode::invalid_argument, "invalid timeout or failover limit");
+  impl_->source = std::move(source);
+  impl_->num_blocks = num_blocks;
+  impl_->hidden_size = hidden_size;
+  impl_->options = std::move(options);
+  impl_->on_event = &on_event;
+}
+
+RemoteSequence::~RemoteSequence() = default;
+
+void RemoteSequence::begin_sequence(std::int64_t max_length) {
+  auto& m = *impl_;
+  if (max_length <= 0 || max_length > UINT32_MAX) throw Error(ErrorCode::invalid_argument, "max_length must be positive");
+  m.hops.clear();
+  m.failovers = 0;
+  m.max_length = max_length;
+  m.route_options = m.options.route;
+  const auto candidates = m.source();
+  m.measure(candidates);
+  const auto plan = RoutePlanner(candidates).plan(m.num_blocks, m.route_options);
+  for (const auto& h : plan.hops) {
+    auto placeholder = std::make_unique<HopSession>();
+    placeholder->hop = h;
+    m.hops.push_back(std::move(placeholder));
+  }
+  for (std::size_t i = 0; i < m.hops.size();) {
+    const RouteHop hop = m.hops[i]->hop;
+    try {
+      m.hops[i] = m.open(hop);
+      ++i;
+    } catch (const HopFailure& f) {
+      m.hops[i] = std::make_unique<HopSession>();
+      m.hops[i]->hop = hop;
+      m.replace(i, f);
+      i += 1;  // replace() opened fresh sessions covering the same blocks
+      while (i < m.hops.size() && m.hops[i - 1]->hop.end != hop.end) ++i;
+    }
+  }
+}
+
+at::Tensor RemoteSequence::step(const at::Tensor& hidden) {
+  auto& m = *impl_;
+  if (m.hops.empty()) throw Error(ErrorCode::invalid_argument, "step() called before begin_sequence()");
+  at::Tensor x = hidden.to(at::kFloat).contiguous();
+  for (std::size_t i = 0; i < m.hops.size();) {
+    try {
+      x = m.send(*m.hops[i], x);
+      ++i;
+    } catch (const HopFailure& f) {
+      m.replace(i, f);  // the same x then goes to the replacement at index i
+    }
+  }
+  return x;
+}
+
+std::vector<RouteHop> RemoteSequence::route() const {
+  std::vector<RouteHop> out;
+  for (const auto& h : impl_->hops) out.push_back(h->hop);
+  return out;
+}
+
+int RemoteSequence::failovers() const noexcept { return impl_->failovers; }
+
+}  // namespace petalsln
