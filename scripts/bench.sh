@@ -19,3 +19,6 @@ if [ -x bench/tokenizer/run.sh ]; then
   echo "## Tokenizer"
   bash bench/tokenizer/run.sh
 fi
+echo
+echo "## Swarm: 3 servers on loopback vs local, same checkpoint"
+"$build/bench/swarm/petalsln-bench-swarm" --model "$model" --decode-tokens 64 --runs 3

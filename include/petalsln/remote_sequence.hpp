@@ -34,6 +34,14 @@ struct RemoteEvent {
   std::string message;  ///< e.g. "hop 1 (peer ab12…) failed: UNAVAILABLE; replanned blocks 3-5"
 };
 
+/// Timing of one step on one hop, as the client saw it.
+struct HopTiming {
+  std::size_t hop = 0;       ///< Index of the hop in the route at the time.
+  std::int64_t tokens = 0;   ///< Positions in the step.
+  double round_trip_s = 0;   ///< From sending the step to reading the reply.
+  double compute_s = 0;      ///< What the server reported spending on compute.
+};
+
 /// Runs blocks [0, num_blocks) on remote servers, one Inference stream per hop. Keeps every
 /// hidden state sent to each hop so that, when a hop fails (connection lost, error status,
 /// timeout), it can plan a replacement for exactly that hop's blocks without the failed peer,
@@ -60,6 +68,9 @@ class RemoteSequence final : public BlockPipeline {
 
   /// Failovers performed in this sequence.
   int failovers() const noexcept;
+
+  /// Every successful hop step of this sequence, in order (replays included).
+  const std::vector<HopTiming>& timings() const noexcept;
 
   /// Called for each notable event (failover, replan). May be empty.
   std::function<void(const RemoteEvent&)> on_event;

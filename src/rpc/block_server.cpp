@@ -249,10 +249,13 @@ struct BlockServer::Impl final : public v1::Blocks::Service {
         return {grpc::StatusCode::OUT_OF_RANGE, "the session would reach " + std::to_string(cache.length() + hidden.size(1)) +
                                                     " positions, past its max_length of " + std::to_string(cache.max_length())};
       }
+      const auto t0 = Clock::now();
       auto out = stack->forward(hidden, cache);
+      const auto compute = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
       if (options.on_step) options.on_step(cache.end() - cache.begin(), hidden.size(0) * hidden.size(1));
       response.Clear();
       rpc::encode_tensor(out, step.hidden().dtype(), response.mutable_hidden());
+      response.set_compute_micros(static_cast<std::uint64_t>(compute));
       if (!stream->Write(response)) break;
       touch(id);
     }

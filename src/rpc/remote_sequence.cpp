@@ -28,8 +28,9 @@ struct HopFailure {
 
 std::string short_peer(const PeerId& p) { return util::to_hex(p.data(), 4) + "…"; }
 
-// Cancels a stream whose step outlives its deadline. One thread serves the whole sequence:
-// arming per step costs a lock, not a thread.
+// Cancels a stream whose step outlives its deadline. One thread serves the whole sequence
+// and polls every 20 ms, so arming a step costs an uncontended lock and never a wake-up
+// (a notify per step showed up as a context switch in the per-hop latency).
 class Watchdog {
  public:
   Watchdog() : thread_([this] { run(); }) {}
@@ -46,7 +47,6 @@ class Watchdog {
     ctx_ = ctx;
     fired_ = false;
     deadline_ = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
-    cv_.notify_all();
   }
   // Returns true if the deadline passed and the call was cancelled.
   bool disarm() {
@@ -59,12 +59,8 @@ class Watchdog {
   void run() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_) {
-      if (ctx_ == nullptr) {
-        cv_.wait(lock);
-        continue;
-      }
-      if (cv_.wait_until(lock, deadline_) == std::cv_status::timeout && ctx_ != nullptr &&
-          std::chrono::steady_clock::now() >= deadline_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(20));
+      if (ctx_ != nullptr && std::chrono::steady_clock::now() >= deadline_) {
         ctx_->TryCancel();
         ctx_ = nullptr;
         fired_ = true;
@@ -111,6 +107,8 @@ struct RemoteSequence::Impl {
   int failovers = 0;
   Watchdog watchdog;
   std::function<void(const RemoteEvent&)>* on_event = nullptr;
+  std::vector<HopTiming> timings;
+  static constexpr std::size_t kMaxTimings = 1 << 16;  // a long chat must not grow without bound
 
   void emit(const std::string& message) {
     if (on_event != nullptr && *on_event) (*on_event)(RemoteEvent{message});
@@ -151,15 +149,17 @@ struct RemoteSequence::Impl {
     return s;
   }
 
-  at::Tensor send(HopSession& s, const at::Tensor& x) {
+  at::Tensor send(HopSession& s, const at::Tensor& x, std::size_t hop_index = 0) {
     v1::InferenceRequest req;
     auto* st = req.mutable_step();
     rpc::encode_tensor(x, v1::DTYPE_F32, st->mutable_hidden());
     st->set_position(static_cast<std::uint64_t>(s.length));
     v1::InferenceResponse resp;
+    const auto t0 = std::chrono::steady_clock::now();
     watchdog.arm(s.ctx.get(), options.step_timeout_s);
     if (!s.stream->Write(req) || !s.stream->Read(&resp)) fail(s, "failed a step");
     watchdog.disarm();
+    const double round_trip = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (resp.kind_case() != v1::InferenceResponse::kHidden) fail(s, "sent no hidden states");
     at::Tensor out;
     try {
@@ -170,6 +170,9 @@ struct RemoteSequence::Impl {
     if (out.sizes() != x.sizes()) fail(s, "sent hidden states of the wrong shape");
     s.history.push_back(x);
     s.length += x.size(1);
+    if (timings.size() < kMaxTimings) {
+      timings.push_back({hop_index, x.size(1), round_trip, static_cast<double>(resp.compute_micros()) * 1e-6});
+    }
     return out;
   }
 
@@ -241,6 +244,7 @@ void RemoteSequence::begin_sequence(std::int64_t max_length) {
   if (max_length <= 0 || max_length > UINT32_MAX) throw Error(ErrorCode::invalid_argument, "max_length must be positive");
   m.hops.clear();
   m.failovers = 0;
+  m.timings.clear();
   m.max_length = max_length;
   m.route_options = m.options.route;
   const auto candidates = m.source();
@@ -272,7 +276,7 @@ at::Tensor RemoteSequence::step(const at::Tensor& hidden) {
   at::Tensor x = hidden.to(at::kFloat).contiguous();
   for (std::size_t i = 0; i < m.hops.size();) {
     try {
-      x = m.send(*m.hops[i], x);
+      x = m.send(*m.hops[i], x, i);
       ++i;
     } catch (const HopFailure& f) {
       m.replace(i, f);  // the same x then goes to the replacement at index i
@@ -288,5 +292,7 @@ std::vector<RouteHop> RemoteSequence::route() const {
 }
 
 int RemoteSequence::failovers() const noexcept { return impl_->failovers; }
+
+const std::vector<HopTiming>& RemoteSequence::timings() const noexcept { return impl_->timings; }
 
 }  // namespace petalsln

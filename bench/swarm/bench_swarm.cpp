@@ -1,0 +1,118 @@
+// petalsln-bench-swarm: decode throughput through a 3-server loopback swarm against local
+// decoding in the same run, and the per-hop overhead (a hop's round trip minus the compute the
+// server reports), median and p95.
+//
+//   petalsln-bench-swarm --model DIR [--decode-tokens 64] [--prompt-tokens 16] [--runs 3]
+//
+// The three BlockServers run in this process but talk real gRPC over 127.0.0.1, exactly as
+// separate processes would; this keeps the 2-core machine from being oversubscribed by three
+// extra libtorch thread pools.
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include "common/cli.hpp"
+#include "petalsln/block_server.hpp"
+#include "petalsln/block_stack.hpp"
+#include "petalsln/checkpoint.hpp"
+#include "petalsln/local_head.hpp"
+#include "petalsln/model_config.hpp"
+#include "petalsln/remote_sequence.hpp"
+
+using namespace petalsln;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5))];
+}
+
+// Greedy decoding through @p pipeline; returns tokens/s of the decode phase.
+double decode_rate(const LocalHead& head, BlockPipeline& pipeline, const std::vector<TokenId>& prompt, std::int64_t n) {
+  pipeline.begin_sequence(static_cast<std::int64_t>(prompt.size()) + n);
+  auto out = pipeline.step(head.embed({prompt}));
+  auto next = static_cast<TokenId>(head.last_logits(out)[0].argmax().item<std::int64_t>());
+  const auto t0 = Clock::now();
+  for (std::int64_t i = 0; i < n; ++i) {
+    out = pipeline.step(head.embed({{next}}));
+    next = static_cast<TokenId>(head.last_logits(out)[0].argmax().item<std::int64_t>());
+  }
+  return static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cli::Args args;
+  args.option("model").option("decode-tokens").option("prompt-tokens").option("runs").flag("help");
+  try {
+    args.parse(argc, argv);
+    if (args.has("help")) {
+      std::puts("usage: petalsln-bench-swarm --model DIR [--decode-tokens 64] [--prompt-tokens 16] [--runs 3]");
+      return 0;
+    }
+    const std::string dir = args.required("model");
+    const auto n = args.integer("decode-tokens", 64, 1, 100000);
+    const auto prompt_tokens = args.integer("prompt-tokens", 16, 1, 4096);
+    const int runs = static_cast<int>(args.integer("runs", 3, 1, 100));
+    const auto config = ModelConfig::load(dir);
+    const auto checkpoint = Checkpoint::open(dir);
+    const int L = static_cast<int>(config.num_hidden_layers);
+    LocalHead head(config, checkpoint);
+    BlockStack whole(config, checkpoint, 0, L);
+    LocalPipeline local({&whole});
+
+    std::vector<std::unique_ptr<BlockServer>> servers;
+    std::vector<ServerRecord> records;
+    const int cuts[4] = {0, L / 3, 2 * L / 3, L};
+    for (int s = 0; s < 3; ++s) {
+      BlockServerOptions o;
+      o.model_dir = dir;
+      o.block_begin = cuts[s];
+      o.block_end = cuts[s + 1];
+      o.throughput = 1000;
+      servers.push_back(std::make_unique<BlockServer>(o, NodeIdentity::generate()));
+      records.push_back(servers.back()->record());
+    }
+    RemoteSequenceOptions ro;
+    ro.ping_servers = false;
+    RemoteSequence remote([&] { return records; }, static_cast<std::uint32_t>(L), config.hidden_size, ro);
+
+    std::vector<TokenId> prompt(static_cast<std::size_t>(prompt_tokens));
+    for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<TokenId>((i * 7919 + 13) % static_cast<std::size_t>(config.vocab_size));
+    decode_rate(head, local, prompt, 4);  // warm up both paths
+    decode_rate(head, remote, prompt, 4);
+
+    std::vector<double> local_rates, swarm_rates, overhead_us;
+    for (int r = 0; r < runs; ++r) {  // interleaved, so drift on a shared machine hits both
+      local_rates.push_back(decode_rate(head, local, prompt, n));
+      swarm_rates.push_back(decode_rate(head, remote, prompt, n));
+      for (const auto& t : remote.timings()) {
+        if (t.tokens == 1) overhead_us.push_back((t.round_trip_s - t.compute_s) * 1e6);
+      }
+    }
+    const double local_tps = percentile(local_rates, 0.5), swarm_tps = percentile(swarm_rates, 0.5);
+    std::printf("| metric | value |\n|---|---|\n");
+    std::printf("| model | %s (%d blocks, hidden %lld) |\n", dir.c_str(), L, static_cast<long long>(config.hidden_size));
+    std::printf("| swarm | 3 servers on 127.0.0.1: blocks %d-%d, %d-%d, %d-%d |\n", cuts[0], cuts[1] - 1, cuts[1], cuts[2] - 1, cuts[2], cuts[3] - 1);
+    std::printf("| local decode, median of %d runs x %lld tokens | %.2f tokens/s |\n", runs, static_cast<long long>(n), local_tps);
+    std::printf("| swarm decode, median of %d runs x %lld tokens | %.2f tokens/s |\n", runs, static_cast<long long>(n), swarm_tps);
+    std::printf("| swarm / local | %.3f (target >= 0.9) |\n", swarm_tps / local_tps);
+    std::printf("| per-hop overhead (round trip - server compute), %zu decode steps | median %.0f us, p95 %.0f us (target median <= 200 us) |\n",
+                overhead_us.size(), percentile(overhead_us, 0.5), percentile(overhead_us, 0.95));
+    for (auto& s : servers) s->shutdown();
+    return 0;
+  } catch (const cli::UsageError& e) {
+    std::fprintf(stderr, "petalsln-bench-swarm: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "petalsln-bench-swarm: error: %s\n", e.what());
+    return 1;
+  }
+}
