@@ -37,3 +37,6 @@ else()
 endif()
 
 include(PetalslnProto)
+
+# The lightning layer's devnet wallet and durable stores: SQLite (WAL, shared by processes).
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)

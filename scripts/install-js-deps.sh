@@ -4,3 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../tests/js"
 npm ci --no-audit --no-fund
+# The npm bolt11 package, for the BOLT11 cross-check (its own folder and lock file).
+(cd ../js-bolt11 && npm ci --no-audit --no-fund)

@@ -24,6 +24,7 @@
 #include "petalsln/model_fingerprint.hpp"
 #include "petalsln/remote_sequence.hpp"
 #include "petalsln/server_info.hpp"
+#include "petalsln/wallet.hpp"
 #include "util/hex.hpp"
 
 using namespace petalsln;
@@ -45,6 +46,11 @@ Model:
   --model DIR              model folder (required; in swarm mode only the head is loaded)
   --model-name NAME        swarm model name (default: the folder's base name)
   --timeout S              seconds a server may take for one step before failover (default 30)
+
+Payment (swarm mode; priced servers answer with L402 challenges):
+  --wallet URI             wallet to pay from, e.g. devnet:FILE?account=NAME
+  --budget-sats N          most this chat may spend, fees included (default 0: free servers only)
+  --max-price-msat N       skip servers charging more per 1000 block-tokens
 
 What to say:
   --prompt TEXT            one message; without it, read messages from stdin (interactive)
@@ -131,6 +137,11 @@ Backend make_backend(const LocalModel& model, const cli::Args& args, bool verbos
   Discovery* discovery = b.discovery.get();
   CandidateSource source = [discovery, name, fingerprint] { return discovery->lookup(name, fingerprint).records; };
   RemoteSequenceOptions ro;
+  ro.model_name = name;
+  if (args.has("wallet")) ro.wallet = std::shared_ptr<Wallet>(open_wallet(args.str("wallet")));
+  ro.budget_msat = static_cast<std::uint64_t>(args.integer("budget-sats", 0, 0, 21000000LL * 100000000LL)) * 1000;
+  if (ro.budget_msat > 0 && !ro.wallet) throw cli::UsageError("--budget-sats needs --wallet");
+  if (args.has("max-price-msat")) ro.route.max_price_msat = static_cast<std::uint64_t>(args.integer("max-price-msat", 0, 0, INT64_MAX));
   ro.step_timeout_s = args.number("timeout", 30);
   if (ro.step_timeout_s <= 0) throw cli::UsageError("--timeout must be positive");
   auto remote = std::make_unique<RemoteSequence>(std::move(source), static_cast<std::uint32_t>(model.config().num_hidden_layers),
@@ -149,6 +160,29 @@ nlohmann::ordered_json route_json(const RemoteSequence& remote) {
                      {"blocks", {hop.begin, hop.end}}});
   }
   return route;
+}
+
+nlohmann::ordered_json payments_json(const RemoteSequence& remote) {
+  auto out = nlohmann::ordered_json::array();
+  for (const auto& p : remote.payments()) {
+    out.push_back({{"peer", util::to_hex(p.peer.data(), p.peer.size())},
+                   {"amount_msat", p.amount_msat},
+                   {"fee_msat", p.fee_msat},
+                   {"payment_hash", util::to_hex(p.payment_hash.data(), p.payment_hash.size())},
+                   {"preimage", util::to_hex(p.preimage.data(), p.preimage.size())}});
+  }
+  return out;
+}
+
+nlohmann::ordered_json work_json(const RemoteSequence& remote) {
+  auto out = nlohmann::ordered_json::array();
+  for (const auto& w : remote.work()) {
+    out.push_back({{"peer", util::to_hex(w.peer.data(), w.peer.size())},
+                   {"blocks", {w.block_begin, w.block_end}},
+                   {"block_tokens", w.block_tokens},
+                   {"lightning_address", w.lightning_address.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(w.lightning_address)}});
+  }
+  return out;
 }
 
 void show_route(const RemoteSequence& remote) {
@@ -171,7 +205,11 @@ int run_json(const LocalModel& model, const cli::Args& args, const GenerationOpt
                         {"new_ids", result.new_ids},
                         {"text", result.text},
                         {"stop_reason", options.max_new_tokens > 0 ? to_string(result.stop_reason) : "length"}};
-  if (backend.remote != nullptr) out["route"] = route_json(*backend.remote);
+  if (backend.remote != nullptr) {
+    out["route"] = route_json(*backend.remote);
+    out["payments"] = payments_json(*backend.remote);
+    out["work"] = work_json(*backend.remote);
+  }
   // Decoded model output can hold invalid UTF-8 only as U+FFFD, but never let dump() throw.
   std::cout << out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << std::endl;
   return 0;
@@ -193,6 +231,9 @@ std::string stream_reply(const LocalModel& model, Backend& backend, const std::v
     return true;
   });
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (backend.remote != nullptr && backend.remote->spent_msat() > 0) {
+    std::fprintf(stderr, "\n[swarm] paid %llu msat so far this chat", static_cast<unsigned long long>(backend.remote->spent_msat()));
+  }
   std::fprintf(stderr, "\n[%zu tokens in %.2f s, %.1f tokens/s, stopped: %s]\n", result.new_ids.size(), secs,
                static_cast<double>(result.new_ids.size()) / std::max(secs, 1e-9), to_string(result.stop_reason));
   return result.text;
@@ -237,6 +278,7 @@ int run_interactive(const LocalModel& model, const cli::Args& args, const Genera
 int main(int argc, char** argv) {
   cli::Args args;
   args.option("model").flag("local").option("initial-peers").option("peers").option("model-name").option("timeout");
+  args.option("wallet").option("budget-sats").option("max-price-msat");
   args.option("prompt").flag("raw").option("max-new-tokens").flag("greedy");
   args.option("repetition-penalty").option("temperature").option("top-k").option("top-p").option("seed");
   args.flag("json").flag("help");

@@ -25,6 +25,7 @@
 #include "petalsln/node_identity.hpp"
 #include "petalsln/route_planner.hpp"
 #include "petalsln/server_info.hpp"
+#include "petalsln/wallet.hpp"
 
 using namespace petalsln;
 
@@ -54,6 +55,13 @@ Identity and announcement:
   --public-name NAME       name shown to clients
   --lightning-address A    LUD-16 address for payouts
   --throughput X           block-tokens/s to announce (default: measured at start)
+
+Payment (L402):
+  --price-msat N           price per 1000 block-tokens (default 0 = free)
+  --wallet URI             wallet that issues invoices, e.g. devnet:FILE?account=NAME
+  --paywall-store FILE     credit ledger and macaroon root key, created 0600
+                           (default: the identity file's path + ".paywall.db")
+  --credit-block-tokens N  block-tokens sold per invoice (default 20000)
 
 Limits:
   --max-sessions N         concurrent inference sessions (default 16)
@@ -157,6 +165,26 @@ int run(const cli::Args& args, const sigset_t& stop_signals) {
   }
 
   NodeIdentity identity = args.has("identity") ? NodeIdentity::load_or_create(args.str("identity")) : NodeIdentity::generate();
+  const auto price = static_cast<std::uint64_t>(args.integer("price-msat", 0, 0, INT64_MAX / 1000000));
+  if (price > 0) {
+    if (!args.has("wallet")) throw cli::UsageError("--price-msat needs --wallet to issue invoices");
+    std::string store = args.str("paywall-store");
+    if (store.empty() && args.has("identity")) store = args.str("identity") + ".paywall.db";
+    if (store.empty()) throw cli::UsageError("a priced server needs --paywall-store FILE (or --identity)");
+    PaywallOptions po;
+    po.price_msat = price;
+    po.credit_block_tokens = static_cast<std::uint64_t>(args.integer("credit-block-tokens", 20000, 1, INT64_MAX / 1000000));
+    po.model = o.model_name.empty() ? o.model_dir.substr(o.model_dir.find_last_of('/') + 1) : o.model_name;
+    while (!po.model.empty() && po.model.back() == '/') po.model.pop_back();
+    po.peer_hex = identity.peer_id_hex();
+    po.block_begin = static_cast<std::uint32_t>(o.block_begin);
+    po.block_end = static_cast<std::uint32_t>(o.block_end);
+    po.store_path = store;
+    o.paywall = std::make_shared<Paywall>(po, std::shared_ptr<Wallet>(open_wallet(args.str("wallet"))));
+    o.price_msat = price;
+  } else if (args.has("wallet") || args.has("paywall-store")) {
+    throw cli::UsageError("--wallet and --paywall-store only apply with --price-msat");
+  }
   BlockServer server(o, identity.clone());
   dht->announce(server.record(), identity);
   std::printf("ready endpoint=%s peer=%s blocks=%d:%d dht=%s\n", server.endpoint().c_str(), server.peer_id_hex().c_str(), o.block_begin,
@@ -183,7 +211,8 @@ int main(int argc, char** argv) {
   args.option("model").option("model-name").option("blocks").option("num-blocks").option("host").option("port");
   args.option("dht-port").option("initial-peers").flag("dht-only").option("identity").option("public-name");
   args.option("lightning-address").option("throughput").option("max-sessions").option("cache-mb").option("max-batch");
-  args.option("max-length").option("exit-after-steps").flag("help");
+  args.option("max-length").option("exit-after-steps").option("price-msat").option("wallet").option("paywall-store");
+  args.option("credit-block-tokens").flag("help");
   try {
     args.parse(argc, argv);
     if (args.has("help")) {

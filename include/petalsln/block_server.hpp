@@ -10,6 +10,7 @@
 
 #include "petalsln/block_stack.hpp"
 #include "petalsln/node_identity.hpp"
+#include "petalsln/paywall.hpp"
 #include "petalsln/server_record.hpp"
 
 namespace petalsln {
@@ -33,6 +34,10 @@ struct BlockServerOptions {
   std::string lightning_address;    ///< Announced payout address.
   std::uint64_t record_ttl_s = 180; ///< Lifetime of each signed record.
   ComputeOptions compute;           ///< Device and dtype of the blocks.
+  /// The L402 paywall (null: a free server). Its price is announced in the record, and every
+  /// Forward call and Inference session must then carry a token with enough credit.
+  std::shared_ptr<Paywall> paywall;
+  std::uint64_t price_msat = 0;     ///< Announced price per 1000 block-tokens (the paywall's).
   /// Called after each served Inference step with the blocks and tokens it processed (for
   /// metering and tests). Runs on the handler thread; must not throw.
   std::function<void(int blocks, std::int64_t tokens)> on_step;

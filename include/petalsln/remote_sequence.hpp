@@ -13,6 +13,7 @@
 #include "petalsln/block_pipeline.hpp"
 #include "petalsln/route_planner.hpp"
 #include "petalsln/server_record.hpp"
+#include "petalsln/wallet.hpp"
 
 namespace petalsln {
 
@@ -27,6 +28,28 @@ struct RemoteSequenceOptions {
   double ping_timeout_s = 2;       ///< Info timeout when measuring latency before planning.
   int max_failovers = 8;           ///< Replacements allowed per sequence before giving up.
   bool ping_servers = true;        ///< Measure each candidate's latency with Info first.
+  /// Pays priced servers' L402 challenges (null: only free servers can be used).
+  std::shared_ptr<Wallet> wallet;
+  std::uint64_t budget_msat = 0;   ///< Most this sequence object may spend, fees included.
+  std::string model_name;          ///< Checked against challenges' `model=` caveat ("" = not checked).
+};
+
+/// One payment made to a server.
+struct RemotePayment {
+  PeerId peer{};
+  std::uint64_t amount_msat = 0;
+  std::uint64_t fee_msat = 0;
+  PaymentHash payment_hash{};
+  Preimage preimage{};
+};
+
+/// Work one server did for this client (over all sequences of a RemoteSequence).
+struct RemoteWork {
+  PeerId peer{};
+  std::uint32_t block_begin = 0;   ///< Blocks it ran (the last range used).
+  std::uint32_t block_end = 0;
+  std::uint64_t block_tokens = 0;  ///< Blocks × tokens it processed, replays included.
+  std::string lightning_address;   ///< As announced ("" when none).
 };
 
 /// What happened on the way (for interactive display and logs).
@@ -53,9 +76,12 @@ class RemoteSequence final : public BlockPipeline {
   RemoteSequence(CandidateSource source, std::uint32_t num_blocks, std::int64_t hidden_size, RemoteSequenceOptions options = {});
   ~RemoteSequence() override;
 
-  /// Plans a route over the candidates and opens a session on every hop. Throws
-  /// Error(not_found) naming uncovered blocks when no route exists, Error(io) when sessions
-  /// cannot be opened even after failover.
+  /// Plans a route over the candidates and opens a session on every hop, paying priced
+  /// servers' challenges through the wallet (a token is reused until its credit runs out).
+  /// Throws Error(not_found) naming uncovered blocks when no route exists, Error(io) when
+  /// sessions cannot be opened even after failover, Error(out_of_range) when paying would
+  /// exceed the budget (nothing is paid then), Error(invalid_argument) for a challenge that
+  /// does not match what the server announced.
   void begin_sequence(std::int64_t max_length) override;
 
   /// Sends @p hidden ([1, seq, hidden]) through every hop, failing over as needed. Throws
@@ -71,6 +97,15 @@ class RemoteSequence final : public BlockPipeline {
 
   /// Every successful hop step of this sequence, in order (replays included).
   const std::vector<HopTiming>& timings() const noexcept;
+
+  /// Payments made so far (over all sequences), in order.
+  const std::vector<RemotePayment>& payments() const noexcept;
+
+  /// Work per server so far (over all sequences), in first-use order.
+  std::vector<RemoteWork> work() const;
+
+  /// Millisatoshis spent so far, fees included.
+  std::uint64_t spent_msat() const noexcept;
 
   /// Called for each notable event (failover, replan). May be empty.
   std::function<void(const RemoteEvent&)> on_event;

@@ -97,7 +97,7 @@ struct BlockServer::Impl final : public v1::Blocks::Service {
       const auto per_token = std::max<std::int64_t>(1, stack->cache_bytes(1, 1, options.block_end - options.block_begin));
       r.free_cache_tokens = static_cast<std::uint64_t>((cache_budget - cache_used) / per_token);
     }
-    r.price_msat = 0;
+    r.price_msat = options.paywall ? options.price_msat : 0;
     r.lightning_address = options.lightning_address;
     r.public_name = options.public_name;
     r.version = PETALSLN_VERSION;
@@ -124,10 +124,50 @@ struct BlockServer::Impl final : public v1::Blocks::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status Forward(grpc::ServerContext*, const v1::ForwardRequest* request, v1::ForwardResponse* response) override {
+  // The client's `authorization` metadata, or "" when absent.
+  static std::string authorization_of(const grpc::ServerContext* context) {
+    const auto& md = context->client_metadata();
+    auto it = md.find("authorization");
+    return it == md.end() ? std::string() : std::string(it->second.data(), it->second.size());
+  }
+
+  // Ends a call with UNAUTHENTICATED and a fresh challenge in `www-authenticate`, the gRPC
+  // form of an L402 402 response.
+  grpc::Status payment_required(grpc::ServerContext* context, std::uint32_t begin, std::uint32_t end, const std::string& why,
+                                std::uint64_t min_block_tokens = 0) {
+    context->AddTrailingMetadata("www-authenticate", options.paywall->challenge(begin, end, min_block_tokens));
+    return {grpc::StatusCode::UNAUTHENTICATED, "payment required: " + why};
+  }
+
+  // Checks a call's token; on success @p token_id names its credit.
+  grpc::Status admit_payment(grpc::ServerContext* context, std::uint32_t begin, std::uint32_t end, std::string* token_id,
+                             std::uint64_t* remaining) {
+    const std::string auth = authorization_of(context);
+    if (auth.empty()) return payment_required(context, begin, end, "no L402 token");
+    try {
+      const auto grant = options.paywall->authorize(auth, begin, end);
+      *token_id = grant.token_id;
+      *remaining = grant.credit_remaining;
+      return grpc::Status::OK;
+    } catch (const Error& e) {
+      return payment_required(context, begin, end, e.what());
+    }
+  }
+
+  grpc::Status Forward(grpc::ServerContext* context, const v1::ForwardRequest* request, v1::ForwardResponse* response) override {
     if (auto s = check_range(request->block_begin(), request->block_end()); !s.ok()) return s;
     return rpc::guard([&] {
       auto hidden = rpc::decode_tensor(request->hidden(), limits(options.max_batch));
+      if (options.paywall) {
+        std::string token;
+        std::uint64_t remaining = 0;
+        if (auto s = admit_payment(context, request->block_begin(), request->block_end(), &token, &remaining); !s.ok()) return s;
+        const auto cost = static_cast<std::uint64_t>((request->block_end() - request->block_begin()) * hidden.size(0) * hidden.size(1));
+        if (!options.paywall->debit(token, cost, &remaining)) {
+          return payment_required(context, request->block_begin(), request->block_end(),
+                                  "the token has " + std::to_string(remaining) + " block-tokens left, the call needs " + std::to_string(cost), cost);
+        }
+      }
       const auto bytes = stack->cache_bytes(hidden.size(0), hidden.size(1), static_cast<int>(request->block_end() - request->block_begin()));
       auto reservation = reserve(bytes);
       if (!reservation.ok()) return reservation;
@@ -191,12 +231,13 @@ struct BlockServer::Impl final : public v1::Blocks::Service {
                          grpc::ServerReaderWriter<v1::InferenceResponse, v1::InferenceRequest>* stream) override {
     std::uint64_t id = 0;
     if (auto s = admit(context, &id); !s.ok()) return s;
-    auto status = run_session(id, stream);
+    auto status = run_session(id, context, stream);
     leave(id);
     return status;
   }
 
-  grpc::Status run_session(std::uint64_t id, grpc::ServerReaderWriter<v1::InferenceResponse, v1::InferenceRequest>* stream) {
+  grpc::Status run_session(std::uint64_t id, grpc::ServerContext* context,
+                           grpc::ServerReaderWriter<v1::InferenceResponse, v1::InferenceRequest>* stream) {
     v1::InferenceRequest request;
     if (!stream->Read(&request)) return grpc::Status::OK;  // client went away before opening
     if (request.kind_case() != v1::InferenceRequest::kOpen) {
@@ -212,6 +253,10 @@ struct BlockServer::Impl final : public v1::Blocks::Service {
     if (batch > options.max_batch) {
       return {grpc::StatusCode::INVALID_ARGUMENT, "batch " + std::to_string(batch) + " exceeds the limit of " + std::to_string(options.max_batch)};
     }
+    Payment payment;
+    if (options.paywall) {
+      if (auto s = admit_payment(context, open.block_begin(), open.block_end(), &payment.token, &payment.remaining); !s.ok()) return s;
+    }
     const auto bytes = stack->cache_bytes(batch, open.max_length(), static_cast<int>(open.block_end() - open.block_begin()));
     if (auto s = reserve(bytes); !s.ok()) return s;
     auto status = rpc::guard([&] {
@@ -220,19 +265,47 @@ struct BlockServer::Impl final : public v1::Blocks::Service {
       opened.mutable_opened()->set_block_begin(open.block_begin());
       opened.mutable_opened()->set_block_end(open.block_end());
       opened.mutable_opened()->set_max_length(open.max_length());
+      opened.set_credit_remaining(payment.remaining);
       if (!stream->Write(opened)) return grpc::Status::OK;
-      return serve_steps(id, stream, cache, batch);
+      return serve_steps(id, stream, cache, batch, payment);
     });
     release(bytes);
     return status;
   }
 
+  // A session's current L402 token and its unspent credit.
+  struct Payment {
+    std::string token;
+    std::uint64_t remaining = 0;
+  };
+
+  // Handles an in-band Authorize message: a new token replaces the session's.
+  bool reauthorize(const v1::Authorize& msg, const KVCache& cache, Payment& payment, v1::InferenceResponse& response) {
+    response.Clear();
+    const auto begin = static_cast<std::uint32_t>(cache.begin()), end = static_cast<std::uint32_t>(cache.end());
+    try {
+      const auto grant = options.paywall->authorize(msg.authorization(), begin, end);
+      payment = {grant.token_id, grant.credit_remaining};
+      response.mutable_authorized()->set_credit_remaining(grant.credit_remaining);
+    } catch (const Error& e) {
+      response.mutable_payment_required()->set_challenge(options.paywall->challenge(begin, end));
+      util::log(util::LogLevel::info, std::string("refused a token: ") + e.what());
+    }
+    response.set_credit_remaining(payment.remaining);
+    return true;
+  }
+
   grpc::Status serve_steps(std::uint64_t id, grpc::ServerReaderWriter<v1::InferenceResponse, v1::InferenceRequest>* stream,
-                           KVCache& cache, std::int64_t batch) {
+                           KVCache& cache, std::int64_t batch, Payment& payment) {
     v1::InferenceRequest request;
     v1::InferenceResponse response;
     while (stream->Read(&request)) {
       touch(id);
+      if (request.kind_case() == v1::InferenceRequest::kAuthorize && options.paywall) {
+        reauthorize(request.authorize(), cache, payment, response);
+        if (!stream->Write(response)) break;
+        continue;
+      }
       if (request.kind_case() != v1::InferenceRequest::kStep) {
         return {grpc::StatusCode::FAILED_PRECONDITION, "a session is already open on this stream; send `step` messages"};
       }
@@ -249,6 +322,19 @@ struct BlockServer::Impl final : public v1::Blocks::Service {
         return {grpc::StatusCode::OUT_OF_RANGE, "the session would reach " + std::to_string(cache.length() + hidden.size(1)) +
                                                     " positions, past its max_length of " + std::to_string(cache.max_length())};
       }
+      if (options.paywall) {
+        // Charge before computing: work is never given away, and a refused step leaves the
+        // cache as it was so the client can pay and repeat it.
+        const auto cost = static_cast<std::uint64_t>((cache.end() - cache.begin()) * hidden.size(0) * hidden.size(1));
+        if (!options.paywall->debit(payment.token, cost, &payment.remaining)) {
+          response.Clear();
+          response.mutable_payment_required()->set_challenge(
+              options.paywall->challenge(static_cast<std::uint32_t>(cache.begin()), static_cast<std::uint32_t>(cache.end()), cost));
+          response.set_credit_remaining(payment.remaining);
+          if (!stream->Write(response)) break;
+          continue;
+        }
+      }
       const auto t0 = Clock::now();
       auto out = stack->forward(hidden, cache);
       const auto compute = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
@@ -256,6 +342,7 @@ struct BlockServer::Impl final : public v1::Blocks::Service {
       response.Clear();
       rpc::encode_tensor(out, step.hidden().dtype(), response.mutable_hidden());
       response.set_compute_micros(static_cast<std::uint64_t>(compute));
+      response.set_credit_remaining(payment.remaining);
       if (!stream->Write(response)) break;
       touch(id);
     }

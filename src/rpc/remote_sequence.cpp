@@ -5,10 +5,16 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <mutex>
 #include <thread>
 
+#include "petalsln/bolt11.hpp"
 #include "petalsln/error.hpp"
+#include "petalsln/l402.hpp"
+#include "petalsln/l402_identifier.hpp"
 #include "petalsln/server_info.hpp"
 #include "petalsln/v1/blocks.grpc.pb.h"
 #include "rpc/channels.hpp"
@@ -109,6 +115,82 @@ struct RemoteSequence::Impl {
   std::function<void(const RemoteEvent&)>* on_event = nullptr;
   std::vector<HopTiming> timings;
   static constexpr std::size_t kMaxTimings = 1 << 16;  // a long chat must not grow without bound
+  std::map<PeerId, std::string> tokens;          // the L402 Authorization value per server
+  std::map<PeerId, ServerRecord> known;          // the latest record per server
+  std::vector<RemotePayment> payments;
+  std::vector<RemoteWork> work;
+  std::uint64_t spent = 0;
+
+  static std::uint64_t unix_now() {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  }
+
+  // Checks a challenge against what the server announced and what we are willing to pay,
+  // pays it, and returns the resulting Authorization value. Nothing is paid if any check fails.
+  std::string pay_challenge(const RouteHop& hop, const std::string& header) {
+    const std::string who = "server " + hop.endpoint + " (" + short_peer(hop.peer_id) + ")";
+    if (!options.wallet) throw Error(ErrorCode::invalid_argument, who + " asks for payment and this client has no wallet");
+    const auto challenge = L402Challenge::parse(header);
+    const auto invoice = Bolt11Invoice::decode(challenge.invoice);
+    const auto id = L402Identifier::decode(challenge.macaroon.identifier());
+    auto refuse = [&](const std::string& why) -> std::string {
+      throw Error(ErrorCode::invalid_argument, who + " sent an unacceptable L402 challenge: " + why);
+    };
+    if (!invoice.amount_msat || *invoice.amount_msat == 0) refuse("its invoice has no amount");
+    if (invoice.is_expired(unix_now())) refuse("its invoice has expired");
+    if (invoice.payment_hash != id.payment_hash) refuse("the invoice and the macaroon name different payment hashes");
+    // Read the caveats the server bound (they cannot be verified without its root key, but a
+    // server that sells something other than what we asked for is not paid).
+    std::uint64_t credit = 0;
+    for (const auto& c : challenge.macaroon.caveats()) {
+      if (c.rfind("peer=", 0) == 0 && c.substr(5) != util::to_hex(hop.peer_id.data(), hop.peer_id.size())) refuse("it is for another peer");
+      if (c.rfind("model=", 0) == 0 && !options.model_name.empty() && c.substr(6) != options.model_name) refuse("it is for another model");
+      if (c.rfind("credit=", 0) == 0) credit = std::strtoull(c.c_str() + 7, nullptr, 10);
+      if (c.rfind("blocks=", 0) == 0) {
+        unsigned a = 0, b = 0;
+        if (std::sscanf(c.c_str() + 7, "%u-%u", &a, &b) != 2 || a > hop.begin || b < hop.end) refuse("it does not cover blocks " + std::to_string(hop.begin) + "-" + std::to_string(hop.end - 1));
+      }
+    }
+    if (credit == 0) refuse("it grants no credit");
+    const std::uint64_t amount = *invoice.amount_msat;
+    // The price per 1000 block-tokens implied by the invoice, rounded down as the server rounds up.
+    const std::uint64_t implied_price = amount * 1000 / credit;
+    auto it = known.find(hop.peer_id);
+    const std::uint64_t announced = it == known.end() ? 0 : it->second.price_msat;
+    if (implied_price > announced) refuse("it charges " + std::to_string(implied_price) + " msat per 1000 block-tokens, more than the announced " + std::to_string(announced));
+    if (options.route.max_price_msat && implied_price > *options.route.max_price_msat) refuse("it charges more than the maximum price");
+    if (spent + amount > options.budget_msat) {
+      throw Error(ErrorCode::out_of_range, "budget exceeded: paying " + who + " " + std::to_string(amount) + " msat would bring spending to " +
+                                               std::to_string(spent + amount) + " msat, over the budget of " + std::to_string(options.budget_msat) +
+                                               " msat; nothing was paid");
+    }
+    PayOptions po;
+    po.max_fee_msat = options.budget_msat - spent - amount;
+    const auto result = options.wallet->pay_invoice(challenge.invoice, po);
+    if (result.status != PaymentStatus::succeeded || !result.preimage) {
+      throw Error(ErrorCode::io, "paying " + who + " failed: " + result.failure_reason);
+    }
+    spent += result.amount_msat + result.fee_msat;
+    payments.push_back({hop.peer_id, result.amount_msat, result.fee_msat, result.payment_hash, *result.preimage});
+    emit("paid " + who + " " + std::to_string(result.amount_msat) + " msat for " + std::to_string(credit) + " block-tokens");
+    const L402Token token{challenge.macaroon, *result.preimage};
+    return token.to_header();
+  }
+
+  void count_work(const RouteHop& hop, std::int64_t tokens_processed) {
+    const auto amount = static_cast<std::uint64_t>(hop.end - hop.begin) * static_cast<std::uint64_t>(tokens_processed);
+    for (auto& w : work) {
+      if (w.peer == hop.peer_id) {
+        w.block_tokens += amount;
+        w.block_begin = hop.begin;
+        w.block_end = hop.end;
+        return;
+      }
+    }
+    auto it = known.find(hop.peer_id);
+    work.push_back({hop.peer_id, hop.begin, hop.end, amount, it == known.end() ? std::string() : it->second.lightning_address});
+  }
 
   void emit(const std::string& message) {
     if (on_event != nullptr && *on_event) (*on_event)(RemoteEvent{message});
@@ -127,20 +209,39 @@ struct RemoteSequence::Impl {
   }
 
   std::unique_ptr<HopSession> open(const RouteHop& hop) {
-    auto s = std::make_unique<HopSession>();
-    s->hop = hop;
-    s->stub = v1::Blocks::NewStub(rpc::channel_for(hop.endpoint));
-    s->ctx = std::make_unique<grpc::ClientContext>();
-    watchdog.arm(s->ctx.get(), options.step_timeout_s);
-    s->stream = s->stub->Inference(s->ctx.get());
-    v1::InferenceRequest req;
-    auto* o = req.mutable_open();
-    o->set_block_begin(hop.begin);
-    o->set_block_end(hop.end);
-    o->set_max_length(static_cast<std::uint32_t>(max_length));
-    o->set_batch(1);
-    v1::InferenceResponse resp;
-    if (!s->stream->Write(req) || !s->stream->Read(&resp)) fail(*s, "refused the session");
+    // A priced server answers an unpaid open with UNAUTHENTICATED and a challenge; pay it and
+    // open again with the token (twice at most: a server that keeps asking is failed over).
+    for (int attempt = 0;; ++attempt) {
+      auto s = std::make_unique<HopSession>();
+      s->hop = hop;
+      s->stub = v1::Blocks::NewStub(rpc::channel_for(hop.endpoint));
+      s->ctx = std::make_unique<grpc::ClientContext>();
+      if (auto t = tokens.find(hop.peer_id); t != tokens.end()) s->ctx->AddMetadata("authorization", t->second);
+      watchdog.arm(s->ctx.get(), options.step_timeout_s);
+      s->stream = s->stub->Inference(s->ctx.get());
+      v1::InferenceRequest req;
+      auto* o = req.mutable_open();
+      o->set_block_begin(hop.begin);
+      o->set_block_end(hop.end);
+      o->set_max_length(static_cast<std::uint32_t>(max_length));
+      o->set_batch(1);
+      v1::InferenceResponse resp;
+      if (s->stream->Write(req) && s->stream->Read(&resp)) return finish_open(std::move(s), resp);
+      watchdog.disarm();
+      const auto status = s->stream->Finish();
+      s->stream.reset();
+      const auto& trailers = s->ctx->GetServerTrailingMetadata();
+      auto challenge = trailers.find("www-authenticate");
+      if (status.error_code() != grpc::StatusCode::UNAUTHENTICATED || challenge == trailers.end() || attempt >= 2) {
+        throw HopFailure{hop.peer_id, "server " + hop.endpoint + " (" + short_peer(hop.peer_id) + ") refused the session: " +
+                                          std::to_string(static_cast<int>(status.error_code())) + " " + status.error_message()};
+      }
+      tokens[hop.peer_id] = pay_challenge(hop, std::string(challenge->second.data(), challenge->second.size()));
+    }
+  }
+
+  std::unique_ptr<HopSession> finish_open(std::unique_ptr<HopSession> s, const v1::InferenceResponse& resp) {
+    const RouteHop& hop = s->hop;
     watchdog.disarm();
     if (resp.kind_case() != v1::InferenceResponse::kOpened || resp.opened().block_begin() != hop.begin ||
         resp.opened().block_end() != hop.end) {
@@ -155,10 +256,26 @@ struct RemoteSequence::Impl {
     rpc::encode_tensor(x, v1::DTYPE_F32, st->mutable_hidden());
     st->set_position(static_cast<std::uint64_t>(s.length));
     v1::InferenceResponse resp;
-    const auto t0 = std::chrono::steady_clock::now();
+    auto t0 = std::chrono::steady_clock::now();
     watchdog.arm(s.ctx.get(), options.step_timeout_s);
     if (!s.stream->Write(req) || !s.stream->Read(&resp)) fail(s, "failed a step");
     watchdog.disarm();
+    for (int attempt = 0; resp.kind_case() == v1::InferenceResponse::kPaymentRequired; ++attempt) {
+      // Credit ran out mid-session: pay in-band, keeping the server's cache, then repeat the step.
+      if (attempt >= 2) fail(s, "kept asking for payment");
+      tokens[s.hop.peer_id] = pay_challenge(s.hop, resp.payment_required().challenge());
+      v1::InferenceRequest auth;
+      auth.mutable_authorize()->set_authorization(tokens[s.hop.peer_id]);
+      watchdog.arm(s.ctx.get(), options.step_timeout_s);
+      if (!s.stream->Write(auth) || !s.stream->Read(&resp)) fail(s, "failed to take a payment");
+      watchdog.disarm();
+      if (resp.kind_case() == v1::InferenceResponse::kPaymentRequired) continue;
+      if (resp.kind_case() != v1::InferenceResponse::kAuthorized) fail(s, "answered a payment with something else");
+      t0 = std::chrono::steady_clock::now();
+      watchdog.arm(s.ctx.get(), options.step_timeout_s);
+      if (!s.stream->Write(req) || !s.stream->Read(&resp)) fail(s, "failed a step");
+      watchdog.disarm();
+    }
     const double round_trip = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (resp.kind_case() != v1::InferenceResponse::kHidden) fail(s, "sent no hidden states");
     at::Tensor out;
@@ -170,6 +287,7 @@ struct RemoteSequence::Impl {
     if (out.sizes() != x.sizes()) fail(s, "sent hidden states of the wrong shape");
     s.history.push_back(x);
     s.length += x.size(1);
+    count_work(s.hop, x.size(0) * x.size(1));
     if (timings.size() < kMaxTimings) {
       timings.push_back({hop_index, x.size(1), round_trip, static_cast<double>(resp.compute_micros()) * 1e-6});
     }
@@ -178,6 +296,7 @@ struct RemoteSequence::Impl {
 
   // Latency per candidate from an Info ping; unreachable candidates are excluded.
   void measure(const std::vector<ServerRecord>& candidates) {
+    for (const auto& c : candidates) known[c.peer_id] = c;
     if (!options.ping_servers) return;
     const auto timeout = std::chrono::milliseconds(static_cast<long>(options.ping_timeout_s * 1000));
     for (const auto& c : candidates) {
@@ -294,5 +413,11 @@ std::vector<RouteHop> RemoteSequence::route() const {
 int RemoteSequence::failovers() const noexcept { return impl_->failovers; }
 
 const std::vector<HopTiming>& RemoteSequence::timings() const noexcept { return impl_->timings; }
+
+const std::vector<RemotePayment>& RemoteSequence::payments() const noexcept { return impl_->payments; }
+
+std::vector<RemoteWork> RemoteSequence::work() const { return impl_->work; }
+
+std::uint64_t RemoteSequence::spent_msat() const noexcept { return impl_->spent; }
 
 }  // namespace petalsln

@@ -1,0 +1,38 @@
+#pragma once
+// petalsln-wallet's wallet commands: create-account (the devnet faucet), balance, invoice and
+// pay. Each prints exactly one JSON object on stdout.
+
+#include <string>
+#include <vector>
+
+#include "common/cli.hpp"
+
+namespace petalsln::wallet_cli {
+
+/// The commands run_wallet_command() handles: "create-account", "balance", "invoice", "pay".
+const std::vector<std::string>& wallet_command_names();
+
+/// Returns true if @p command is one of wallet_command_names().
+bool is_wallet_command(const std::string& command);
+
+/// Declares the options @p command takes on @p args: `wallet` for every command, plus
+/// `fund-sats` (create-account), `amount-msat`, `memo`, `description-hash` (invoice) and
+/// `amount-msat` (pay, for amount-less invoices). Does nothing for other commands.
+void declare_wallet_options(const std::string& command, cli::Args& args);
+
+/// The help text for the wallet commands, to append to the program's usage.
+const char* wallet_commands_usage();
+
+/// Runs wallet command @p command with the parsed @p args and @p positionals (the operands
+/// after the command name, not including it):
+///   create-account [NAME] --fund-sats N   devnet only; NAME defaults to the URI's account
+///                                          -> {"account", "balance_msat"}
+///   balance                                -> {"balance_msat"}
+///   invoice --amount-msat N [--memo M | --description-hash HEX]  -> {"bolt11", "payment_hash"}
+///   pay BOLT11 [--amount-msat N]           -> {"payment_hash", "preimage", "fee_msat"}
+/// all with `--wallet URI` required. Returns the exit status: 0, or 1 for a failed payment
+/// (its reason printed to stderr, nothing to stdout). Throws cli::UsageError for a malformed
+/// command line and petalsln::Error for what the wallet refuses.
+int run_wallet_command(const std::string& command, const cli::Args& args, const std::vector<std::string>& positionals);
+
+}  // namespace petalsln::wallet_cli

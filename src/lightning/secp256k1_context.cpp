@@ -1,0 +1,35 @@
+#include "lightning/secp256k1_context.hpp"
+
+#include <array>
+#include <cstdint>
+
+#include "petalsln/error.hpp"
+#include "util/random.hpp"
+#include "util/secure_wipe.hpp"
+
+namespace petalsln::lightning {
+namespace {
+
+secp256k1_context* make_context() {
+  secp256k1_context* ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+  if (ctx == nullptr) throw Error(ErrorCode::internal, "secp256k1: cannot create a context");
+  std::array<std::uint8_t, 32> seed{};
+  util::random_bytes(seed.data(), seed.size());
+  const bool ok = secp256k1_context_randomize(ctx, seed.data()) == 1;
+  util::secure_wipe(seed.data(), seed.size());
+  if (!ok) {
+    secp256k1_context_destroy(ctx);
+    throw Error(ErrorCode::internal, "secp256k1: cannot randomize the context");
+  }
+  return ctx;
+}
+
+}  // namespace
+
+const secp256k1_context* secp256k1_ctx() {
+  // Never destroyed: static objects may still sign or verify while the process exits.
+  static const secp256k1_context* const ctx = make_context();
+  return ctx;
+}
+
+}  // namespace petalsln::lightning
