@@ -10,8 +10,12 @@
 
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
+#include <thread>
 #include <cstdio>
 #include <vector>
 
@@ -21,7 +25,10 @@
 #include "petalsln/checkpoint.hpp"
 #include "petalsln/local_head.hpp"
 #include "petalsln/model_config.hpp"
+#include "petalsln/devnet_wallet.hpp"
+#include "petalsln/paywall.hpp"
 #include "petalsln/remote_sequence.hpp"
+#include "petalsln/wallet.hpp"
 
 using namespace petalsln;
 using Clock = std::chrono::steady_clock;
@@ -61,6 +68,7 @@ int main(int argc, char** argv) {
     const auto n = args.integer("decode-tokens", 64, 1, 100000);
     const auto prompt_tokens = args.integer("prompt-tokens", 16, 1, 4096);
     const int runs = static_cast<int>(args.integer("runs", 3, 1, 100));
+    at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     const auto config = ModelConfig::load(dir);
     const auto checkpoint = Checkpoint::open(dir);
     const int L = static_cast<int>(config.num_hidden_layers);
@@ -68,30 +76,56 @@ int main(int argc, char** argv) {
     BlockStack whole(config, checkpoint, 0, L);
     LocalPipeline local({&whole});
 
+    // A devnet for the paid swarm: three server accounts and a funded client.
+    char tmp[] = "/tmp/petalsln-bench-swarm-XXXXXX";
+    if (::mkdtemp(tmp) == nullptr) throw std::runtime_error("mkdtemp failed");
+    const std::string db = std::string(tmp) + "/devnet.db";
+    DevnetWallet::create_account(db, "client", 1000000000);
     std::vector<std::unique_ptr<BlockServer>> servers;
-    std::vector<ServerRecord> records;
+    std::vector<ServerRecord> records, paid_records;
     const int cuts[4] = {0, L / 3, 2 * L / 3, L};
-    for (int s = 0; s < 3; ++s) {
-      BlockServerOptions o;
-      o.model_dir = dir;
-      o.block_begin = cuts[s];
-      o.block_end = cuts[s + 1];
-      o.throughput = 1000;
-      servers.push_back(std::make_unique<BlockServer>(o, NodeIdentity::generate()));
-      records.push_back(servers.back()->record());
+    for (int paid = 0; paid < 2; ++paid) {
+      for (int s = 0; s < 3; ++s) {
+        BlockServerOptions o;
+        o.model_dir = dir;
+        o.block_begin = cuts[s];
+        o.block_end = cuts[s + 1];
+        o.throughput = 1000;
+        auto identity = NodeIdentity::generate();
+        if (paid == 1) {
+          const std::string account = "server" + std::to_string(s);
+          DevnetWallet::create_account(db, account, 0);
+          PaywallOptions po;
+          po.price_msat = 1000;
+          po.model = "bench";
+          po.peer_hex = identity.peer_id_hex();
+          po.block_begin = static_cast<std::uint32_t>(o.block_begin);
+          po.block_end = static_cast<std::uint32_t>(o.block_end);
+          po.store_path = std::string(tmp) + "/paywall" + std::to_string(s) + ".db";
+          o.paywall = std::make_shared<Paywall>(po, std::shared_ptr<Wallet>(open_wallet("devnet:" + db + "?account=" + account)));
+          o.price_msat = po.price_msat;
+        }
+        servers.push_back(std::make_unique<BlockServer>(o, std::move(identity)));
+        (paid == 1 ? paid_records : records).push_back(servers.back()->record());
+      }
     }
     RemoteSequenceOptions ro;
     ro.ping_servers = false;
     RemoteSequence remote([&] { return records; }, static_cast<std::uint32_t>(L), config.hidden_size, ro);
+    ro.wallet = std::shared_ptr<Wallet>(open_wallet("devnet:" + db + "?account=client"));
+    ro.budget_msat = 1000000000;
+    RemoteSequence paid_remote([&] { return paid_records; }, static_cast<std::uint32_t>(L), config.hidden_size, ro);
 
     std::vector<TokenId> prompt(static_cast<std::size_t>(prompt_tokens));
     for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<TokenId>((i * 7919 + 13) % static_cast<std::size_t>(config.vocab_size));
     decode_rate(head, local, prompt, 4);  // warm up both paths
     decode_rate(head, remote, prompt, 4);
+    decode_rate(head, paid_remote, prompt, 4);
 
-    std::vector<double> local_rates, swarm_rates, overhead_us;
-    for (int r = 0; r < runs; ++r) {  // interleaved, so drift on a shared machine hits both
+    std::vector<double> local_rates, swarm_rates, paid_rates, overhead_us;
+    for (int r = 0; r < runs; ++r) {  // interleaved, so drift on a shared machine hits all three
       local_rates.push_back(decode_rate(head, local, prompt, n));
+      paid_rates.push_back(decode_rate(head, paid_remote, prompt, n));
       swarm_rates.push_back(decode_rate(head, remote, prompt, n));
       for (const auto& t : remote.timings()) {
         if (t.tokens == 1) overhead_us.push_back((t.round_trip_s - t.compute_s) * 1e6);
@@ -104,9 +138,15 @@ int main(int argc, char** argv) {
     std::printf("| local decode, median of %d runs x %lld tokens | %.2f tokens/s |\n", runs, static_cast<long long>(n), local_tps);
     std::printf("| swarm decode, median of %d runs x %lld tokens | %.2f tokens/s |\n", runs, static_cast<long long>(n), swarm_tps);
     std::printf("| swarm / local | %.3f (target >= 0.9) |\n", swarm_tps / local_tps);
+    const double paid_tps = percentile(paid_rates, 0.5);
+    std::printf("| paid swarm decode (L402 paywall on every server, devnet wallet), median | %.2f tokens/s (%zu payments) |\n", paid_tps,
+                paid_remote.payments().size());
+    std::printf("| paid swarm / free swarm | %.3f (target >= 0.97) |\n", paid_tps / swarm_tps);
     std::printf("| per-hop overhead (round trip - server compute), %zu decode steps | median %.0f us, p95 %.0f us (target median <= 200 us) |\n",
                 overhead_us.size(), percentile(overhead_us, 0.5), percentile(overhead_us, 0.95));
     for (auto& s : servers) s->shutdown();
+    const std::string cleanup = std::string("rm -rf ") + tmp;
+    if (std::system(cleanup.c_str()) != 0) std::fprintf(stderr, "could not remove %s\n", tmp);
     return 0;
   } catch (const cli::UsageError& e) {
     std::fprintf(stderr, "petalsln-bench-swarm: %s\n", e.what());

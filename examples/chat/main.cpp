@@ -10,7 +10,10 @@
 
 #include <unistd.h>
 
+#include <ATen/Parallel.h>
+
 #include <chrono>
+#include <thread>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -68,6 +71,7 @@ How to pick tokens (greedy unless a sampling option is given):
 Output:
   --json                   print {"prompt_ids", "new_ids", "text", "stop_reason"} (and in
                            swarm mode "route") and exit (needs --prompt)
+  --threads N              compute threads (default: every hardware thread)
   -h, --help               show this help
 )";
 
@@ -281,7 +285,7 @@ int main(int argc, char** argv) {
   args.option("wallet").option("budget-sats").option("max-price-msat");
   args.option("prompt").flag("raw").option("max-new-tokens").flag("greedy");
   args.option("repetition-penalty").option("temperature").option("top-k").option("top-p").option("seed");
-  args.flag("json").flag("help");
+  args.flag("json").option("threads").flag("help");
   try {
     args.parse(argc, argv);
     if (args.has("help")) {
@@ -297,6 +301,7 @@ int main(int argc, char** argv) {
     options.max_new_tokens = args.integer("max-new-tokens", 128, 0, 1 << 20);
     options.sampling = sampling_from(args);
 
+    at::set_num_threads(static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency()), 1, 1024)));
     const bool json = args.has("json");
     auto model = LocalModel::open(dir, {}, json ? LoadProgress{} : progress_printer(), /*load_blocks=*/args.has("local"));
     options.stop_ids = model->stop_ids();

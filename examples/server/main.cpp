@@ -8,7 +8,10 @@
 
 #include <signal.h>
 
+#include <ATen/Parallel.h>
+
 #include <atomic>
+#include <thread>
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
@@ -68,6 +71,7 @@ Limits:
   --cache-mb N             KV-cache budget in MiB (default 512)
   --max-batch N            largest batch per request (default 8)
   --max-length N           longest session in tokens (default: the model's context)
+  --threads N              compute threads (default: every hardware thread)
 
 Testing:
   --exit-after-steps N     exit abruptly, as if crashed (no withdrawal, exit status 3),
@@ -125,6 +129,7 @@ int run(const cli::Args& args, const sigset_t& stop_signals) {
     return 0;
   }
 
+  at::set_num_threads(static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency()), 1, 1024)));
   BlockServerOptions o;
   o.model_dir = args.required("model");
   o.model_name = args.str("model-name");
@@ -212,7 +217,7 @@ int main(int argc, char** argv) {
   args.option("dht-port").option("initial-peers").flag("dht-only").option("identity").option("public-name");
   args.option("lightning-address").option("throughput").option("max-sessions").option("cache-mb").option("max-batch");
   args.option("max-length").option("exit-after-steps").option("price-msat").option("wallet").option("paywall-store");
-  args.option("credit-block-tokens").flag("help");
+  args.option("credit-block-tokens").option("threads").flag("help");
   try {
     args.parse(argc, argv);
     if (args.has("help")) {

@@ -93,7 +93,7 @@ class Swarm:
         return p
 
     def server(self, model, blocks, *extra, name=None):
-        args = ["--model", model, "--blocks", blocks, "--initial-peers", self.dht, *extra]
+        args = ["--model", model, "--blocks", blocks, "--initial-peers", self.dht, "--threads", "1", *extra]
         return self._start(args, name or f"server {blocks}")
 
 
