@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The main job: sets up everything on a fresh Debian bookworm machine (as root), builds
-# petalsln, starts a local swarm (a DHT bootstrap node and three contributor servers that
-# split the bundled demo model's 8 blocks 3 + 3 + 2), chats through it, and stops everything.
+# petalsln, starts a local paid swarm (a DHT bootstrap node and three contributor servers that
+# split the bundled demo model's 8 blocks 3 + 3 + 2, each behind an L402 paywall), chats
+# through it paying from a wallet, shows what it cost and what each server earned, and stops
+# everything. The money is the devnet's: a simulated Lightning network in one SQLite file,
+# with real BOLT11 invoices and real preimages but no real bitcoin.
 #
 # The demo model (examples/demo-model) is a 3.3M-parameter Llama trained only to answer
 # two-digit arithmetic, the capitals of 32 countries, and a few facts about Lightning, L402
@@ -12,6 +15,7 @@ bash scripts/install-deps.sh
 echo "building petalsln (the first build takes a few minutes)..."
 bash scripts/build.sh >/dev/null
 bin=${PETALSLN_BUILD_DIR:-build}/examples
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}  # see docs/BENCHMARKS.md
 model=examples/demo-model
 work=$(mktemp -d)
 pids=()
@@ -49,19 +53,40 @@ and subtraction, multiplication up to 12 x 12, the capitals of 32 countries, and
 questions about Lightning, L402, macaroons and petalsln. Ask it anything else and it will
 answer one of those questions instead: it is a demonstration, not an assistant.
 
-Starting a DHT bootstrap node and three contributor servers on 127.0.0.1:
+A fresh devnet (simulated Lightning, no real money): the client gets 1000 sats; each server
+starts with nothing and charges 1000 msat per 1000 block-tokens, sold 2000 at a time.
 TXT
+devnet="$work/devnet.db"
+wallet="$bin/wallet/petalsln-wallet"
+"$wallet" --wallet "devnet:$devnet" create-account client --fund-sats 1000 >/dev/null
+for who in alice bob carol; do "$wallet" --wallet "devnet:$devnet" create-account "$who" --fund-sats 0 >/dev/null; done
+balance() { "$wallet" --wallet "devnet:$devnet?account=$1" balance | sed 's/[^0-9]//g'; }
+client_before=$(balance client)
+
+echo
+echo "Starting a DHT bootstrap node and three priced contributor servers on 127.0.0.1:"
 start bootstrap --dht-only
 dht=$(sed -n 's/.* dht=\([^ ]*\).*/\1/p' "$work/bootstrap.out")
-start server-a --model "$model" --blocks 0:3 --initial-peers "$dht" --identity "$work/a.key" --public-name alice
-start server-b --model "$model" --blocks 3:6 --initial-peers "$dht" --identity "$work/b.key" --public-name bob
-start server-c --model "$model" --blocks 6:8 --initial-peers "$dht" --identity "$work/c.key" --public-name carol
+blocks=(0:3 3:6 6:8)
+i=0
+for who in alice bob carol; do
+  start "$who" --model "$model" --blocks "${blocks[$i]}" --initial-peers "$dht" --identity "$work/$who.key" \
+    --public-name "$who" --lightning-address "$who@localhost" \
+    --price-msat 1000 --credit-block-tokens 2000 --wallet "devnet:$devnet?account=$who"
+  i=$((i + 1))
+done
 
 for question in "What is 17 + 25?" "Capital of Kenya?" "What is L402?"; do
   printf '\nyou> %s\n' "$question"
   "$bin/chat/petalsln-chat" --model "$model" --initial-peers "$dht" --greedy --max-new-tokens 64 \
+    --wallet "devnet:$devnet?account=client" --budget-sats 100 \
     --prompt "$question" 2>&1 | grep -v -E '^(loading|petalsln-chat: )'
 done
+
+echo
+echo "What the chat cost and what each server earned (devnet balances, msat):"
+printf '  client  paid   %7d msat\n' $((client_before - $(balance client)))
+for who in alice bob carol; do printf '  %-7s earned %7d msat\n' "$who" "$(balance "$who")"; done
 printf '\nStopping the swarm...\n'
 stop_all
 trap - EXIT

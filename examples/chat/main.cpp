@@ -150,7 +150,7 @@ Backend make_backend(const LocalModel& model, const cli::Args& args, bool verbos
   if (ro.step_timeout_s <= 0) throw cli::UsageError("--timeout must be positive");
   auto remote = std::make_unique<RemoteSequence>(std::move(source), static_cast<std::uint32_t>(model.config().num_hidden_layers),
                                                  model.config().hidden_size, ro);
-  if (verbose) remote->on_event = [](const RemoteEvent& e) { std::fprintf(stderr, "\n[swarm] %s\n", e.message.c_str()); };
+  if (verbose) remote->on_event = [](const RemoteEvent& e) { std::fprintf(stderr, "[swarm] %s\n", e.message.c_str()); };
   b.remote = remote.get();
   b.pipeline = std::move(remote);
   return b;
