@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <limits>
+#include <thread>
 
 #include "petalsln/error.hpp"
 
@@ -54,9 +56,22 @@ Database::Database(const std::string& path) : path_(path) {
 }
 
 void Database::enable_wal() {
-  Statement wal(*this, "PRAGMA journal_mode=WAL");
-  if (!wal.step() || wal.text(0) != "wal") {
-    throw Error(ErrorCode::io, "devnet file " + path_ + ": cannot switch to WAL mode");
+  // Switching to WAL needs an exclusive lock, and SQLite can report SQLITE_BUSY for it without
+  // calling the busy handler (seen when several processes open a fresh file at once). So retry
+  // here, for as long as the busy timeout would have waited.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (true) {
+    try {
+      Statement wal(*this, "PRAGMA journal_mode=WAL");
+      if (!wal.step() || wal.text(0) != "wal") {
+        throw Error(ErrorCode::io, "devnet file " + path_ + ": cannot switch to WAL mode");
+      }
+      return;
+    } catch (const Error& e) {
+      const bool locked = std::string(e.what()).find("still locked") != std::string::npos;
+      if (!locked || std::chrono::steady_clock::now() >= deadline) throw;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 
