@@ -224,6 +224,7 @@ std::string stream_reply(const LocalModel& model, Backend& backend, const std::v
                          const GenerationOptions& options) {
   Generator generator(model.tokenizer(), model.head(), *backend.pipeline);
   bool route_shown = false;
+  const std::uint64_t spent_before = backend.remote != nullptr ? backend.remote->spent_msat() : 0;
   const auto t0 = std::chrono::steady_clock::now();
   auto result = generator.generate(prompt_ids, options, [&](TokenId, const std::string& piece) {
     if (backend.remote != nullptr && !route_shown) {
@@ -236,7 +237,11 @@ std::string stream_reply(const LocalModel& model, Backend& backend, const std::v
   });
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (backend.remote != nullptr && backend.remote->spent_msat() > 0) {
-    std::fprintf(stderr, "\n[swarm] paid %llu msat so far this chat", static_cast<unsigned long long>(backend.remote->spent_msat()));
+    // Credit is bought ahead in blocks, so a reply can cost nothing (credit left over) or more
+    // than its own work (credit for the next ones).
+    std::fprintf(stderr, "\n[swarm] this reply cost %llu msat; %llu msat paid in this chat",
+                 static_cast<unsigned long long>(backend.remote->spent_msat() - spent_before),
+                 static_cast<unsigned long long>(backend.remote->spent_msat()));
   }
   std::fprintf(stderr, "\n[%zu tokens in %.2f s, %.1f tokens/s, stopped: %s]\n", result.new_ids.size(), secs,
                static_cast<double>(result.new_ids.size()) / std::max(secs, 1e-9), to_string(result.stop_reason));
