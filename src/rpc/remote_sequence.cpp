@@ -154,17 +154,18 @@ struct RemoteSequence::Impl {
     }
     if (credit == 0) refuse("it grants no credit");
     const std::uint64_t amount = *invoice.amount_msat;
-    // The price per 1000 block-tokens implied by the invoice, rounded down as the server rounds up.
-    const std::uint64_t implied_price = amount * 1000 / credit;
+    // Budget first, in a form that cannot overflow whatever amount a hostile invoice names.
+    if (amount > options.budget_msat - std::min(spent, options.budget_msat)) {
+      throw Error(ErrorCode::out_of_range, "budget exceeded: paying " + who + " " + std::to_string(amount) + " msat would bring spending to " +
+                                               std::to_string(spent) + " + " + std::to_string(amount) + " msat, over the budget of " +
+                                               std::to_string(options.budget_msat) + " msat; nothing was paid");
+    }
+    // The price per 1000 block-tokens the invoice implies (amount <= budget keeps this in range).
+    const auto implied_price = static_cast<std::uint64_t>(static_cast<unsigned __int128>(amount) * 1000 / credit);
     auto it = known.find(hop.peer_id);
     const std::uint64_t announced = it == known.end() ? 0 : it->second.price_msat;
     if (implied_price > announced) refuse("it charges " + std::to_string(implied_price) + " msat per 1000 block-tokens, more than the announced " + std::to_string(announced));
     if (options.route.max_price_msat && implied_price > *options.route.max_price_msat) refuse("it charges more than the maximum price");
-    if (spent + amount > options.budget_msat) {
-      throw Error(ErrorCode::out_of_range, "budget exceeded: paying " + who + " " + std::to_string(amount) + " msat would bring spending to " +
-                                               std::to_string(spent + amount) + " msat, over the budget of " + std::to_string(options.budget_msat) +
-                                               " msat; nothing was paid");
-    }
     PayOptions po;
     po.max_fee_msat = options.budget_msat - spent - amount;
     const auto result = options.wallet->pay_invoice(challenge.invoice, po);
