@@ -17,6 +17,7 @@
 #include "petalsln/v1/blocks.grpc.pb.h"
 #include "rpc/status.hpp"
 #include "rpc/tensor_codec.hpp"
+#include "util/clock.hpp"
 #include "util/log.hpp"
 
 namespace petalsln {
@@ -24,9 +25,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::uint64_t unix_now() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
 
 std::string base_name(std::string dir) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
@@ -101,7 +99,7 @@ struct BlockServer::Impl final : public v1::Blocks::Service {
     r.lightning_address = options.lightning_address;
     r.public_name = options.public_name;
     r.version = PETALSLN_VERSION;
-    r.issued_at = unix_now();
+    r.issued_at = util::unix_seconds();
     r.expires_at = r.issued_at + options.record_ttl_s;
     return r;
   }
@@ -118,7 +116,7 @@ struct BlockServer::Impl final : public v1::Blocks::Service {
   grpc::Status Info(grpc::ServerContext*, const v1::InfoRequest*, v1::InfoResponse* response) override {
     const std::string signed_bytes = make_record().sign(identity);
     if (!response->mutable_record()->ParseFromString(signed_bytes)) return {grpc::StatusCode::INTERNAL, "cannot encode record"};
-    response->set_server_time(unix_now());
+    response->set_server_time(util::unix_seconds());
     response->set_active_sessions(static_cast<std::uint32_t>(active.load()));
     response->set_max_sessions(static_cast<std::uint32_t>(options.max_sessions));
     return grpc::Status::OK;

@@ -19,6 +19,7 @@
 #include "petalsln/v1/blocks.grpc.pb.h"
 #include "rpc/channels.hpp"
 #include "rpc/tensor_codec.hpp"
+#include "util/clock.hpp"
 #include "util/hex.hpp"
 
 namespace petalsln {
@@ -121,10 +122,6 @@ struct RemoteSequence::Impl {
   std::vector<RemoteWork> work;
   std::uint64_t spent = 0;
 
-  static std::uint64_t unix_now() {
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  }
 
   // Checks a challenge against what the server announced and what we are willing to pay,
   // pays it, and returns the resulting Authorization value. Nothing is paid if any check fails.
@@ -138,7 +135,7 @@ struct RemoteSequence::Impl {
       throw Error(ErrorCode::invalid_argument, who + " sent an unacceptable L402 challenge: " + why);
     };
     if (!invoice.amount_msat || *invoice.amount_msat == 0) refuse("its invoice has no amount");
-    if (invoice.is_expired(unix_now())) refuse("its invoice has expired");
+    if (invoice.is_expired(util::unix_seconds())) refuse("its invoice has expired");
     if (invoice.payment_hash != id.payment_hash) refuse("the invoice and the macaroon name different payment hashes");
     // Read the caveats the server bound (they cannot be verified without its root key, but a
     // server that sells something other than what we asked for is not paid).

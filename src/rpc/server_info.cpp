@@ -5,16 +5,9 @@
 #include "petalsln/error.hpp"
 #include "petalsln/v1/blocks.grpc.pb.h"
 #include "rpc/channels.hpp"
+#include "util/clock.hpp"
 
 namespace petalsln {
-namespace {
-
-std::uint64_t unix_now() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
-}  // namespace
 
 ServerInfo fetch_server_info(const std::string& endpoint, std::chrono::milliseconds timeout) {
   auto stub = v1::Blocks::NewStub(rpc::channel_for(endpoint));
@@ -30,7 +23,7 @@ ServerInfo fetch_server_info(const std::string& endpoint, std::chrono::milliseco
   resp.record().SerializeToString(&bytes);
   ServerInfo info;
   try {
-    info.record = ServerRecord::verify_signed(bytes, unix_now());
+    info.record = ServerRecord::verify_signed(bytes, util::unix_seconds());
   } catch (const Error& e) {
     throw Error(ErrorCode::invalid_format, "server " + endpoint + " sent an invalid record: " + e.what());
   }
