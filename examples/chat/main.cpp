@@ -28,6 +28,7 @@
 #include "petalsln/remote_sequence.hpp"
 #include "petalsln/server_info.hpp"
 #include "petalsln/wallet.hpp"
+#include "util/files.hpp"
 #include "util/hex.hpp"
 
 using namespace petalsln;
@@ -131,12 +132,7 @@ Backend make_backend(const LocalModel& model, const cli::Args& args, bool verbos
     }
     b.discovery = std::move(dht);
   }
-  std::string name = args.str("model-name");
-  if (name.empty()) {
-    std::string dir = model.dir();
-    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-    name = dir.substr(dir.find_last_of('/') + 1);
-  }
+  const std::string name = args.has("model-name") ? args.str("model-name") : util::base_name(model.dir());
   const auto fingerprint = compute_model_fingerprint(model.dir());
   Discovery* discovery = b.discovery.get();
   CandidateSource source = [discovery, name, fingerprint] { return discovery->lookup(name, fingerprint).records; };

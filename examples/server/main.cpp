@@ -29,6 +29,7 @@
 #include "petalsln/route_planner.hpp"
 #include "petalsln/server_info.hpp"
 #include "petalsln/wallet.hpp"
+#include "util/files.hpp"
 
 using namespace petalsln;
 
@@ -132,15 +133,15 @@ int run(const cli::Args& args, const sigset_t& stop_signals) {
   at::set_num_threads(static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency()), 1, 1024)));
   BlockServerOptions o;
   o.model_dir = args.required("model");
-  o.model_name = args.str("model-name");
+  // One name for the DHT lookup, the announcement and the paywall's macaroons.
+  o.model_name = args.has("model-name") ? args.str("model-name") : util::base_name(o.model_dir);
   const auto config = ModelConfig::load(o.model_dir);
   if (args.has("blocks") == args.has("num-blocks")) throw cli::UsageError("give exactly one of --blocks A:B and --num-blocks N");
   if (args.has("blocks")) {
     std::tie(o.block_begin, o.block_end) = parse_blocks(args.str("blocks"));
   } else {
     const auto n = static_cast<std::uint32_t>(args.integer("num-blocks", 1, 1, config.num_hidden_layers));
-    const std::string name = o.model_name.empty() ? o.model_dir.substr(o.model_dir.find_last_of('/') + 1) : o.model_name;
-    const auto existing = dht->lookup(name, compute_model_fingerprint(o.model_dir)).records;
+    const auto existing = dht->lookup(o.model_name, compute_model_fingerprint(o.model_dir)).records;
     const auto range = choose_blocks_to_serve(existing, static_cast<std::uint32_t>(config.num_hidden_layers), n);
     o.block_begin = static_cast<int>(range.begin);
     o.block_end = static_cast<int>(range.end);
@@ -179,8 +180,7 @@ int run(const cli::Args& args, const sigset_t& stop_signals) {
     PaywallOptions po;
     po.price_msat = price;
     po.credit_block_tokens = static_cast<std::uint64_t>(args.integer("credit-block-tokens", 20000, 1, INT64_MAX / 1000000));
-    po.model = o.model_name.empty() ? o.model_dir.substr(o.model_dir.find_last_of('/') + 1) : o.model_name;
-    while (!po.model.empty() && po.model.back() == '/') po.model.pop_back();
+    po.model = o.model_name;
     po.peer_hex = identity.peer_id_hex();
     po.block_begin = static_cast<std::uint32_t>(o.block_begin);
     po.block_end = static_cast<std::uint32_t>(o.block_end);

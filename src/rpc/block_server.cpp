@@ -18,6 +18,7 @@
 #include "rpc/status.hpp"
 #include "rpc/tensor_codec.hpp"
 #include "util/clock.hpp"
+#include "util/files.hpp"
 #include "util/log.hpp"
 
 namespace petalsln {
@@ -25,12 +26,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-
-std::string base_name(std::string dir) {
-  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-  const auto slash = dir.find_last_of('/');
-  return slash == std::string::npos ? dir : dir.substr(slash + 1);
-}
 
 // Block-tokens per second of batch-1 decoding through every block, best of a few steps.
 double measure_throughput(const BlockStack& stack) {
@@ -375,7 +370,7 @@ BlockServer::BlockServer(BlockServerOptions options, NodeIdentity identity)
   if (o.port < 0 || o.port > 65535) throw Error(ErrorCode::invalid_argument, "port " + std::to_string(o.port) + " is not in 0..65535");
   m.config = ModelConfig::load(o.model_dir);
   m.fingerprint = compute_model_fingerprint(o.model_dir);
-  m.model_name = o.model_name.empty() ? base_name(o.model_dir) : o.model_name;
+  m.model_name = o.model_name.empty() ? util::base_name(o.model_dir) : o.model_name;
   const auto checkpoint = Checkpoint::open(o.model_dir);
   m.stack = std::make_unique<BlockStack>(m.config, checkpoint, o.block_begin, o.block_end, o.compute);
   m.max_length = o.max_length > 0 ? std::min<std::int64_t>(o.max_length, m.config.max_position_embeddings) : m.config.max_position_embeddings;

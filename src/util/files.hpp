@@ -18,6 +18,9 @@ bool is_regular_file(const std::string& path);
 /// Returns true if @p path names an existing directory.
 bool is_directory(const std::string& path);
 
+/// Returns the last component of @p path, ignoring trailing slashes ("a/b/" -> "b").
+std::string base_name(std::string path);
+
 /// Joins two path components with exactly one '/'.
 std::string join_path(const std::string& dir, const std::string& name);
 
