@@ -40,3 +40,6 @@ include(PetalslnProto)
 
 # The lightning layer's devnet wallet and durable stores: SQLite (WAL, shared by processes).
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+
+# Lightning addresses and the REST wallet backends: HTTPS through libcurl.
+find_package(CURL REQUIRED)
