@@ -16,6 +16,8 @@ packages=(
   # rpc / swarm / lightning (later layers)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libopendht-dev libsecp256k1-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
+  # wallet-backend tests make self-signed TLS certificates for their loopback counterparts
+  openssl
 )
 # Node.js runs independent JavaScript implementations that tests and benchmarks cross-check
 # against. A machine may already have a Node.js that ships its own npm (e.g. NodeSource);

@@ -6,3 +6,5 @@ cd "$(dirname "$0")/../tests/js"
 npm ci --no-audit --no-fund
 # The npm bolt11 package, for the BOLT11 cross-check (its own folder and lock file).
 (cd ../js-bolt11 && npm ci --no-audit --no-fund)
+# nostr-tools and ws, for the Nostr Wallet Connect cross-check (tests/nwc: relay and wallet service).
+(cd ../nwc && npm ci --no-audit --no-fund)

@@ -151,7 +151,8 @@ const Command* find_command(const std::string& name) {
 // The command is the first argument that is not an option or an option's value. Options
 // that take a value are known by name here because the parser is built per command.
 std::string command_name(int argc, char** argv) {
-  static const char* const kValued[] = {"--wallet", "--fund-sats", "--amount-msat", "--memo", "--description-hash"};
+  static const char* const kValued[] = {"--wallet",           "--fund-sats", "--amount-msat",  "--memo",
+                                       "--description-hash", "--expiry-s",  "--max-fee-msat", "--payment-hash"};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.empty() || a[0] != '-') return a;

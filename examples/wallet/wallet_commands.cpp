@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "petalsln/devnet_wallet.hpp"
 #include "petalsln/error.hpp"
@@ -65,13 +66,21 @@ int run_balance(const cli::Args& args, const std::vector<std::string>& operands)
   return 0;
 }
 
+// The longest expiry the CLI asks for: a year. Longer ones are almost certainly a typo.
+constexpr std::int64_t kMaxExpirySeconds = 365LL * 24 * 3600;
+
 InvoiceRequest invoice_request(const cli::Args& args) {
-  if (!args.has("amount-msat")) throw cli::UsageError("missing required option --amount-msat");
+  if (args.has("amount-msat") == args.has("any-amount")) {
+    throw cli::UsageError(args.has("any-amount") ? "give --amount-msat or --any-amount, not both"
+                                                 : "missing required option --amount-msat (or --any-amount)");
+  }
   if (args.has("memo") && args.has("description-hash")) {
     throw cli::UsageError("give --memo or --description-hash, not both");
   }
   InvoiceRequest req;
-  req.amount_msat = static_cast<std::uint64_t>(args.integer("amount-msat", 0, 1, kMaxMsat));
+  if (args.has("amount-msat")) req.amount_msat = static_cast<std::uint64_t>(args.integer("amount-msat", 0, 1, kMaxMsat));
+  req.expiry_s = static_cast<std::uint64_t>(
+      args.integer("expiry-s", static_cast<std::int64_t>(req.expiry_s), 1, kMaxExpirySeconds));
   req.memo = args.str("memo");
   if (args.has("description-hash")) {
     std::array<std::uint8_t, 32> h{};
@@ -103,6 +112,7 @@ int run_pay(const cli::Args& args, const std::vector<std::string>& operands) {
   expect_operands("pay", operands, 1);
   PayOptions options;
   if (args.has("amount-msat")) options.amount_msat = static_cast<std::uint64_t>(args.integer("amount-msat", 0, 1, kMaxMsat));
+  options.max_fee_msat = static_cast<std::uint64_t>(args.integer("max-fee-msat", 0, 0, kMaxMsat));
   auto wallet = open_wallet(args.required("wallet"));
   const PaymentResult r = wallet->pay_invoice(without_lightning_prefix(operands[0]), options);
   if (r.status != PaymentStatus::succeeded || !r.preimage) {
@@ -113,10 +123,51 @@ int run_pay(const cli::Args& args, const std::vector<std::string>& operands) {
   return 0;
 }
 
+PaymentHash payment_hash_option(const cli::Args& args) {
+  PaymentHash hash{};
+  try {
+    util::from_hex_into(args.required("payment-hash"), hash.data(), hash.size(), "--payment-hash");
+  } catch (const Error& e) {
+    throw cli::UsageError(e.what());
+  }
+  return hash;
+}
+
+int run_lookup_invoice(const cli::Args& args, const std::vector<std::string>& operands) {
+  expect_operands("lookup-invoice", operands, 0);
+  const PaymentHash hash = payment_hash_option(args);
+  const InvoiceStatus s = open_wallet(args.required("wallet"))->lookup_invoice(hash);
+  print({{"payment_hash", hex(s.payment_hash)},
+         {"settled", s.settled},
+         {"expired", s.expired},
+         {"amount_paid_msat", s.amount_paid_msat},
+         {"settled_at", s.settled_at}});
+  return 0;
+}
+
+int run_lookup_payment(const cli::Args& args, const std::vector<std::string>& operands) {
+  expect_operands("lookup-payment", operands, 0);
+  const PaymentHash hash = payment_hash_option(args);
+  const std::optional<PaymentResult> r = open_wallet(args.required("wallet"))->lookup_payment(hash);
+  if (!r) {
+    print({{"found", false}});
+    return 0;
+  }
+  ordered_json out = {{"found", true}, {"payment_hash", hex(r->payment_hash)}, {"status", to_string(r->status)}};
+  // A preimage is proof of payment: shown only for a payment that succeeded.
+  if (r->status == PaymentStatus::succeeded && r->preimage) out["preimage"] = hex(*r->preimage);
+  out["amount_msat"] = r->amount_msat;
+  out["fee_msat"] = r->fee_msat;
+  out["failure_reason"] = r->failure_reason;
+  print(out);
+  return 0;
+}
+
 }  // namespace
 
 const std::vector<std::string>& wallet_command_names() {
-  static const std::vector<std::string> names = {"create-account", "balance", "invoice", "pay"};
+  static const std::vector<std::string> names = {"create-account", "balance",        "invoice",
+                                                 "pay",            "lookup-invoice", "lookup-payment"};
   return names;
 }
 
@@ -131,8 +182,11 @@ void declare_wallet_options(const std::string& command, cli::Args& args) {
   if (!is_wallet_command(command)) return;
   args.option("wallet");
   if (command == "create-account") args.option("fund-sats");
-  if (command == "invoice") args.option("amount-msat").option("memo").option("description-hash");
-  if (command == "pay") args.option("amount-msat");
+  if (command == "invoice") {
+    args.option("amount-msat").flag("any-amount").option("memo").option("description-hash").option("expiry-s");
+  }
+  if (command == "pay") args.option("amount-msat").option("max-fee-msat");
+  if (command == "lookup-invoice" || command == "lookup-payment") args.option("payment-hash");
 }
 
 const char* wallet_commands_usage() {
@@ -143,12 +197,24 @@ network in one SQLite file, no real money):
                            holding N simulated sats, creating the devnet file if needed.
                            Prints {"account", "balance_msat"}
   balance                  prints {"balance_msat"}
-  invoice --amount-msat N [--memo TEXT | --description-hash HEX]
-                           create an invoice; prints {"bolt11", "payment_hash"}
-  pay BOLT11 [--amount-msat N]
+  invoice (--amount-msat N | --any-amount) [--memo TEXT | --description-hash HEX]
+          [--expiry-s SECONDS]
+                           create an invoice (--any-amount: the payer chooses the amount;
+                           expiry 3600 s unless given); prints {"bolt11", "payment_hash"}
+  pay BOLT11 [--amount-msat N] [--max-fee-msat N]
                            pay an invoice (--amount-msat only for invoices without an
-                           amount); prints {"payment_hash", "preimage", "fee_msat"}; a
+                           amount; routing fees above --max-fee-msat, default 0, are
+                           refused); prints {"payment_hash", "preimage", "fee_msat"}; a
                            refused payment exits 1 with the reason on stderr
+  lookup-invoice --payment-hash HEX
+                           an invoice this wallet issued; prints {"payment_hash",
+                           "settled", "expired", "amount_paid_msat", "settled_at"}; an
+                           unknown hash is an error (exit 1, "not found")
+  lookup-payment --payment-hash HEX
+                           a payment this wallet made or tried; prints {"found": false},
+                           or {"found": true, "payment_hash", "status" (pending, succeeded
+                           or failed), "preimage" (only when succeeded), "amount_msat",
+                           "fee_msat", "failure_reason"}
 )";
 }
 
@@ -157,6 +223,8 @@ int run_wallet_command(const std::string& command, const cli::Args& args, const 
   if (command == "balance") return run_balance(args, positionals);
   if (command == "invoice") return run_invoice(args, positionals);
   if (command == "pay") return run_pay(args, positionals);
+  if (command == "lookup-invoice") return run_lookup_invoice(args, positionals);
+  if (command == "lookup-payment") return run_lookup_payment(args, positionals);
   throw cli::UsageError("unknown command \"" + command + "\"");
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// petalsln-wallet's wallet commands: create-account (the devnet faucet), balance, invoice and
-// pay. Each prints exactly one JSON object on stdout.
+// petalsln-wallet's wallet commands: create-account (the devnet faucet), balance, invoice,
+// pay, lookup-invoice and lookup-payment. Each prints exactly one JSON object on stdout.
 
 #include <string>
 #include <vector>
@@ -9,15 +9,17 @@
 
 namespace petalsln::wallet_cli {
 
-/// The commands run_wallet_command() handles: "create-account", "balance", "invoice", "pay".
+/// The commands run_wallet_command() handles: "create-account", "balance", "invoice", "pay",
+/// "lookup-invoice", "lookup-payment".
 const std::vector<std::string>& wallet_command_names();
 
 /// Returns true if @p command is one of wallet_command_names().
 bool is_wallet_command(const std::string& command);
 
 /// Declares the options @p command takes on @p args: `wallet` for every command, plus
-/// `fund-sats` (create-account), `amount-msat`, `memo`, `description-hash` (invoice) and
-/// `amount-msat` (pay, for amount-less invoices). Does nothing for other commands.
+/// `fund-sats` (create-account), `amount-msat`, `any-amount`, `memo`, `description-hash`,
+/// `expiry-s` (invoice), `amount-msat` (for amount-less invoices) and `max-fee-msat` (pay),
+/// `payment-hash` (lookup-invoice, lookup-payment). Does nothing for other commands.
 void declare_wallet_options(const std::string& command, cli::Args& args);
 
 /// The help text for the wallet commands, to append to the program's usage.
@@ -28,8 +30,14 @@ const char* wallet_commands_usage();
 ///   create-account [NAME] --fund-sats N   devnet only; NAME defaults to the URI's account
 ///                                          -> {"account", "balance_msat"}
 ///   balance                                -> {"balance_msat"}
-///   invoice --amount-msat N [--memo M | --description-hash HEX]  -> {"bolt11", "payment_hash"}
-///   pay BOLT11 [--amount-msat N]           -> {"payment_hash", "preimage", "fee_msat"}
+///   invoice (--amount-msat N | --any-amount) [--memo M | --description-hash HEX] [--expiry-s S]
+///                                          -> {"bolt11", "payment_hash"}
+///   pay BOLT11 [--amount-msat N] [--max-fee-msat N]  -> {"payment_hash", "preimage", "fee_msat"}
+///   lookup-invoice --payment-hash HEX      -> {"payment_hash", "settled", "expired",
+///                                              "amount_paid_msat", "settled_at"}
+///   lookup-payment --payment-hash HEX      -> {"found": false} or {"found": true, "payment_hash",
+///                                              "status", "preimage" (succeeded only),
+///                                              "amount_msat", "fee_msat", "failure_reason"}
 /// all with `--wallet URI` required. Returns the exit status: 0, or 1 for a failed payment
 /// (its reason printed to stderr, nothing to stdout). Throws cli::UsageError for a malformed
 /// command line and petalsln::Error for what the wallet refuses.

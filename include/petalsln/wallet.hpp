@@ -93,7 +93,10 @@ class Wallet {
 };
 
 /// Opens the wallet named by @p uri. Supported: `devnet:PATH?account=NAME` (the embedded
-/// simulated network in one SQLite file; the account must exist). Throws
+/// simulated network in one SQLite file; the account must exist),
+/// `cln+rest://HOST[:PORT]?rune=RUNE` (Core Lightning, cln_rest_wallet.hpp),
+/// `lnbits://HOST[:PORT]?key=KEY` (LNbits, lnbits_wallet.hpp),
+/// `lnd+rest://HOST[:PORT]?macaroon=FILE[&cert=FILE]` (LND, lnd_rest_wallet.hpp). Throws
 /// Error(invalid_argument) for a malformed URI, Error(unsupported) for an unknown scheme,
 /// Error(not_found) for an unknown account.
 std::unique_ptr<Wallet> open_wallet(const std::string& uri);

@@ -81,6 +81,8 @@ struct ReplySink {
   std::string body;
   std::size_t limit = 0;
   bool overflow = false;
+  bool stop_after_first_line = false;
+  bool stopped = false;  // stop_after_first_line ended the transfer on purpose
 };
 
 std::size_t write_body(char* data, std::size_t size, std::size_t count, void* user) {
@@ -91,6 +93,14 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
     return 0;  // makes libcurl abort the transfer with CURLE_WRITE_ERROR
   }
   sink->body.append(data, n);
+  if (sink->stop_after_first_line) {
+    const std::size_t nl = sink->body.find('\n');
+    if (nl != std::string::npos) {
+      sink->body.resize(nl + 1);
+      sink->stopped = true;
+      return 0;  // aborts the transfer; perform() then reports the line as the reply
+    }
+  }
   return n;
 }
 
@@ -170,6 +180,7 @@ HttpResponse http_request(const HttpRequest& request, const HttpOptions& options
 
   ReplySink sink;
   sink.limit = options.max_response_bytes;
+  sink.stop_after_first_line = options.stop_after_first_line;
   char error_buffer[CURL_ERROR_SIZE] = {0};
 
   set_option(c, CURLOPT_URL, request.url.c_str());
@@ -205,7 +216,7 @@ HttpResponse http_request(const HttpRequest& request, const HttpOptions& options
     throw Error(ErrorCode::io, "reply from " + url.shown + " is larger than the " +
                                    std::to_string(options.max_response_bytes) + "-byte limit");
   }
-  if (rc != CURLE_OK) {
+  if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && sink.stopped)) {
     std::string why = error_buffer[0] != '\0' ? std::string(error_buffer) : std::string(curl_easy_strerror(rc));
     if (rc == CURLE_OPERATION_TIMEDOUT) why = "timed out after " + std::to_string(options.timeout.count()) + " ms";
     throw Error(ErrorCode::io, "HTTP " + request.method + " " + url.shown + " failed: " + why);

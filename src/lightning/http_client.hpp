@@ -36,6 +36,10 @@ struct HttpOptions {
   /// When ca_file is set: skip the host-name check (LND certificates often name only
   /// "localhost" and the node's own addresses). The certificate chain is still verified.
   bool skip_hostname_check_with_ca_file = false;
+  /// For streaming replies of newline-delimited JSON (LND's server-streaming calls): return
+  /// as soon as the body holds its first complete line, without waiting for the stream to
+  /// end. The body then ends at that line's '\n'.
+  bool stop_after_first_line = false;
 };
 
 /// A reply. Any status code is returned (callers map API errors); transport failures throw.

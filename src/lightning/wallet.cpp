@@ -2,8 +2,12 @@
 
 #include "petalsln/wallet.hpp"
 
+#include "petalsln/cln_rest_wallet.hpp"
 #include "petalsln/devnet_wallet.hpp"
 #include "petalsln/error.hpp"
+#include "petalsln/lnbits_wallet.hpp"
+#include "petalsln/lnd_rest_wallet.hpp"
+#include "petalsln/nwc_wallet.hpp"
 
 namespace petalsln {
 namespace {
@@ -40,8 +44,12 @@ const char* to_string(PaymentStatus status) noexcept {
 std::unique_ptr<Wallet> open_wallet(const std::string& uri) {
   const std::string scheme = scheme_of(uri);
   if (scheme == "devnet") return DevnetWallet::open(uri);
+  if (scheme == "cln+rest") return ClnRestWallet::open(uri);
+  if (scheme == "lnbits") return LnbitsWallet::open(uri);
+  if (scheme == "lnd+rest") return LndRestWallet::open(uri);
+  if (scheme == "nostr+walletconnect") return NwcWallet::open(uri);
   // The scheme alone is safe to echo: credentials of other backends live after it.
-  throw Error(ErrorCode::unsupported, "unsupported wallet URI scheme '" + scheme + "'; supported: devnet");
+  throw Error(ErrorCode::unsupported, "unsupported wallet URI scheme '" + scheme + "'; supported: devnet, cln+rest, lnbits, lnd+rest, nostr+walletconnect");
 }
 
 }  // namespace petalsln

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 WALLET = os.environ["PETALSLN_WALLET"]
@@ -142,6 +143,114 @@ class WalletCommands(unittest.TestCase):
         self.fails("pay", big["bolt11"], "--amount-msat", "5", "--wallet", self.uri("alice"), says="msat")
         self.assertEqual(self.balance("alice"), 999_000)
         self.assertEqual(self.balance("bob"), 1_000)
+
+    def test_invoice_any_amount_and_expiry(self):
+        out = self.ok("invoice", "--any-amount", "--memo", "tip", "--expiry-s", "120", wallet="bob")
+        d = self.decoded(out["bolt11"])
+        if d is not None:
+            self.assertIsNone(d["amount_msat"])
+            self.assertEqual(d["expiry"], 120)
+            self.assertEqual(d["description"], "tip")
+        w = ("--wallet", self.uri("bob"))
+        self.fails("invoice", "--any-amount", "--amount-msat", "5", *w, rc=2, says="not both")
+        self.fails("invoice", "--amount-msat", "5", "--expiry-s", "0", *w, rc=2, says="--expiry-s")
+        self.fails("invoice", "--amount-msat", "5", "--expiry-s", "x", *w, rc=2, says="--expiry-s")
+        self.fails("invoice", "--any-amount=1", *w, rc=2, says="takes no value")
+        # An amount-less invoice is paid with the amount the payer names, and only so.
+        self.fails("pay", out["bolt11"], "--wallet", self.uri("alice"), says="amount")
+        self.ok("pay", out["bolt11"], "--amount-msat", "777", wallet="alice")
+        self.assertEqual(self.balance("bob"), 777)
+        self.assertEqual(self.lookup_invoice("bob", out["payment_hash"])["amount_paid_msat"], 777)
+
+    def lookup_invoice(self, account, payment_hash):
+        out = self.ok("lookup-invoice", "--payment-hash", payment_hash, wallet=account)
+        self.assertEqual(list(out), ["payment_hash", "settled", "expired", "amount_paid_msat", "settled_at"])
+        self.assertEqual(out["payment_hash"], payment_hash)
+        return out
+
+    def lookup_payment(self, account, payment_hash):
+        return self.ok("lookup-payment", "--payment-hash", payment_hash, wallet=account)
+
+    def test_lookup_invoice_before_and_after_payment(self):
+        inv = self.invoice("bob", 4_000, "--memo", "lookup")
+        before = self.lookup_invoice("bob", inv["payment_hash"])
+        self.assertEqual(before, {"payment_hash": inv["payment_hash"], "settled": False, "expired": False,
+                                  "amount_paid_msat": 0, "settled_at": 0})
+        t0 = int(time.time())
+        self.ok("pay", inv["bolt11"], wallet="alice")
+        after = self.lookup_invoice("bob", inv["payment_hash"])
+        self.assertTrue(after["settled"])
+        self.assertFalse(after["expired"])
+        self.assertEqual(after["amount_paid_msat"], 4_000)
+        self.assertGreaterEqual(after["settled_at"], t0 - 1)
+        self.assertLessEqual(after["settled_at"], int(time.time()) + 1)
+
+    def test_lookup_invoice_expired(self):
+        inv = self.invoice("bob", 10, "--expiry-s", "1")
+        time.sleep(2.2)  # waits out the one-second expiry; nothing is timed
+        got = self.lookup_invoice("bob", inv["payment_hash"])
+        self.assertTrue(got["expired"])
+        self.assertFalse(got["settled"])
+        self.fails("pay", inv["bolt11"], "--wallet", self.uri("alice"), says="expired")
+
+    def test_lookup_invoice_refusals(self):
+        inv = self.invoice("bob", 10)
+        # Only the issuing account knows its invoices.
+        self.fails("lookup-invoice", "--payment-hash", inv["payment_hash"], "--wallet", self.uri("alice"),
+                   says="issued no invoice")
+        self.fails("lookup-invoice", "--payment-hash", "00" * 32, "--wallet", self.uri("bob"), says="issued no invoice")
+        w = ("--wallet", self.uri("bob"))
+        self.fails("lookup-invoice", *w, rc=2, says="--payment-hash")
+        self.fails("lookup-invoice", "--payment-hash", "ab" * 31, *w, rc=2, says="--payment-hash")
+        self.fails("lookup-invoice", "--payment-hash", "zz" * 32, *w, rc=2, says="--payment-hash")
+        self.fails("lookup-invoice", "--payment-hash", inv["payment_hash"], "extra", *w, rc=2)
+        self.fails("lookup-invoice", "--payment-hash", inv["payment_hash"], rc=2, says="--wallet")
+        self.fails("lookup-invoice", "--payment-hash", inv["payment_hash"], "--amount-msat", "1", *w, rc=2)
+
+    def test_lookup_payment_succeeded(self):
+        inv = self.invoice("bob", 6_000)
+        paid = self.ok("pay", inv["bolt11"], "--max-fee-msat", "10", wallet="alice")
+        got = self.lookup_payment("alice", inv["payment_hash"])
+        self.assertEqual(list(got), ["found", "payment_hash", "status", "preimage", "amount_msat", "fee_msat",
+                                     "failure_reason"])
+        self.assertEqual(got, {"found": True, "payment_hash": inv["payment_hash"], "status": "succeeded",
+                               "preimage": paid["preimage"], "amount_msat": 6_000, "fee_msat": 0,
+                               "failure_reason": ""})
+        self.assertEqual(hashlib.sha256(bytes.fromhex(got["preimage"])).hexdigest(), inv["payment_hash"])
+        # The payee did not make that payment.
+        self.assertEqual(self.lookup_payment("bob", inv["payment_hash"]), {"found": False})
+
+    def test_lookup_payment_failed_has_reason_and_no_preimage(self):
+        big = self.invoice("bob", 5_000_000)
+        self.fails("pay", big["bolt11"], "--wallet", self.uri("alice"), says="insufficient balance")
+        got = self.lookup_payment("alice", big["payment_hash"])
+        self.assertTrue(got["found"])
+        self.assertEqual(got["status"], "failed")
+        self.assertNotIn("preimage", got)
+        self.assertIn("insufficient balance", got["failure_reason"])
+        self.assertEqual(self.balance("alice"), 1_000_000)
+
+    def test_lookup_payment_unknown_and_refusals(self):
+        self.assertEqual(self.lookup_payment("alice", "11" * 32), {"found": False})
+        w = ("--wallet", self.uri("alice"))
+        self.fails("lookup-payment", *w, rc=2, says="--payment-hash")
+        self.fails("lookup-payment", "--payment-hash", "11" * 33, *w, rc=2, says="--payment-hash")
+        self.fails("lookup-payment", "--payment-hash", "11" * 32, "--wallet", self.uri("nobody"), says="not found")
+
+    def test_pay_max_fee_option(self):
+        inv = self.invoice("bob", 100)
+        w = ("--wallet", self.uri("alice"))
+        self.fails("pay", inv["bolt11"], "--max-fee-msat", "-1", *w, rc=2, says="--max-fee-msat")
+        self.fails("pay", inv["bolt11"], "--max-fee-msat", "lots", *w, rc=2, says="--max-fee-msat")
+        self.assertEqual(self.balance("alice"), 1_000_000)
+        self.assertEqual(self.ok("pay", inv["bolt11"], "--max-fee-msat", "0", wallet="alice")["fee_msat"], 0)
+
+    def test_help_lists_the_lookups(self):
+        proc = run("--help")
+        self.assertEqual(proc.returncode, 0)
+        for word in ["lookup-invoice", "lookup-payment", "--payment-hash", "--max-fee-msat", "--any-amount",
+                     "--expiry-s", "amount_paid_msat", "failure_reason"]:
+            self.assertIn(word, proc.stdout)
 
 
 if __name__ == "__main__":

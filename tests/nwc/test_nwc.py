@@ -1,0 +1,389 @@
+"""Nostr Wallet Connect (NIP-47) end to end, against code nobody in petalsln wrote.
+
+A relay (relay.js) and a NIP-47 wallet service (nwc_service.js) built on npm nostr-tools and
+ws run as real processes on loopback; the service is backed by a devnet account through the
+petalsln-wallet CLI, so invoices are real devnet BOLT11s and payments move devnet balances.
+petalsln's side is NwcWallet, driven through petalsln-nwc-helper (short timeouts) and through
+petalsln-wallet --wallet nostr+walletconnect://... (open_wallet). The service runs once with
+NIP-44 v2 and once with NIP-04 only. Misbehaving services behind a hostile relay (which
+forwards forgeries unchecked) show that NwcWallet's own checks reject them.
+
+Also: petalsln's WebSocket client against a `ws` server (ws_server.js), and its event
+ids/signatures against nostr-tools' verifyEvent. Run by CTest with PETALSLN_NODE,
+PETALSLN_NWC_HELPER and PETALSLN_WALLET set. Standard library only.
+"""
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE = os.environ.get("PETALSLN_NODE") or "node"
+HELPER = os.environ["PETALSLN_NWC_HELPER"]
+WALLET = os.environ["PETALSLN_WALLET"]
+
+if not os.path.isdir(os.path.join(HERE, "node_modules", "nostr-tools")):
+    raise SystemExit(f"{HERE}/node_modules is missing: run scripts/install-js-deps.sh")
+
+
+class Proc:
+    """A Node process that prints one JSON line when ready; stopped by stop()."""
+
+    def __init__(self, *args):
+        self.p = subprocess.Popen([NODE, *args], cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{args[0]} did not start: {self.p.stderr.read()}")
+        self.info = json.loads(line)
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self.p.stdout.close()
+        self.p.stderr.close()
+
+
+def helper(*args, timeout=60):
+    """Runs petalsln-nwc-helper; returns (exit code, list of JSON lines)."""
+    proc = subprocess.run([HELPER, *args], capture_output=True, text=True, timeout=timeout)
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return proc.returncode, lines
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class WebSocketClient(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Proc("ws_server.js")
+        cls.base = f"ws://127.0.0.1:{cls.server.info['port']}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def ws(self, path, *messages, max_bytes=1 << 20, wait_ms=300):
+        return helper("ws", self.base + path, str(max_bytes), str(wait_ms), *messages)
+
+    def test_echo_text_and_unicode(self):
+        rc, out = self.ws("/echo", "hello", "ünïcödé 🦄", "x" * 300)
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(out, [{"text": "hello"}, {"text": "ünïcödé 🦄"}, {"text": "x" * 300}, {"timeout": True}])
+
+    def test_long_message_uses_64_bit_length(self):
+        rc, out = self.ws("/big?n=70000", max_bytes=100000)
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(len(out[0]["text"]), 70000)
+
+    def test_message_over_limit_is_refused(self):
+        rc, out = self.ws("/big?n=5000", max_bytes=1000)
+        self.assertEqual(rc, 1)
+        self.assertEqual(out[-1]["error"], "invalid_format")
+        self.assertIn("exceeds 1000 bytes", out[-1]["message"])
+
+    def test_fragments_are_joined_and_pings_between_them_answered(self):
+        rc, out = self.ws("/fragments", "abcdefghij")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(out, [{"text": "frag-abcdefghij"}, {"timeout": True}])
+
+    def test_server_ping_gets_a_pong(self):
+        rc, out = self.ws("/ping")
+        self.assertEqual(out[0], {"text": "pong:hello-ping"})
+
+    def test_client_ping(self):
+        rc, out = self.ws("/echo", "--ping")
+        self.assertEqual(out[0], {"text": "got-ping:are you there"})
+
+    def test_binary(self):
+        rc, out = self.ws("/binary", "AB")
+        self.assertEqual(out[0], {"binary": "4142"})
+
+    def test_close_by_server(self):
+        rc, out = self.ws("/close", "x")
+        self.assertEqual(rc, 1)
+        self.assertEqual(out[-1]["error"], "io")
+        self.assertIn("code 4001", out[-1]["message"])
+
+    def test_invalid_utf8_text_is_refused(self):
+        rc, out = self.ws("/badutf8")
+        self.assertEqual(rc, 1)
+        self.assertEqual(out[-1]["error"], "invalid_format")
+        self.assertIn("UTF-8", out[-1]["message"])
+
+    def test_wrong_accept_header_is_refused(self):
+        rc, out = self.ws("/badaccept")
+        self.assertEqual((rc, out[-1]["error"]), (1, "io"))
+        self.assertIn("Sec-WebSocket-Accept", out[-1]["message"])
+
+    def test_refused_upgrade(self):
+        rc, out = self.ws("/refuse")
+        self.assertEqual((rc, out[-1]["error"]), (1, "io"))
+        self.assertIn("403", out[-1]["message"])
+
+    def test_silent_server_times_out(self):
+        rc, out = self.ws("/silent", "hello")
+        self.assertEqual((rc, out), (0, [{"timeout": True}]))
+
+    def test_nothing_listening(self):
+        rc, out = helper("ws", f"ws://127.0.0.1:{free_port()}/", "1000", "100")
+        self.assertEqual((rc, out[-1]["error"]), (1, "io"))
+
+    def test_bad_urls(self):
+        for url in ["http://127.0.0.1/", "ws://", "ws://127.0.0.1:0/", "ws://127.0.0.1:70000/", "ws://user@127.0.0.1/",
+                    "ws://127.0.0.1/a b", "127.0.0.1:80"]:
+            rc, out = helper("ws", url, "1000", "100")
+            self.assertEqual((rc, out[-1]["error"]), (1, "invalid_argument"), url)
+
+
+class EventsAgainstNostrTools(unittest.TestCase):
+    SECRET = "67dea2ed018072d675f5415ecfaed7d2597555e202d85b3d65ea4e58d2d92ffa"
+    CONTENT = 'line1\nline2 "quoted" back\\slash\ttab\rcr\bbs\fff ünï 🦄 </script>'
+
+    def node(self, script, *args):
+        proc = subprocess.run([NODE, "-e", script, *args], cwd=HERE, capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return json.loads(proc.stdout)
+
+    def test_petalsln_events_verify_in_nostr_tools(self):
+        rc, out = helper("sign", self.SECRET, self.CONTENT)
+        self.assertEqual(rc, 0, out)
+        ev = out[0]
+        res = self.node("const p=require('nostr-tools/pure');const e=JSON.parse(process.argv[1]);"
+                        "console.log(JSON.stringify({ok:p.verifyEvent(e),id:p.getEventHash(e),pk:p.getPublicKey(Buffer.from(process.argv[2],'hex'))}))",
+                        json.dumps(ev), self.SECRET)
+        self.assertEqual(res, {"ok": True, "id": ev["id"], "pk": ev["pubkey"]})
+
+    def test_nostr_tools_events_verify_in_petalsln(self):
+        ev = self.node("const p=require('nostr-tools/pure');"
+                       "console.log(JSON.stringify(p.finalizeEvent({kind:1,created_at:1700000001,tags:[['e','x\\n\"y']],"
+                       "content:process.argv[1]},p.generateSecretKey())))", self.CONTENT)
+        self.assertEqual(helper("verify", json.dumps(ev)), (0, [{"valid": True}]))
+        for field, value in [("content", ev["content"] + "!"), ("created_at", ev["created_at"] + 1),
+                             ("sig", ev["sig"][:-2] + ("00" if ev["sig"][-2:] != "00" else "01"))]:
+            bad = dict(ev, **{field: value})
+            self.assertEqual(helper("verify", json.dumps(bad)), (0, [{"valid": False}]), field)
+        rc, out = helper("verify", json.dumps(dict(ev, id=ev["id"].upper())))
+        self.assertEqual((rc, out[0]["error"]), (1, "invalid_format"))
+
+
+class Devnet:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="petalsln-nwc-")
+        self.path = os.path.join(self.dir, "devnet.db")
+
+    def uri(self, account):
+        return f"devnet:{self.path}?account={account}"
+
+    def cli(self, *args, account):
+        proc = subprocess.run([WALLET, *args, "--wallet", self.uri(account)], capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            raise AssertionError(f"petalsln-wallet {args}: {proc.stderr}")
+        return json.loads(proc.stdout)
+
+    def balance(self, account):
+        return self.cli("balance", account=account)["balance_msat"]
+
+
+class NwcBase(unittest.TestCase):
+    ENCRYPTION = "nip44_v2"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.devnet = Devnet()
+        cls.devnet.cli("create-account", "service", "--fund-sats", "1000", account="service")
+        cls.devnet.cli("create-account", "counterparty", "--fund-sats", "1000", account="counterparty")
+        cls.procs = []
+        cls.relay = cls.start("relay.js")
+        cls.service = cls.start_service(cls.relay, cls.ENCRYPTION)
+        cls.uri = cls.service.info["uri"]
+
+    @classmethod
+    def start(cls, *args):
+        p = Proc(*args)
+        cls.procs.append(p)
+        return p
+
+    @classmethod
+    def start_service(cls, relay, encryption, misbehave="none"):
+        return cls.start("nwc_service.js", "--relay", relay.info["url"], "--wallet-cli", WALLET,
+                         "--devnet", cls.devnet.uri("service"), "--encryption", encryption, "--misbehave", misbehave)
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in reversed(cls.procs):
+            p.stop()
+        shutil.rmtree(cls.devnet.dir, ignore_errors=True)
+
+    def nwc(self, *args, uri=None, timeout_ms=15000):
+        return helper("wallet", uri or self.uri, str(timeout_ms), *args)
+
+    def ok(self, *args, **kw):
+        rc, out = self.nwc(*args, **kw)
+        self.assertEqual(rc, 0, out)
+        return out[0]
+
+    def fails(self, code, says, *args, **kw):
+        rc, out = self.nwc(*args, **kw)
+        self.assertEqual((rc, out[0].get("error")), (1, code), out)
+        self.assertIn(says, out[0]["message"])
+        return out[0]["message"]
+
+
+class NwcNip44(NwcBase):
+    ENCRYPTION = "nip44_v2"
+
+    def test_info(self):
+        info = self.ok("info")
+        self.assertEqual(info["encryption"], self.ENCRYPTION)
+        self.assertEqual(sorted(info["methods"]), ["get_balance", "lookup_invoice", "make_invoice", "pay_invoice"])
+
+    def test_balance_is_the_devnet_balance(self):
+        self.assertEqual(self.ok("balance")["balance_msat"], self.devnet.balance("service"))
+
+    def test_wallet_cli_speaks_nwc_through_open_wallet(self):
+        proc = subprocess.run([WALLET, "balance", "--wallet", self.uri], capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(json.loads(proc.stdout)["balance_msat"], self.devnet.balance("service"))
+
+    def test_receive(self):
+        inv = self.ok("invoice", "5000", "coffee")
+        status = self.ok("lookup-invoice", inv["payment_hash"])
+        self.assertEqual((status["settled"], status["expired"]), (False, False))
+        before = self.devnet.balance("service")
+        paid = self.devnet.cli("pay", inv["bolt11"], account="counterparty")
+        self.assertEqual(paid["payment_hash"], inv["payment_hash"])
+        status = self.ok("lookup-invoice", inv["payment_hash"])
+        self.assertEqual((status["settled"], status["amount_paid_msat"]), (True, 5000))
+        self.assertGreater(status["settled_at"], 0)
+        self.assertEqual(self.devnet.balance("service"), before + 5000)
+        # An invoice we issued is not a payment we made.
+        self.assertEqual(self.ok("lookup-payment", inv["payment_hash"]), {"found": False})
+
+    def test_pay(self):
+        inv = self.devnet.cli("invoice", "--amount-msat", "7000", account="counterparty")
+        before = (self.devnet.balance("service"), self.devnet.balance("counterparty"))
+        r = self.ok("pay", inv["bolt11"])
+        self.assertEqual(r["status"], "succeeded", r)
+        self.assertEqual(hashlib.sha256(bytes.fromhex(r["preimage"])).hexdigest(), inv["payment_hash"])
+        self.assertEqual((r["amount_msat"], r["fee_msat"]), (7000, 0))
+        self.assertEqual((self.devnet.balance("service"), self.devnet.balance("counterparty")),
+                         (before[0] - 7000, before[1] + 7000))
+        looked = self.ok("lookup-payment", inv["payment_hash"])
+        self.assertEqual((looked["found"], looked["status"], looked["preimage"]), (True, "succeeded", r["preimage"]))
+        self.fails("not_found", "not an invoice", "lookup-invoice", inv["payment_hash"])
+        # Paying it again is refused by the service: a failed result, balances untouched.
+        again = self.ok("pay", inv["bolt11"])
+        self.assertEqual(again["status"], "failed")
+        self.assertIn("PAYMENT_FAILED", again["failure_reason"])
+        self.assertEqual(self.devnet.balance("service"), before[0] - 7000)
+
+    def test_pay_beyond_balance(self):
+        inv = self.devnet.cli("invoice", "--amount-msat", str(10**12), account="counterparty")
+        r = self.ok("pay", inv["bolt11"])
+        self.assertEqual(r["status"], "failed")
+        self.assertIn("INSUFFICIENT_BALANCE", r["failure_reason"])
+
+    def test_unknown_hash(self):
+        unknown = "ab" * 32
+        self.fails("not_found", "NOT_FOUND", "lookup-invoice", unknown)
+        self.assertEqual(self.ok("lookup-payment", unknown), {"found": False})
+
+    def test_undecodable_invoice(self):
+        self.fails("invalid_format", "", "pay", "lnbcrt1notaninvoice")
+
+    def test_describe_hides_the_secret(self):
+        secret = self.uri.split("secret=")[1].split("&")[0]
+        d = self.ok("describe")["describe"]
+        self.assertNotIn(secret, d)
+        self.assertTrue(d.startswith("nostr+walletconnect://" + self.service.info["service_pubkey"]))
+
+
+class NwcNip04(NwcNip44):
+    ENCRYPTION = "nip04"
+
+
+class NwcMisbehaving(NwcBase):
+    """Services that break the protocol, behind a relay that forwards whatever it gets."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.hostile = cls.start("relay.js", "--hostile")
+
+    def service_uri(self, misbehave, relay=None):
+        return self.start_service(relay or self.hostile, "nip44_v2", misbehave).info["uri"]
+
+    def test_hostile_relay_delivers_honest_answers(self):
+        # The control: with an honest service the hostile relay works, so the refusals below
+        # come from NwcWallet's checks, not from a relay that drops events.
+        self.assertEqual(self.ok("balance", uri=self.service_uri("none"))["balance_msat"], self.devnet.balance("service"))
+
+    def test_forged_responses_are_ignored_and_the_request_times_out(self):
+        for mode in ["bad-sig", "wrong-author", "wrong-e", "wrong-p", "garbage"]:
+            with self.subTest(mode=mode):
+                self.fails("io", "no answer from the wallet service within 1500 ms", "balance",
+                           uri=self.service_uri(mode), timeout_ms=1500)
+
+    def test_error_codes(self):
+        self.fails("io", "RATE_LIMITED", "balance", uri=self.service_uri("error:RATE_LIMITED"))
+        self.fails("unsupported", "NOT_IMPLEMENTED", "balance", uri=self.service_uri("error:NOT_IMPLEMENTED"))
+        self.fails("not_found", "NOT_FOUND", "lookup-invoice", "cd" * 32, uri=self.service_uri("error:NOT_FOUND"))
+        inv = self.devnet.cli("invoice", "--amount-msat", "1000", account="counterparty")
+        for code in ["QUOTA_EXCEEDED", "RESTRICTED", "UNAUTHORIZED", "INTERNAL", "OTHER", "PAYMENT_FAILED"]:
+            r = self.ok("pay", inv["bolt11"], uri=self.service_uri("error:" + code))
+            self.assertEqual(r["status"], "failed")
+            self.assertIn(code, r["failure_reason"])
+
+    def test_wrong_preimage_is_a_failed_payment(self):
+        inv = self.devnet.cli("invoice", "--amount-msat", "1000", account="counterparty")
+        r = self.ok("pay", inv["bolt11"], uri=self.service_uri("bad-preimage", relay=self.relay))
+        self.assertEqual(r["status"], "failed")
+        self.assertIn("does not match", r["failure_reason"])
+
+    def test_silent_service_leaves_a_payment_pending(self):
+        inv = self.devnet.cli("invoice", "--amount-msat", "1000", account="counterparty")
+        r = self.ok("pay", inv["bolt11"], uri=self.service_uri("silent", relay=self.relay), timeout_ms=1500)
+        self.assertEqual(r["status"], "pending")
+
+    def test_relay_down_is_io(self):
+        pk = self.service.info["service_pubkey"]
+        uri = f"nostr+walletconnect://{pk}?relay=ws://127.0.0.1:{free_port()}&secret={'11' * 32}"
+        self.fails("io", "no relay reachable", "balance", uri=uri)
+
+    def test_malformed_uris(self):
+        pk = self.service.info["service_pubkey"]
+        secret = "5c" * 32
+        relay = "relay=ws%3A%2F%2F127.0.0.1%3A1"
+        cases = [
+            (f"nostr+walletconnect://{pk[:-2]}?{relay}&secret={secret}", "public key"),
+            (f"nostr+walletconnect://{'zz' * 32}?{relay}&secret={secret}", "public key"),
+            (f"nostr+walletconnect://{'ff' * 32}?{relay}&secret={secret}", "not a point"),
+            (f"nostr+walletconnect://{pk}?secret={secret}", "missing 'relay'"),
+            (f"nostr+walletconnect://{pk}?{relay}", "missing 'secret'"),
+            (f"nostr+walletconnect://{pk}?relay=https://relay.example&secret={secret}", "ws:// or wss://"),
+            (f"nostr+walletconnect://{pk}?{relay}&secret={secret[:-1]}x", "'secret' must be 64 hex digits"),
+            (f"nostr+walletconnect://{pk}?{relay}&secret={'00' * 32}", "not a valid secp256k1 secret key"),
+            (f"nostr+walletconnect://{pk}?{relay}&secret={secret}&secret={secret}", "more than one"),
+        ]
+        for uri, says in cases:
+            with self.subTest(says=says):
+                message = self.fails("invalid_argument", says, "balance", uri=uri)
+                self.assertNotIn(secret[:-1], message)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
