@@ -343,9 +343,11 @@ NwcEncryption NwcWallet::encryption() {
 }
 
 CreatedInvoice NwcWallet::create_invoice(const InvoiceRequest& request) {
-  if (!request.amount_msat || *request.amount_msat == 0) {
+  if (!request.amount_msat) {
     throw Error(ErrorCode::unsupported, "Nostr Wallet Connect make_invoice needs an amount (NIP-47 has no amount-less invoices)");
   }
+  // An explicit zero is a caller's mistake, not something NIP-47 lacks (Wallet's contract).
+  if (*request.amount_msat == 0) throw Error(ErrorCode::invalid_argument, "invoice amount must be at least 1 msat");
   json params{{"amount", *request.amount_msat}, {"expiry", request.expiry_s}};
   if (request.description_hash) {
     params["description_hash"] = hex32(*request.description_hash);

@@ -2,12 +2,15 @@
 // WebSocket client, Nostr event signing and NwcWallet from the command line, printing one JSON
 // object per line; failures print {"error": CODE, "message": ...} and exit 1.
 //
-//   nwc_helper ws URL MAX_BYTES WAIT_MS [--ping] [MESSAGE...]
-//       connect, send each MESSAGE, then print every message received until WAIT_MS passes
-//       with nothing ({"text"|"binary": ...}, then {"timeout": true}) or the connection ends
+//   nwc_helper ws URL MAX_BYTES WAIT_MS [--ca=PEM] [--ping] [MESSAGE...]
+//       connect (trusting only the CAs in PEM for wss:// if given, the system store
+//       otherwise), send each MESSAGE, then print every message received until WAIT_MS
+//       passes with nothing ({"text"|"binary": ...}, then {"timeout": true}) or the
+//       connection ends
 //   nwc_helper sign SECRET_HEX CONTENT        print a signed kind-1 event
 //   nwc_helper verify EVENT_JSON              print {"valid": bool}
-//   nwc_helper wallet URI TIMEOUT_MS COMMAND [ARGS]
+//   nwc_helper wallet URI TIMEOUT_MS [--ca=PEM] COMMAND [ARGS]
+//       (--ca: the CAs trusted for a wss:// relay instead of the system store)
 //       COMMAND: info | balance | invoice AMOUNT_MSAT MEMO | pay BOLT11 |
 //                lookup-invoice HASH | lookup-payment HASH | describe
 #include <cstdio>
@@ -39,8 +42,10 @@ int run_ws(const std::vector<std::string>& a) {
   opts.max_message_bytes = std::stoul(a.at(1));
   opts.connect_timeout = std::chrono::milliseconds(5000);
   const auto wait = std::chrono::milliseconds(std::stol(a.at(2)));
+  std::size_t first = 3;
+  if (a.size() > first && a[first].rfind("--ca=", 0) == 0) opts.ca_file = a[first++].substr(5);
   lightning::WebSocketClient ws(a.at(0), opts);
-  for (std::size_t i = 3; i < a.size(); ++i) {
+  for (std::size_t i = first; i < a.size(); ++i) {
     if (a[i] == "--ping") {
       ws.send_ping("are you there");
     } else {
@@ -58,8 +63,12 @@ int run_ws(const std::vector<std::string>& a) {
   }
 }
 
-int run_wallet(const std::vector<std::string>& a) {
+int run_wallet(std::vector<std::string> a) {
   NwcOptions opts;
+  if (a.size() > 2 && a[2].rfind("--ca=", 0) == 0) {
+    opts.ca_file = a[2].substr(5);
+    a.erase(a.begin() + 2);
+  }
   opts.request_timeout = std::chrono::milliseconds(std::stol(a.at(1)));
   opts.info_timeout = opts.request_timeout;
   opts.connect_timeout = std::chrono::milliseconds(3000);

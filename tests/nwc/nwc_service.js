@@ -4,7 +4,8 @@
 // petalsln's NwcWallet; this side is code nobody in petalsln wrote.
 //
 // node nwc_service.js --relay URL --wallet-cli PATH --devnet 'devnet:PATH?account=NAME'
-//                     --encryption nip44_v2|nip04 [--misbehave MODE]
+//                     --encryption nip44_v2|nip04 [--misbehave MODE] [--ca PEM]
+// --ca: the CA certificate a wss:// relay's certificate chains to.
 // MODE (responses only; the info event stays honest): bad-sig, wrong-author, wrong-e,
 // wrong-p, garbage, silent, error:CODE, bad-preimage.
 // Prints {"uri": "nostr+walletconnect://..."} once its info event is published.
@@ -47,6 +48,7 @@ function handle(method, params) {
   }
   if (method === 'make_invoice') {
     const argv = ['invoice', '--amount-msat', String(params.amount)];
+    if (params.expiry) argv.push('--expiry-s', String(params.expiry));
     if (params.description_hash) argv.push('--description-hash', params.description_hash);
     else if (params.description) argv.push('--memo', params.description);
     const r = cli(...argv);
@@ -85,7 +87,7 @@ function handle(method, params) {
   return nwcError('NOT_IMPLEMENTED', `unknown method ${method}`);
 }
 
-const ws = new WebSocket(args.relay);
+const ws = new WebSocket(args.relay, args.ca ? { ca: require('fs').readFileSync(args.ca) } : {});
 const send = (msg) => ws.send(JSON.stringify(msg));
 let infoId = null;
 

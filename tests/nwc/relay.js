@@ -1,7 +1,8 @@
 // A small Nostr relay (NIP-01) for the Nostr Wallet Connect tests, on `ws` and nostr-tools:
 // accepts EVENT (verified with nostr-tools' verifyEvent; answered with OK), REQ (stored
 // matches, then EOSE, then live events matching the filters) and CLOSE; anything else gets a
-// NOTICE. Listens on 127.0.0.1 on a free port and prints {"url": "ws://127.0.0.1:PORT"}.
+// NOTICE. Listens on 127.0.0.1 on a free port and prints {"url": "ws://127.0.0.1:PORT"}
+// (wss:// with --tls CERT_PEM KEY_PEM).
 // With --hostile it plays a lying relay: it skips verification and forwards every live event
 // to every subscription, so that only the client's own checks stand between it and forgeries.
 'use strict';
@@ -25,7 +26,14 @@ function limited(filters, list) {
   return out;
 }
 
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 1 << 20 });
+// --tls CERT_PEM KEY_PEM: serve wss:// (HTTPS) with that certificate.
+const tlsAt = process.argv.indexOf('--tls');
+const httpsServer = tlsAt < 0 ? null : require('https').createServer({
+  cert: require('fs').readFileSync(process.argv[tlsAt + 1]), key: require('fs').readFileSync(process.argv[tlsAt + 2]),
+});
+const wss = httpsServer
+  ? new WebSocketServer({ server: httpsServer, maxPayload: 1 << 20 })
+  : new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 1 << 20 });
 wss.on('connection', (ws) => {
   const subs = new Map();
   const client = { ws, subs };
@@ -70,6 +78,8 @@ wss.on('connection', (ws) => {
     }
   });
 });
-wss.on('listening', () => {
-  console.log(JSON.stringify({ url: `ws://127.0.0.1:${wss.address().port}` }));
-});
+if (httpsServer) {
+  httpsServer.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ url: `wss://127.0.0.1:${httpsServer.address().port}` })));
+} else {
+  wss.on('listening', () => console.log(JSON.stringify({ url: `ws://127.0.0.1:${wss.address().port}` })));
+}

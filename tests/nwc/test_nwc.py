@@ -8,13 +8,15 @@ petalsln-wallet --wallet nostr+walletconnect://... (open_wallet). The service ru
 NIP-44 v2 and once with NIP-04 only. Misbehaving services behind a hostile relay (which
 forwards forgeries unchecked) show that NwcWallet's own checks reject them.
 
-Also: petalsln's WebSocket client against a `ws` server (ws_server.js), and its event
-ids/signatures against nostr-tools' verifyEvent. Run by CTest with PETALSLN_NODE,
+Also: petalsln's WebSocket client against a `ws` server (ws_server.js), over ws:// and over
+wss:// with throwaway certificates made by the openssl CLI, and its event ids/signatures
+against nostr-tools' verifyEvent. Run by CTest with PETALSLN_NODE, PETALSLN_OPENSSL,
 PETALSLN_NWC_HELPER and PETALSLN_WALLET set. Standard library only.
 """
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -25,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NODE = os.environ.get("PETALSLN_NODE") or "node"
 HELPER = os.environ["PETALSLN_NWC_HELPER"]
 WALLET = os.environ["PETALSLN_WALLET"]
+OPENSSL = os.environ.get("PETALSLN_OPENSSL") or shutil.which("openssl")
 
 if not os.path.isdir(os.path.join(HERE, "node_modules", "nostr-tools")):
     raise SystemExit(f"{HERE}/node_modules is missing: run scripts/install-js-deps.sh")
@@ -147,6 +150,95 @@ class WebSocketClient(unittest.TestCase):
                     "ws://127.0.0.1/a b", "127.0.0.1:80"]:
             rc, out = helper("ws", url, "1000", "100")
             self.assertEqual((rc, out[-1]["error"]), (1, "invalid_argument"), url)
+
+
+def make_cert(dirpath, name, san):
+    """A throwaway self-signed P-256 certificate for SAN (an openssl subjectAltName value) in
+    DIRPATH; returns (cert_path, key_path). The key file is 0600."""
+    cert, key = os.path.join(dirpath, f"{name}.pem"), os.path.join(dirpath, f"{name}.key")
+    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "1", "-subj", f"/CN={name}", "-addext", f"subjectAltName={san}",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+@unittest.skipUnless(OPENSSL, "the openssl CLI is not installed (scripts/install-deps.sh installs it)")
+class SecureWebSocketClient(unittest.TestCase):
+    """wss://: the certificate must chain to the trusted CAs (a CA file, or the system store)
+    and name the host the URL names (IP address or DNS name)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="petalsln-wss-")
+        cls.cert, key = make_cert(cls.dir, "loopback", "IP:127.0.0.1,DNS:localhost")
+        # Trusted when given as the CA file, but issued for another host.
+        cls.other_cert, other_key = make_cert(cls.dir, "elsewhere", "IP:192.0.2.7,DNS:elsewhere.invalid")
+        cls.servers = []
+        cls.port = cls.start(cls.cert, key)
+        cls.other_port = cls.start(cls.other_cert, other_key)
+
+    @classmethod
+    def start(cls, cert, key):
+        server = Proc("ws_server.js", "--tls", cert, key)
+        cls.servers.append(server)
+        return server.info["port"]
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in cls.servers:
+            s.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def ws(self, url, *args):
+        return helper("ws", url, str(1 << 20), "300", *args)
+
+    def refused(self, url, *args):
+        rc, out = self.ws(url, *args)
+        self.assertEqual((rc, out[-1].get("error")), (1, "io"), out)
+        return out[-1]["message"]
+
+    def test_trusted_certificate_by_ip_and_by_name(self):
+        for host in ("127.0.0.1", "localhost"):
+            with self.subTest(host=host):
+                rc, out = self.ws(f"wss://{host}:{self.port}/echo", f"--ca={self.cert}", "over tls", "ünï")
+                self.assertEqual(rc, 0, out)
+                self.assertEqual(out, [{"text": "over tls"}, {"text": "ünï"}, {"timeout": True}])
+
+    def test_large_message_over_tls_spans_records(self):
+        # More than one 16 KiB TLS record: the client must keep reading what OpenSSL buffered.
+        rc, out = helper("ws", f"wss://127.0.0.1:{self.port}/big?n=70000", "100000", "300", f"--ca={self.cert}")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(len(out[0]["text"]), 70000)
+
+    def test_system_store_does_not_trust_a_self_signed_certificate(self):
+        message = self.refused(f"wss://127.0.0.1:{self.port}/echo", "hi")
+        self.assertIn("TLS certificate not trusted", message)
+        self.assertRegex(message, re.compile("self.signed", re.I))
+
+    def test_certificate_for_another_host_is_refused(self):
+        # The certificate chains to the trusted CA file, so only the name check can refuse it.
+        for host, mismatch in (("127.0.0.1", "IP address mismatch"), ("localhost", "hostname mismatch")):
+            with self.subTest(host=host):
+                message = self.refused(f"wss://{host}:{self.other_port}/echo", f"--ca={self.other_cert}", "hi")
+                self.assertIn("TLS certificate not trusted", message)
+                self.assertIn(mismatch, message)
+
+    def test_certificate_not_in_the_ca_file_is_refused(self):
+        message = self.refused(f"wss://127.0.0.1:{self.port}/echo", f"--ca={self.other_cert}", "hi")
+        self.assertIn("TLS certificate not trusted", message)
+
+    def test_missing_ca_file(self):
+        message = self.refused(f"wss://127.0.0.1:{self.port}/echo", f"--ca={self.dir}/absent.pem")
+        self.assertIn("cannot load trusted certificates", message)
+
+    def test_plain_websocket_server_is_not_tls(self):
+        plain = Proc("ws_server.js")
+        try:
+            message = self.refused(f"wss://127.0.0.1:{plain.info['port']}/echo", f"--ca={self.cert}", "hi")
+            self.assertIn("TLS handshake failed", message)
+        finally:
+            plain.stop()
 
 
 class EventsAgainstNostrTools(unittest.TestCase):
@@ -314,6 +406,32 @@ class NwcNip44(NwcBase):
 
 class NwcNip04(NwcNip44):
     ENCRYPTION = "nip04"
+
+
+@unittest.skipUnless(OPENSSL, "the openssl CLI is not installed (scripts/install-deps.sh installs it)")
+class NwcOverWss(NwcBase):
+    """NwcWallet through a wss:// relay: NwcOptions::ca_file reaches the WebSocket client."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.devnet = Devnet()
+        cls.devnet.cli("create-account", "service", "--fund-sats", "1000", account="service")
+        cls.procs = []
+        cls.cert, key = make_cert(cls.devnet.dir, "relay", "IP:127.0.0.1,DNS:localhost")
+        cls.relay = cls.start("relay.js", "--tls", cls.cert, key)
+        cls.service = cls.start("nwc_service.js", "--relay", cls.relay.info["url"], "--wallet-cli", WALLET,
+                                "--devnet", cls.devnet.uri("service"), "--encryption", "nip44_v2", "--ca", cls.cert)
+        cls.uri = cls.service.info["uri"]
+
+    def test_balance_through_a_trusted_relay(self):
+        self.assertTrue(self.relay.info["url"].startswith("wss://"))
+        rc, out = helper("wallet", self.uri, "15000", f"--ca={self.cert}", "balance")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(out[0]["balance_msat"], self.devnet.balance("service"))
+
+    def test_untrusted_relay_certificate_is_refused(self):
+        message = self.fails("io", "no relay reachable", "balance")
+        self.assertIn("TLS certificate not trusted", message)
 
 
 class NwcMisbehaving(NwcBase):

@@ -5,11 +5,19 @@
 // /badutf8 sends a text frame that is not UTF-8; /binary echoes as binary; /silent never
 // answers; /badaccept (a plain HTTP handler) answers the upgrade with a wrong
 // Sec-WebSocket-Accept; /refuse answers 403. Prints {"port": N}.
+// With --tls CERT_PEM KEY_PEM it serves wss:// (HTTPS) with that certificate instead.
 'use strict';
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const { WebSocketServer } = require('ws');
 
-const server = http.createServer((req, res) => { res.writeHead(404); res.end(); });
+const tlsAt = process.argv.indexOf('--tls');
+const notFound = (req, res) => { res.writeHead(404); res.end(); };
+const server = tlsAt < 0
+  ? http.createServer(notFound)
+  : https.createServer({ cert: fs.readFileSync(process.argv[tlsAt + 1]), key: fs.readFileSync(process.argv[tlsAt + 2]) },
+                       notFound);
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
 
 server.on('upgrade', (req, socket, head) => {
