@@ -8,7 +8,7 @@
 /// URI: `cln+rest://HOST[:PORT]?rune=RUNE[&cert=FILE][&timeout=SECONDS]` (PORT defaults to
 /// 3010; `rune_file=FILE` may stand instead of `rune=`, so the rune stays out of command lines;
 /// `cert=FILE` trusts the node's own CA or certificate, e.g. clnrest's ca.pem, instead of the
-/// system store; the host name is checked against it). Only https is spoken.
+/// system store, the host name must match it: see rest_endpoint.hpp). Only https is spoken.
 ///
 /// Methods used: invoice, pay, listinvoices, listpays, listfunds. The rune needs at least
 /// those methods.
@@ -19,23 +19,18 @@
 ///    with description_hash works only when memo holds the description whose SHA-256 is that
 ///    hash; otherwise create_invoice() throws Error(unsupported) saying so.
 
-#include <chrono>
-#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "petalsln/rest_endpoint.hpp"
 #include "petalsln/wallet.hpp"
 
 namespace petalsln {
 
-/// The parts of a `cln+rest://` URI.
-struct ClnRestUri {
-  std::string host;            ///< Host name or IP literal (IPv6 in brackets).
-  std::uint16_t port = 3010;   ///< clnrest-port.
-  std::string rune;            ///< The rune (a secret), from `rune=` or read from `rune_file=`.
-  std::string cert_file;       ///< CA/certificate PEM to trust; empty: the system store.
-  std::chrono::milliseconds timeout{std::chrono::seconds(30)};  ///< Per request (pay: see pay_invoice()).
+/// The parts of a `cln+rest://` URI: the node (port 3010, clnrest-port, unless given) and the rune.
+struct ClnRestUri : RestEndpoint {
+  std::string rune;  ///< The rune (a secret), from `rune=` or read from `rune_file=`.
 
   /// Parses @p uri (see the file comment). Throws Error(invalid_argument) naming what is
   /// wrong (never the rune), Error(not_found) for a missing rune or certificate file.
@@ -54,7 +49,8 @@ struct ClnRestUri {
 /// route, 206 too expensive, 207 expired, 210 timed out, -32602 bad parameters, ...) becomes a
 /// `failed` result whose reason carries the code and the node's message.
 ///
-/// Errors: a refused rune (HTTP 401/403) is Error(invalid_argument) saying so; an unreachable
+/// Errors: a refused rune (HTTP 401/403) is Error(invalid_argument) "... refused the rune
+/// (HTTP N): REASON", as LND and LNbits report their credentials; an unreachable
 /// node, a TLS failure, a timeout, an oversized reply or an unexpected HTTP status is
 /// Error(io); a reply that is not what the API documents is Error(invalid_format).
 class ClnRestWallet final : public Wallet {
@@ -68,27 +64,25 @@ class ClnRestWallet final : public Wallet {
   /// Parses @p uri (ClnRestUri::parse()) and opens the wallet.
   static std::unique_ptr<ClnRestWallet> open(const std::string& uri);
 
-  /// Calls `invoice` with a fresh random label, then checks the returned BOLT11 (decodes,
-  /// same hash, amount and description). Throws Error(invalid_argument) for a zero amount or
-  /// expiry, Error(unsupported) for a description hash without its description (see the
-  /// file comment), Error(invalid_argument) when the node refuses the parameters.
+  /// See Wallet::create_invoice(). CLN: `invoice` with a fresh random label; a description
+  /// hash without its description is Error(unsupported) (see the file comment); parameters
+  /// the node refuses (JSON-RPC -32602) are Error(invalid_argument).
   CreatedInvoice create_invoice(const InvoiceRequest& request) override;
 
-  /// Pays @p bolt11 (see the class comment). Throws Error(invalid_format) for an undecodable
-  /// invoice (checked locally, before any request).
+  /// See Wallet::pay_invoice(). CLN: `listpays` first, then `pay` (see the class comment).
   PaymentResult pay_invoice(const std::string& bolt11, const PayOptions& options) override;
 
-  /// `listinvoices` by payment hash. Throws Error(not_found) if the node has no such invoice.
+  /// See Wallet::lookup_invoice(). CLN: `listinvoices` by payment hash.
   InvoiceStatus lookup_invoice(const PaymentHash& payment_hash) override;
 
-  /// `listpays` by payment hash: the completed payment if any, else a pending one, else the
-  /// latest failed one; nullopt if the node never tried to pay that hash.
+  /// See Wallet::lookup_payment(). CLN: `listpays` by payment hash; the completed attempt if
+  /// any, else a pending one, else the latest failed one.
   std::optional<PaymentResult> lookup_payment(const PaymentHash& payment_hash) override;
 
-  /// `listfunds`: the sum of our_amount_msat over CHANNELD_NORMAL channels.
+  /// See Wallet::balance_msat(). CLN: `listfunds`, our_amount_msat over CHANNELD_NORMAL channels.
   std::uint64_t balance_msat() override;
 
-  /// Returns "cln+rest://HOST:PORT" (never the rune).
+  /// See Wallet::describe(). CLN: "cln+rest://HOST:PORT".
   std::string describe() const override;
 
  private:

@@ -8,7 +8,7 @@
 ///
 /// URI: `lnbits://HOST[:PORT]?key=KEY[&cert=FILE][&timeout=SECONDS]` (PORT defaults to 443;
 /// `key_file=FILE` may stand instead of `key=`; `cert=FILE` trusts that certificate instead
-/// of the system store, the host name is still checked). Only https is spoken. Paying needs
+/// of the system store, the host name must match it: see rest_endpoint.hpp). Only https is spoken. Paying needs
 /// the wallet's admin key; an invoice key can create and look up invoices only.
 ///
 /// What LNbits cannot do, and what this backend therefore refuses:
@@ -22,23 +22,18 @@
 ///    reserve. pay_invoice() asks `fee-reserve` first and refuses (as `failed`) when that
 ///    reserve exceeds PayOptions::max_fee_msat, so the limit is never exceeded.
 
-#include <chrono>
-#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "petalsln/rest_endpoint.hpp"
 #include "petalsln/wallet.hpp"
 
 namespace petalsln {
 
-/// The parts of an `lnbits://` URI.
-struct LnbitsUri {
-  std::string host;           ///< Host name or IP literal (IPv6 in brackets).
-  std::uint16_t port = 443;   ///< HTTPS port.
-  std::string key;            ///< The wallet's admin (or invoice) key: a secret.
-  std::string cert_file;      ///< Certificate PEM to trust; empty: the system store.
-  std::chrono::milliseconds timeout{std::chrono::seconds(30)};  ///< Per request.
+/// The parts of an `lnbits://` URI: the server (port 443 unless given) and the key.
+struct LnbitsUri : RestEndpoint {
+  std::string key;  ///< The wallet's admin (or invoice) key: a secret.
 
   /// Parses @p uri (see the file comment). Throws Error(invalid_argument) naming what is
   /// wrong (never the key), Error(not_found) for a missing key or certificate file.
@@ -51,7 +46,8 @@ struct LnbitsUri {
 /// paid, payment failed at the funding source) and a refused request (HTTP 400) become a
 /// `failed` result carrying LNbits' `detail`; `"status": "pending"` becomes a pending result.
 /// A rejected key (HTTP 401/403, e.g. an invoice key used to pay) is Error(invalid_argument)
-/// saying so; an unreachable server, a TLS failure, a timeout, an oversized reply or an
+/// "... refused the API key (HTTP N): REASON", as LND and CLN report their credentials; an
+/// unreachable server, a TLS failure, a timeout, an oversized reply or an
 /// unexpected status is Error(io); a reply that is not what the API documents is
 /// Error(invalid_format).
 class LnbitsWallet final : public Wallet {
@@ -65,31 +61,27 @@ class LnbitsWallet final : public Wallet {
   /// Parses @p uri (LnbitsUri::parse()) and opens the wallet.
   static std::unique_ptr<LnbitsWallet> open(const std::string& uri);
 
-  /// Creates an invoice in whole sats (see the file comment for what is refused), then checks
-  /// the returned BOLT11 (decodes, same hash, amount and description or description hash).
-  /// Throws Error(invalid_argument) for a zero amount or expiry or when LNbits refuses the
-  /// request, Error(unsupported) as the file comment says.
+  /// See Wallet::create_invoice(). LNbits: whole sats only, never amount-less
+  /// (Error(unsupported), see the file comment); a request LNbits refuses (HTTP 400) is
+  /// Error(invalid_argument).
   CreatedInvoice create_invoice(const InvoiceRequest& request) override;
 
-  /// Pays @p bolt11 (see the class comment). Throws Error(invalid_format) for an undecodable
-  /// invoice (checked locally, before any request), Error(unsupported) for an amount-less one
-  /// with PayOptions::amount_msat.
+  /// See Wallet::pay_invoice(). LNbits: `fee-reserve` first, then `POST /api/v1/payments`; an
+  /// amount-less invoice is Error(unsupported).
   PaymentResult pay_invoice(const std::string& bolt11, const PayOptions& options) override;
 
-  /// `GET /api/v1/payments/{hash}` for an incoming payment of this wallet. Throws
-  /// Error(not_found) if LNbits does not know it, or it belongs to another wallet, or it is
-  /// an outgoing payment.
+  /// See Wallet::lookup_invoice(). LNbits: `GET /api/v1/payments/{hash}`; another wallet's
+  /// payment or an outgoing one is not_found too.
   InvoiceStatus lookup_invoice(const PaymentHash& payment_hash) override;
 
-  /// `GET /api/v1/payments/{hash}` for an outgoing payment of this wallet; nullopt if there is
-  /// none. (LNbits keeps no record of a payment it refused before trying, e.g. for an
-  /// insufficient balance.)
+  /// See Wallet::lookup_payment(). LNbits: `GET /api/v1/payments/{hash}`, outgoing only;
+  /// nullopt also for a payment LNbits refused before trying (it keeps no record of those).
   std::optional<PaymentResult> lookup_payment(const PaymentHash& payment_hash) override;
 
-  /// `GET /api/v1/wallet`: the wallet's balance (LNbits reports millisatoshis).
+  /// See Wallet::balance_msat(). LNbits: `GET /api/v1/wallet`.
   std::uint64_t balance_msat() override;
 
-  /// Returns "lnbits://HOST:PORT" (never the key).
+  /// See Wallet::describe(). LNbits: "lnbits://HOST:PORT".
   std::string describe() const override;
 
  private:

@@ -9,30 +9,25 @@
 /// URI: `lnd+rest://HOST[:PORT]?macaroon=FILE[&cert=FILE][&timeout=SECONDS]` (PORT defaults
 /// to 8080, LND's restlisten; `macaroon` is the binary macaroon file, e.g. admin.macaroon or
 /// one baked with invoices and offchain permissions; `cert` is the node's tls.cert, trusted
-/// instead of the system store, and the host name is checked against it; `timeout` bounds
-/// each request, default 30 s). Only https is spoken.
+/// instead of the system store, the host name must match it: see rest_endpoint.hpp; `timeout` bounds each request,
+/// default 30 s). Only https is spoken.
 ///
 /// Calls used: AddInvoice (`POST /v1/invoices`), LookupInvoice (`GET /v1/invoice/{r_hash_str}`),
 /// the v2 router's SendPaymentV2 (`POST /v2/router/send`) and TrackPaymentV2
 /// (`GET /v2/router/track/{payment_hash}`), ChannelBalance (`GET /v1/balance/channels`).
 
-#include <chrono>
-#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "petalsln/rest_endpoint.hpp"
 #include "petalsln/wallet.hpp"
 
 namespace petalsln {
 
-/// The parts of an `lnd+rest://` URI.
-struct LndRestUri {
-  std::string host;           ///< Host name or IP literal (IPv6 in brackets).
-  std::uint16_t port = 8080;  ///< LND's REST port.
-  std::string macaroon_hex;   ///< The macaroon file's bytes in hex, as the header carries them (a secret).
-  std::string cert_file;      ///< The node's TLS certificate to trust; empty: the system store.
-  std::chrono::milliseconds timeout{std::chrono::seconds(30)};  ///< Per request (pay: see pay_invoice()).
+/// The parts of an `lnd+rest://` URI: the node (port 8080 unless given) and the macaroon.
+struct LndRestUri : RestEndpoint {
+  std::string macaroon_hex;  ///< The macaroon file's bytes in hex, as the header carries them (a secret).
 
   /// Parses @p uri (see the file comment) and reads the macaroon file (at most 64 KiB).
   /// Throws Error(invalid_argument) naming what is wrong (never the macaroon), Error(not_found)
@@ -56,7 +51,8 @@ struct LndRestUri {
 /// nothing of it is the timeout thrown as Error(io).
 ///
 /// Errors: a refused macaroon (HTTP 401/403, or LND's "verification failed" / "expected 1
-/// macaroon" / "permission denied" errors) is Error(invalid_argument) saying so; an
+/// macaroon" / "permission denied" errors) is Error(invalid_argument) "... refused the
+/// macaroon (HTTP N): REASON", as CLN and LNbits report their credentials; an
 /// unreachable node, a TLS failure, a timeout, an oversized reply or an unexpected status is
 /// Error(io); a reply that is not what the API documents is Error(invalid_format).
 class LndRestWallet final : public Wallet {
@@ -70,27 +66,25 @@ class LndRestWallet final : public Wallet {
   /// Parses @p uri (LndRestUri::parse()) and opens the wallet.
   static std::unique_ptr<LndRestWallet> open(const std::string& uri);
 
-  /// AddInvoice, then checks the returned payment request (decodes, same hash, amount,
-  /// memo or description hash, expiry). Throws Error(invalid_argument) for a zero amount or
-  /// expiry or when LND refuses the request as invalid.
+  /// See Wallet::create_invoice(). LND: AddInvoice; the returned invoice's expiry is checked
+  /// too. A request LND calls invalid is Error(invalid_argument).
   CreatedInvoice create_invoice(const InvoiceRequest& request) override;
 
-  /// Pays @p bolt11 (see the class comment). Throws Error(invalid_format) for an undecodable
-  /// invoice (checked locally, before any request).
+  /// See Wallet::pay_invoice(). LND: SendPaymentV2, then TrackPaymentV2 (see the class comment).
   PaymentResult pay_invoice(const std::string& bolt11, const PayOptions& options) override;
 
-  /// LookupInvoice by hash. `expired` is set for an unsettled invoice past its expiry or
-  /// CANCELED (LND cancels expired invoices). Throws Error(not_found) if LND has no such invoice.
+  /// See Wallet::lookup_invoice(). LND: LookupInvoice; CANCELED counts as expired (LND cancels
+  /// expired invoices).
   InvoiceStatus lookup_invoice(const PaymentHash& payment_hash) override;
 
-  /// TrackPaymentV2's first update (the payment as it stands now; the stream is not waited
-  /// on); nullopt if LND says the payment was never initiated.
+  /// See Wallet::lookup_payment(). LND: TrackPaymentV2's first update (the stream is not
+  /// waited on); nullopt when LND says the payment was never initiated.
   std::optional<PaymentResult> lookup_payment(const PaymentHash& payment_hash) override;
 
-  /// ChannelBalance's local_balance.msat.
+  /// See Wallet::balance_msat(). LND: ChannelBalance's local_balance.msat.
   std::uint64_t balance_msat() override;
 
-  /// Returns "lnd+rest://HOST:PORT" (never the macaroon).
+  /// See Wallet::describe(). LND: "lnd+rest://HOST:PORT".
   std::string describe() const override;
 
  private:

@@ -109,8 +109,11 @@ struct PayoutRun {
   std::vector<PayoutFailure> deferred;  ///< Due but not attempted (backoff, below the payee's minimum).
 };
 
-/// The payout ledger, in one SQLite file (WAL). Several processes may open one file; payments
-/// to one payee never overlap. Not thread-safe within a process: use one object per thread.
+/// The payout ledger, in one SQLite file (WAL). Several processes may open one file and accrue
+/// or report at once; paying (pay_due(), settle_in_flight()) is one run at a time per ledger,
+/// across processes and objects, guarded by an exclusive flock on the sibling file
+/// "PATH.lock" (created 0600, left in place; the kernel releases the lock when its process
+/// ends, however it ends). Not thread-safe within a process: use one object per thread.
 class PayoutLedger {
  public:
   /// Opens (creating with mode 0600 if absent) the ledger at @p path. Throws Error(invalid_format)
@@ -132,10 +135,13 @@ class PayoutLedger {
   /// payee that is due: owed >= threshold, past its backoff, nothing in flight, and the amount
   /// (owed, capped at the payee's maximum) at least the payee's minimum. Failures are
   /// recorded with backoff, never thrown; Error is thrown only when the ledger itself fails.
-  /// With @p ignore_backoff, payees in backoff are tried too.
+  /// With @p ignore_backoff, payees in backoff are tried too. Holds the pay lock (see the class
+  /// comment) for the whole run; throws Error(io) at once, having done nothing, when another
+  /// run holds it.
   PayoutRun pay_due(Wallet& wallet, PayeeResolver& resolver, bool ignore_backoff = false);
 
-  /// Settles in-flight payments only (what pay_due does first). Returns what it settled.
+  /// Settles in-flight payments only (what pay_due does first), under the pay lock as pay_due()
+  /// does. Returns what it settled.
   PayoutRun settle_in_flight(Wallet& wallet);
 
   /// Returns every payee's standing and the totals.

@@ -45,22 +45,17 @@ RpcReply call(const ClnRestUri& uri, const std::string& method, const json& para
               std::chrono::milliseconds timeout) {
   lightning::HttpRequest request;
   request.method = "POST";
-  const std::string base = "https://" + uri.host + ":" + std::to_string(uri.port);
+  const std::string base = lightning::https_base(uri.host, uri.port);
   request.url = base + "/v1/" + method;
   request.headers = {{"Rune", uri.rune}, {"Content-Type", "application/json"}, {"Accept", "application/json"}};
   request.body = params.dump();
-  lightning::HttpOptions options;
-  options.ca_file = uri.cert_file;
-  options.timeout = timeout;
-  options.connect_timeout = std::min(options.connect_timeout, timeout);
-  const auto response = lightning::http_request(request, options);
+  const auto response = lightning::http_request(request, lightning::endpoint_options(uri, timeout));
 
   const std::string where = "Core Lightning REST at " + base + " (" + method + ")";
   RpcReply reply;
   if (response.status == 200 || response.status == 201) {
     reply.ok = true;
-    reply.result = lightning::parse_json_reply(response, where);
-    if (!reply.result.is_object()) throw Error(ErrorCode::invalid_format, where + ": the result is not a JSON object");
+    reply.result = lightning::json_object_reply(response, where);
     return reply;
   }
   // Error bodies are the JSON-RPC error object {"code", "message"} (code may be absent).
@@ -69,8 +64,7 @@ RpcReply call(const ClnRestUri& uri, const std::string& method, const json& para
                             ? body["message"].get<std::string>()
                             : response.body.substr(0, 200);
   if (response.status == 401 || response.status == 403) {
-    throw Error(ErrorCode::invalid_argument, where + " refused the rune (HTTP " + std::to_string(response.status) +
-                                                 "): " + peer_text(message));
+    lightning::throw_credential_refused(where, "rune", response.status, peer_text(message));
   }
   if (response.status == 404) {
     throw Error(ErrorCode::unsupported, where + ": no such method (HTTP 404): " + peer_text(message));
@@ -170,19 +164,8 @@ std::optional<PaymentResult> find_payment(const ClnRestUri& uri, const PaymentHa
 ClnRestUri ClnRestUri::parse(const std::string& uri) {
   const auto parsed = lightning::parse_rest_uri(uri, "cln+rest", 3010, {"rune", "rune_file", "cert", "timeout"}, kUsage);
   ClnRestUri out;
-  out.host = parsed.host;
-  out.port = parsed.port;
-  const auto rune = parsed.get("rune");
-  const auto rune_file = parsed.get("rune_file");
-  if (rune && rune_file) throw Error(ErrorCode::invalid_argument, std::string("wallet URI: give either 'rune' or 'rune_file', not both (expected ") + kUsage + ")");
-  if (!rune && !rune_file) throw Error(ErrorCode::invalid_argument, std::string("wallet URI: the rune is missing (expected ") + kUsage + ")");
-  out.rune = rune ? *rune : lightning::read_secret_file(*rune_file, kMaxRuneBytes, "rune");
-  if (out.rune.size() > kMaxRuneBytes) {
-    throw Error(ErrorCode::invalid_argument, "wallet URI: the rune is longer than " + std::to_string(kMaxRuneBytes) + " bytes");
-  }
-  const auto options = lightning::rest_http_options(parsed, kUsage);
-  out.cert_file = options.ca_file;
-  out.timeout = options.timeout;
+  lightning::set_endpoint(out, parsed, kUsage);
+  out.rune = lightning::secret_param(parsed, "rune", "rune_file", kMaxRuneBytes, "rune", kUsage);
   return out;
 }
 
@@ -194,15 +177,10 @@ std::unique_ptr<ClnRestWallet> ClnRestWallet::open(const std::string& uri) {
   return std::make_unique<ClnRestWallet>(ClnRestUri::parse(uri));
 }
 
-std::string ClnRestWallet::describe() const {
-  return "cln+rest://" + uri_.host + ":" + std::to_string(uri_.port);
-}
+std::string ClnRestWallet::describe() const { return lightning::shown_uri("cln+rest", uri_.host, uri_.port); }
 
 CreatedInvoice ClnRestWallet::create_invoice(const InvoiceRequest& request) {
-  if (request.amount_msat && *request.amount_msat == 0) {
-    throw Error(ErrorCode::invalid_argument, "invoice amount must be above zero (or absent for any amount)");
-  }
-  if (request.expiry_s == 0) throw Error(ErrorCode::invalid_argument, "invoice expiry must be above zero seconds");
+  lightning::check_invoice_request(request);
   json params = {{"label", random_label()}, {"description", request.memo}, {"expiry", request.expiry_s}};
   params["amount_msat"] = request.amount_msat ? json(*request.amount_msat) : json("any");
   if (request.description_hash) {

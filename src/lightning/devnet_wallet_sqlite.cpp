@@ -197,4 +197,28 @@ void ImmediateTransaction::commit() {
   open_ = false;
 }
 
+bool is_empty(Database& db) {
+  Statement q(db, "SELECT 1 FROM sqlite_master LIMIT 1");
+  return !q.step();
+}
+
+bool has_table(Database& db, const char* name) {
+  Statement q(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+  q.bind(1, name);
+  return q.step();
+}
+
+void create_or_check_schema(Database& db, const std::function<void(Database&)>& check,
+                            const std::function<void(Database&)>& create) {
+  if (!is_empty(db)) check(db);  // refuse someone else's database before changing it
+  db.enable_wal();
+  ImmediateTransaction tx(db);
+  if (is_empty(db)) {
+    create(db);
+    tx.commit();
+    return;
+  }
+  check(db);  // another process created it in the meantime
+}
+
 }  // namespace petalsln::lightning::devnet

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <new>
 #include <optional>
 #include <string>
@@ -97,6 +98,21 @@ class Statement {
   Database& db_;
   sqlite3_stmt* stmt_ = nullptr;
 };
+
+/// True if @p db holds no schema object yet (a file just created, e.g. by create_private_file()).
+bool is_empty(Database& db);
+
+/// True if @p db has a table named @p name.
+bool has_table(Database& db, const char* name);
+
+/// Creates or checks a file's schema, safely against other processes opening the same new
+/// file at once (the devnet file and the payout ledger both work this way): a file that is not
+/// empty is checked with @p check BEFORE anything changes (someone else's database is refused
+/// untouched); the file is switched to WAL; then, holding the write lock, @p create runs and is
+/// committed if the file is still empty, else @p check runs (another process created it in the
+/// meantime). @p check throws to refuse the file.
+void create_or_check_schema(Database& db, const std::function<void(Database&)>& check,
+                            const std::function<void(Database&)>& create);
 
 /// A write transaction begun with BEGIN IMMEDIATE (taking the file's write lock at once, or
 /// throwing Error(io) after the busy timeout). Rolled back on destruction unless committed.

@@ -56,17 +56,6 @@ INSERT INTO meta(key, value) VALUES
   ('kind', 'petalsln devnet: a simulated Lightning network, no real money');
 )sql";
 
-bool has_table(Database& db, const char* name) {
-  Statement q(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
-  q.bind(1, name);
-  return q.step();
-}
-
-bool is_empty(Database& db) {
-  Statement q(db, "SELECT 1 FROM sqlite_master LIMIT 1");
-  return !q.step();
-}
-
 void check_version(Database& db) {
   Statement q(db, "SELECT value FROM meta WHERE key = 'schema_version'");
   if (!q.step()) throw Error(ErrorCode::invalid_format, "devnet file " + db.path() + " has no schema version");
@@ -108,15 +97,7 @@ void check_schema(Database& db) {
 }  // namespace
 
 void ensure_schema(Database& db) {
-  if (!is_empty(db)) check_schema(db);  // refuse someone else's database before changing it
-  db.enable_wal();
-  ImmediateTransaction tx(db);
-  if (is_empty(db)) {
-    db.exec(kSchemaSql);
-    tx.commit();
-    return;
-  }
-  check_schema(db);  // another process created it in the meantime
+  create_or_check_schema(db, check_schema, [](Database& d) { d.exec(kSchemaSql); });
 }
 
 void open_schema(Database& db) {

@@ -33,8 +33,8 @@ struct HttpOptions {
   /// PEM file of the certificate(s) to trust instead of the system CA store (LND's tls.cert).
   /// Empty: the system store.
   std::string ca_file;
-  /// When ca_file is set: skip the host-name check (LND certificates often name only
-  /// "localhost" and the node's own addresses). The certificate chain is still verified.
+  /// When ca_file is set: skip the host-name check. The certificate chain is still verified.
+  /// The REST wallet backends never set it (their one rule is in petalsln/rest_endpoint.hpp).
   bool skip_hostname_check_with_ca_file = false;
   /// For streaming replies of newline-delimited JSON (LND's server-streaming calls): return
   /// as soon as the body holds its first complete line, without waiting for the stream to

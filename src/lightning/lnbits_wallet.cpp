@@ -24,7 +24,7 @@ using nlohmann::json;
 constexpr const char* kUsage = "lnbits://HOST[:PORT]?key=KEY[&cert=FILE][&timeout=SECONDS]";
 constexpr std::size_t kMaxKeyBytes = 1024;
 
-std::string base_url(const LnbitsUri& uri) { return "https://" + uri.host + ":" + std::to_string(uri.port); }
+std::string base_url(const LnbitsUri& uri) { return lightning::https_base(uri.host, uri.port); }
 
 lightning::HttpResponse send(const LnbitsUri& uri, const std::string& method, const std::string& path,
                              const json* body, bool with_key) {
@@ -37,11 +37,7 @@ lightning::HttpResponse send(const LnbitsUri& uri, const std::string& method, co
     request.headers.emplace_back("Content-Type", "application/json");
     request.body = body->dump();
   }
-  lightning::HttpOptions options;
-  options.ca_file = uri.cert_file;
-  options.timeout = uri.timeout;
-  options.connect_timeout = std::min(options.connect_timeout, uri.timeout);
-  return lightning::http_request(request, options);
+  return lightning::http_request(request, lightning::endpoint_options(uri, uri.timeout));
 }
 
 // LNbits' error body is {"detail": ...}; detail is usually text (validation errors: a list).
@@ -64,17 +60,10 @@ std::string error_status_of(const lightning::HttpResponse& response) {
 [[noreturn]] void throw_unexpected(const LnbitsUri& uri, const std::string& action, const lightning::HttpResponse& r) {
   const std::string where = "LNbits at " + base_url(uri) + " (" + action + ")";
   if (r.status == 401 || r.status == 403) {
-    throw Error(ErrorCode::invalid_argument, where + " refused the key (HTTP " + std::to_string(r.status) + "): " +
-                                                 detail_of(r) + (action == "pay" ? " (paying needs the wallet's admin key)" : ""));
+    lightning::throw_credential_refused(where, "API key", r.status,
+                                        detail_of(r) + (action == "pay" ? " (paying needs the wallet's admin key)" : ""));
   }
   throw Error(ErrorCode::io, where + ": unexpected HTTP status " + std::to_string(r.status) + ": " + detail_of(r));
-}
-
-json json_object_reply(const LnbitsUri& uri, const std::string& action, const lightning::HttpResponse& r) {
-  json value = lightning::parse_json_reply(r, "LNbits " + action);
-  if (!value.is_object()) throw Error(ErrorCode::invalid_format, "LNbits " + action + ": the reply is not a JSON object");
-  (void)uri;
-  return value;
 }
 
 std::int64_t json_i64(const json& obj, const char* key, const std::string& what) {
@@ -161,7 +150,7 @@ json find_payment(const LnbitsUri& uri, const PaymentHash& hash) {
   const auto r = send(uri, "GET", "/api/v1/payments/" + lightning::hex32(hash), nullptr, true);
   if (r.status == 404) return nullptr;
   if (r.status != 200) throw_unexpected(uri, "payment lookup", r);
-  const json reply = json_object_reply(uri, "payment lookup", r);
+  const json reply = lightning::json_object_reply(r, "LNbits payment lookup");
   // Without "details" the payment belongs to another wallet on the same server.
   const auto it = reply.find("details");
   if (it == reply.end() || it->is_null()) return nullptr;
@@ -174,19 +163,8 @@ json find_payment(const LnbitsUri& uri, const PaymentHash& hash) {
 LnbitsUri LnbitsUri::parse(const std::string& uri) {
   const auto parsed = lightning::parse_rest_uri(uri, "lnbits", 443, {"key", "key_file", "cert", "timeout"}, kUsage);
   LnbitsUri out;
-  out.host = parsed.host;
-  out.port = parsed.port;
-  const auto key = parsed.get("key");
-  const auto key_file = parsed.get("key_file");
-  if (key && key_file) throw Error(ErrorCode::invalid_argument, std::string("wallet URI: give either 'key' or 'key_file', not both (expected ") + kUsage + ")");
-  if (!key && !key_file) throw Error(ErrorCode::invalid_argument, std::string("wallet URI: the API key is missing (expected ") + kUsage + ")");
-  out.key = key ? *key : lightning::read_secret_file(*key_file, kMaxKeyBytes, "LNbits API key");
-  if (out.key.size() > kMaxKeyBytes) {
-    throw Error(ErrorCode::invalid_argument, "wallet URI: the API key is longer than " + std::to_string(kMaxKeyBytes) + " bytes");
-  }
-  const auto options = lightning::rest_http_options(parsed, kUsage);
-  out.cert_file = options.ca_file;
-  out.timeout = options.timeout;
+  lightning::set_endpoint(out, parsed, kUsage);
+  out.key = lightning::secret_param(parsed, "key", "key_file", kMaxKeyBytes, "API key", kUsage);
   return out;
 }
 
@@ -198,18 +176,17 @@ std::unique_ptr<LnbitsWallet> LnbitsWallet::open(const std::string& uri) {
   return std::make_unique<LnbitsWallet>(LnbitsUri::parse(uri));
 }
 
-std::string LnbitsWallet::describe() const { return "lnbits://" + uri_.host + ":" + std::to_string(uri_.port); }
+std::string LnbitsWallet::describe() const { return lightning::shown_uri("lnbits", uri_.host, uri_.port); }
 
 CreatedInvoice LnbitsWallet::create_invoice(const InvoiceRequest& request) {
+  lightning::check_invoice_request(request);
   if (!request.amount_msat) {
     throw Error(ErrorCode::unsupported, "LNbits cannot create amount-less invoices (it refuses them: \"Amountless invoices not supported\")");
   }
-  if (*request.amount_msat == 0) throw Error(ErrorCode::invalid_argument, "invoice amount must be above zero");
   if (*request.amount_msat % 1000 != 0) {
     throw Error(ErrorCode::unsupported, "LNbits invoices are in whole satoshis; " + std::to_string(*request.amount_msat) +
                                             " msat is not a multiple of 1000");
   }
-  if (request.expiry_s == 0) throw Error(ErrorCode::invalid_argument, "invoice expiry must be above zero seconds");
   json body = {{"out", false},
                {"amount", *request.amount_msat / 1000},
                {"unit", "sat"},
@@ -222,7 +199,7 @@ CreatedInvoice LnbitsWallet::create_invoice(const InvoiceRequest& request) {
   if (r.status == 520) throw Error(ErrorCode::io, "LNbits could not create the invoice: " + detail_of(r));
   if (r.status != 200 && r.status != 201) throw_unexpected(uri_, "create invoice", r);
   const std::string what = "LNbits create invoice";
-  const json reply = json_object_reply(uri_, "create invoice", r);
+  const json reply = lightning::json_object_reply(r, "LNbits create invoice");
   CreatedInvoice out;
   out.payment_hash = json_hex32(reply, "payment_hash", what);
   // LNbits 1.x returns the Payment ("bolt11"); earlier versions "payment_request".
@@ -246,7 +223,7 @@ PaymentResult LnbitsWallet::pay_invoice(const std::string& bolt11, const PayOpti
   // The API has no fee limit; LNbits never pays more in fees than its fee reserve.
   const auto reserve = send(uri_, "GET", "/api/v1/payments/fee-reserve?invoice=" + bolt11, nullptr, false);
   if (reserve.status != 200) throw_unexpected(uri_, "fee reserve", reserve);
-  const std::uint64_t reserve_msat = json_u64(json_object_reply(uri_, "fee reserve", reserve), "fee_reserve", "LNbits fee reserve");
+  const std::uint64_t reserve_msat = json_u64(lightning::json_object_reply(reserve, "LNbits fee reserve"), "fee_reserve", "LNbits fee reserve");
   if (reserve_msat > options.max_fee_msat) {
     return lightning::failed_payment(hash, "LNbits reserves up to " + std::to_string(reserve_msat) +
                                                " msat for routing fees, above the limit of " +
@@ -261,7 +238,7 @@ PaymentResult LnbitsWallet::pay_invoice(const std::string& bolt11, const PayOpti
     return result;
   }
   if (r.status != 200 && r.status != 201) throw_unexpected(uri_, "pay", r);
-  const json reply = json_object_reply(uri_, "pay", r);
+  const json reply = lightning::json_object_reply(r, "LNbits pay");
   if (reply.contains("status")) return outgoing_payment(reply, hash, "LNbits pay");
   // Versions before 1.0 answer only {"payment_hash", "checking_id"}: ask for the outcome.
   if (json_hex32(reply, "payment_hash", "LNbits pay") != hash) {
@@ -310,7 +287,7 @@ std::optional<PaymentResult> LnbitsWallet::lookup_payment(const PaymentHash& pay
 std::uint64_t LnbitsWallet::balance_msat() {
   const auto r = send(uri_, "GET", "/api/v1/wallet", nullptr, true);
   if (r.status != 200) throw_unexpected(uri_, "wallet", r);
-  return json_u64(json_object_reply(uri_, "wallet", r), "balance", "LNbits wallet");
+  return json_u64(lightning::json_object_reply(r, "LNbits wallet"), "balance", "LNbits wallet");
 }
 
 }  // namespace petalsln

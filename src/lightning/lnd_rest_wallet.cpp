@@ -10,7 +10,6 @@
 #include "lightning/rest_wallet_common.hpp"
 #include "petalsln/error.hpp"
 #include "util/base64.hpp"
-#include "util/files.hpp"
 #include "util/hex.hpp"
 #include "util/secure_wipe.hpp"
 
@@ -121,11 +120,44 @@ std::string b64(const std::array<std::uint8_t, 32>& bytes, util::Base64Alphabet 
   return util::base64_encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), alphabet);
 }
 
+// Reads a payment stream: the last {"result"} line, or the first {"error"} line's status.
+struct StreamEnd {
+  std::optional<json> last_result;
+  std::optional<GrpcStatus> error;
+};
+
+StreamEnd read_stream(const std::string& body, const std::string& what) {
+  StreamEnd end;
+  std::size_t start = 0, lines = 0;
+  while (start < body.size()) {
+    std::size_t nl = body.find('\n', start);
+    if (nl == std::string::npos) nl = body.size();
+    const std::string line = body.substr(start, nl - start);
+    start = nl + 1;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (++lines > kMaxStreamLines) throw Error(ErrorCode::invalid_format, what + ": the stream has too many updates");
+    const json value = json::parse(line, nullptr, false);
+    if (value.is_discarded() || !value.is_object()) {
+      throw Error(ErrorCode::invalid_format, what + ": a stream line is not a JSON object");
+    }
+    if (value.contains("result")) {
+      end.last_result = value["result"];
+    } else if (value.contains("error")) {
+      end.error = grpc_status_of(value);
+      if (!end.error) throw Error(ErrorCode::invalid_format, what + ": a stream error has no gRPC status");
+      return end;
+    } else {
+      throw Error(ErrorCode::invalid_format, what + ": a stream line has neither 'result' nor 'error'");
+    }
+  }
+  return end;
+}
+
 class Client {
  public:
   explicit Client(const LndRestUri& uri) : uri_(uri) {}
 
-  std::string base() const { return "https://" + uri_.host + ":" + std::to_string(uri_.port); }
+  std::string base() const { return lightning::https_base(uri_.host, uri_.port); }
 
   lightning::HttpResponse send(const std::string& method, const std::string& path, const std::string& body,
                                std::chrono::milliseconds timeout, bool first_line_only = false) const {
@@ -135,10 +167,7 @@ class Client {
     request.headers = {{"Grpc-Metadata-macaroon", uri_.macaroon_hex}, {"Accept", "application/json"}};
     if (!body.empty()) request.headers.emplace_back("Content-Type", "application/json");
     request.body = body;
-    lightning::HttpOptions options;
-    options.ca_file = uri_.cert_file;
-    options.timeout = timeout;
-    options.connect_timeout = std::min(options.connect_timeout, timeout);
+    lightning::HttpOptions options = lightning::endpoint_options(uri_, timeout);
     options.stop_after_first_line = first_line_only;
     return lightning::http_request(request, options);
   }
@@ -151,8 +180,7 @@ class Client {
     std::optional<GrpcStatus> s = body.is_discarded() ? std::nullopt : grpc_status_of(body);
     if (r.status == 200 && !(s && body.contains("error"))) return std::nullopt;
     if (is_macaroon_refusal(r.status, s)) {
-      throw Error(ErrorCode::invalid_argument, what + ": LND refused the macaroon (HTTP " + std::to_string(r.status) +
-                                                   ")" + (s ? ": " + peer_text(s->message) : std::string()));
+      lightning::throw_credential_refused(what, "macaroon", r.status, s ? peer_text(s->message) : std::string());
     }
     if (throw_unless_ok) {
       if (s && s->code == kGrpcInvalidArgument) throw Error(ErrorCode::invalid_argument, what + ": LND refused " + status_text(*s));
@@ -166,11 +194,21 @@ class Client {
     return s;
   }
 
+  // A server-streaming call's outcome: the error its status carries if the call failed as a
+  // whole, else how its stream ended.
+  StreamEnd stream_end(const lightning::HttpResponse& r, const std::string& what) const {
+    StreamEnd end;
+    if (const std::optional<GrpcStatus> failed_call = check(r, what, false)) {
+      end.error = failed_call;
+    } else {
+      end = read_stream(r.body, what);
+    }
+    return end;
+  }
+
   json ok_json(const lightning::HttpResponse& r, const std::string& what) const {
     check(r, what, true);
-    json value = lightning::parse_json_reply(r, what);
-    if (!value.is_object()) throw Error(ErrorCode::invalid_format, what + ": the reply is not a JSON object");
-    return value;
+    return lightning::json_object_reply(r, what);
   }
 
   const LndRestUri& uri() const { return uri_; }
@@ -230,39 +268,6 @@ PaymentResult payment_of(const json& p, const PaymentHash& hash, const std::stri
   return r;
 }
 
-// Reads a payment stream: the last {"result"} line, or the first {"error"} line's status.
-struct StreamEnd {
-  std::optional<json> last_result;
-  std::optional<GrpcStatus> error;
-};
-
-StreamEnd read_stream(const std::string& body, const std::string& what) {
-  StreamEnd end;
-  std::size_t start = 0, lines = 0;
-  while (start < body.size()) {
-    std::size_t nl = body.find('\n', start);
-    if (nl == std::string::npos) nl = body.size();
-    const std::string line = body.substr(start, nl - start);
-    start = nl + 1;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    if (++lines > kMaxStreamLines) throw Error(ErrorCode::invalid_format, what + ": the stream has too many updates");
-    const json value = json::parse(line, nullptr, false);
-    if (value.is_discarded() || !value.is_object()) {
-      throw Error(ErrorCode::invalid_format, what + ": a stream line is not a JSON object");
-    }
-    if (value.contains("result")) {
-      end.last_result = value["result"];
-    } else if (value.contains("error")) {
-      end.error = grpc_status_of(value);
-      if (!end.error) throw Error(ErrorCode::invalid_format, what + ": a stream error has no gRPC status");
-      return end;
-    } else {
-      throw Error(ErrorCode::invalid_format, what + ": a stream line has neither 'result' nor 'error'");
-    }
-  }
-  return end;
-}
-
 }  // namespace
 
 LndRestUri LndRestUri::parse(const std::string& uri) {
@@ -273,26 +278,11 @@ LndRestUri LndRestUri::parse(const std::string& uri) {
                 std::string("wallet URI: the macaroon file is missing (expected ") + kUsage + ")");
   }
   LndRestUri out;
-  out.host = parsed.host;
-  out.port = parsed.port;
+  lightning::set_endpoint(out, parsed, kUsage);
   // Binary: read as is (no trimming; any byte may end a macaroon's signature).
-  std::string bytes;
-  try {
-    bytes = util::read_file(*macaroon_file, kMaxMacaroonBytes);
-  } catch (const Error& e) {
-    if (e.code() == ErrorCode::invalid_argument) {
-      throw Error(ErrorCode::invalid_argument, "wallet URI: macaroon file '" + *macaroon_file + "' is larger than " +
-                                                   std::to_string(kMaxMacaroonBytes) + " bytes");
-    }
-    throw Error(e.code(), "wallet URI: macaroon file '" + *macaroon_file + "': " +
-                              (e.code() == ErrorCode::not_found ? std::string("does not exist") : std::string("unreadable")));
-  }
-  if (bytes.empty()) throw Error(ErrorCode::invalid_argument, "wallet URI: macaroon file '" + *macaroon_file + "' is empty");
+  std::string bytes = lightning::read_secret_file(*macaroon_file, kMaxMacaroonBytes, "macaroon", /*trim=*/false);
   out.macaroon_hex = util::to_hex(bytes);
   util::secure_wipe(bytes.data(), bytes.size());
-  const auto options = lightning::rest_http_options(parsed, kUsage);
-  out.cert_file = options.ca_file;
-  out.timeout = options.timeout;
   return out;
 }
 
@@ -304,13 +294,10 @@ std::unique_ptr<LndRestWallet> LndRestWallet::open(const std::string& uri) {
   return std::make_unique<LndRestWallet>(LndRestUri::parse(uri));
 }
 
-std::string LndRestWallet::describe() const { return "lnd+rest://" + uri_.host + ":" + std::to_string(uri_.port); }
+std::string LndRestWallet::describe() const { return lightning::shown_uri("lnd+rest", uri_.host, uri_.port); }
 
 CreatedInvoice LndRestWallet::create_invoice(const InvoiceRequest& request) {
-  if (request.amount_msat && *request.amount_msat == 0) {
-    throw Error(ErrorCode::invalid_argument, "invoice amount must be above zero (or absent for any amount)");
-  }
-  if (request.expiry_s == 0) throw Error(ErrorCode::invalid_argument, "invoice expiry must be above zero seconds");
+  lightning::check_invoice_request(request);
   json body = {{"expiry", std::to_string(request.expiry_s)}};
   if (request.amount_msat) body["value_msat"] = std::to_string(*request.amount_msat);
   if (request.description_hash) {
@@ -361,16 +348,10 @@ PaymentResult LndRestWallet::pay_invoice(const std::string& bolt11, const PayOpt
     if (known) return *known;
     throw;
   }
-  const std::optional<GrpcStatus> failed_call = client.check(reply, what, false);
-  StreamEnd end;
-  if (failed_call) {
-    end.error = failed_call;
-  } else {
-    end = read_stream(reply.body, what);
-  }
+  StreamEnd end = client.stream_end(reply, what);
   if (end.error) {
-    if (is_macaroon_refusal(200, end.error)) {
-      throw Error(ErrorCode::invalid_argument, what + ": LND refused the macaroon: " + peer_text(end.error->message));
+    if (is_macaroon_refusal(reply.status, end.error)) {
+      lightning::throw_credential_refused(what, "macaroon", reply.status, peer_text(end.error->message));
     }
     // AlreadyExists is both "invoice is already paid" and "payment is in transition": only
     // the second has a state worth reporting.
@@ -426,13 +407,7 @@ std::optional<PaymentResult> LndRestWallet::lookup_payment(const PaymentHash& pa
   if (pad != std::string::npos) hash = hash.substr(0, pad) + std::string("%3D%3D").substr(0, 3 * (hash.size() - pad));
   // The first update is the payment as it stands; an in-flight payment's stream stays open.
   const auto reply = client.send("GET", "/v2/router/track/" + hash + "?no_inflight_updates=false", "", uri_.timeout, true);
-  const std::optional<GrpcStatus> failed_call = client.check(reply, what, false);
-  StreamEnd end;
-  if (failed_call) {
-    end.error = failed_call;
-  } else {
-    end = read_stream(reply.body, what);
-  }
+  StreamEnd end = client.stream_end(reply, what);
   if (end.error) {
     if (end.error->code == kGrpcNotFound) return std::nullopt;
     throw Error(ErrorCode::io, what + ": LND failed " + status_text(*end.error));

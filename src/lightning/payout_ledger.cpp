@@ -17,6 +17,7 @@ namespace petalsln {
 namespace {
 
 using lightning::devnet::Database;
+using lightning::devnet::has_table;
 using lightning::devnet::ImmediateTransaction;
 using lightning::devnet::Statement;
 
@@ -62,17 +63,6 @@ CREATE TABLE payments (
 CREATE INDEX payments_in_flight ON payments(state) WHERE state = 'in_flight';
 )sql";
 
-bool has_table(Database& db, const char* name) {
-  Statement q(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
-  q.bind(1, name);
-  return q.step();
-}
-
-bool is_empty(Database& db) {
-  Statement q(db, "SELECT 1 FROM sqlite_master LIMIT 1");
-  return !q.step();
-}
-
 std::string meta(Database& db, const char* key) {
   Statement q(db, "SELECT value FROM meta WHERE key = ?1");
   q.bind(1, key);
@@ -117,18 +107,12 @@ PayoutLedger::PayoutLedger(const std::string& path, PayoutLedgerOptions options)
   lightning::devnet::create_private_file(path);
   impl_->db = std::make_unique<Database>(path);
   Database& db = *impl_->db;
-  if (!is_empty(db)) check_schema(db);  // refuse someone else's database before changing it
-  db.enable_wal();
   db.exec("PRAGMA synchronous=FULL");  // a committed record must survive a power cut, not only a crash
-  ImmediateTransaction tx(db);
-  if (is_empty(db)) {
-    db.exec(kSchemaSql);
-    Statement ins(db, "INSERT INTO meta(key, value) VALUES ('kind', ?1), ('schema_version', ?2)");
+  lightning::devnet::create_or_check_schema(db, check_schema, [](Database& d) {
+    d.exec(kSchemaSql);
+    Statement ins(d, "INSERT INTO meta(key, value) VALUES ('kind', ?1), ('schema_version', ?2)");
     ins.bind(1, kKind).bind(2, std::to_string(kSchemaVersion)).run();
-    tx.commit();
-    return;
-  }
-  check_schema(db);  // another process created it in the meantime
+  });
 }
 
 PayoutLedger::~PayoutLedger() = default;

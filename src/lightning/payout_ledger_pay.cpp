@@ -2,7 +2,13 @@
 // what makes it crash-safe (see payout_ledger.hpp): record, then pay, then mark; and settle
 // whatever was recorded but not marked by asking the wallet before paying anything new.
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -57,6 +63,39 @@ void note_failure(Database& db, const PayoutLedgerOptions& o, const std::string&
   update_one(db, up, "counting a failure");
 }
 
+// Holds the ledger's pay lock for one pay run: an exclusive flock on "LEDGER.lock", taken
+// without waiting. Two runs at once could not pay a hash twice (the ledger's write lock and
+// the wallet see to that), but they would race each other to settle the same in-flight
+// payments and report each other's work; one run at a time keeps every report true.
+// A sibling file, not the ledger itself: closing any descriptor of an SQLite file drops the
+// POSIX locks SQLite holds on it in this process. flock is released by the kernel when the
+// process ends, however it ends, so a crashed run never leaves a stale lock behind.
+class PayRunLock {
+ public:
+  explicit PayRunLock(const std::string& ledger_path) : path_(ledger_path + ".lock") {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd_ < 0) {
+      throw Error(ErrorCode::io, "payout ledger: cannot open its pay lock " + path_ + ": " + std::strerror(errno));
+    }
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd_);
+      if (err == EWOULDBLOCK) {
+        throw Error(ErrorCode::io, "payout ledger " + ledger_path + ": another pay run holds its lock (" + path_ +
+                                       "); only one runs at a time: try again once it has finished");
+      }
+      throw Error(ErrorCode::io, "payout ledger: cannot lock " + path_ + ": " + std::strerror(err));
+    }
+  }
+  ~PayRunLock() { ::close(fd_); }  // releases the lock
+  PayRunLock(const PayRunLock&) = delete;
+  PayRunLock& operator=(const PayRunLock&) = delete;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
 }  // namespace
 
 // The wallet's verdict on one recorded payment, written in one transaction. Returns false if
@@ -93,6 +132,15 @@ static bool apply_result(PayoutLedger::Impl& m, const InFlight& p, const Payment
   return true;
 }
 
+// Lists @p p in @p run under the wallet's verdict @p result.
+static void report_outcome(PayoutRun& run, const InFlight& p, const PaymentResult& result) {
+  switch (result.status) {
+    case PaymentStatus::succeeded: run.paid.push_back({p.payee, p.amount_msat, p.hash}); break;
+    case PaymentStatus::failed: run.failed.push_back({p.payee, p.amount_msat, result.failure_reason}); break;
+    case PaymentStatus::pending: run.pending.push_back({p.payee, p.amount_msat, "payment pending"}); break;
+  }
+}
+
 // Pays a recorded invoice and writes the outcome into @p run.
 static void pay_recorded(PayoutLedger::Impl& m, Wallet& wallet, const InFlight& p, PayoutRun& run) {
   PayOptions opts;
@@ -125,15 +173,11 @@ static void pay_recorded(PayoutLedger::Impl& m, Wallet& wallet, const InFlight& 
     }
   }
   apply_result(m, p, result);
-  switch (result.status) {
-    case PaymentStatus::succeeded: run.paid.push_back({p.payee, p.amount_msat, p.hash}); break;
-    case PaymentStatus::failed: run.failed.push_back({p.payee, p.amount_msat, result.failure_reason}); break;
-    case PaymentStatus::pending: run.pending.push_back({p.payee, p.amount_msat, "payment pending"}); break;
-  }
+  report_outcome(run, p, result);
 }
 
-PayoutRun PayoutLedger::settle_in_flight(Wallet& wallet) {
-  Impl& m = *impl_;
+// settle_in_flight() without taking the pay lock (pay_due() holds it already).
+static PayoutRun settle(PayoutLedger::Impl& m, Wallet& wallet) {
   std::vector<InFlight> in_flight;
   {
     Statement q(*m.db, "SELECT payment_hash, payee, amount_msat, bolt11 FROM payments WHERE state = 'in_flight' ORDER BY created_at");
@@ -162,18 +206,20 @@ PayoutRun PayoutLedger::settle_in_flight(Wallet& wallet) {
       continue;
     }
     apply_result(m, p, *known);
-    switch (known->status) {
-      case PaymentStatus::succeeded: run.paid.push_back({p.payee, p.amount_msat, p.hash}); break;
-      case PaymentStatus::failed: run.failed.push_back({p.payee, p.amount_msat, known->failure_reason}); break;
-      case PaymentStatus::pending: run.pending.push_back({p.payee, p.amount_msat, "payment pending"}); break;
-    }
+    report_outcome(run, p, *known);
   }
   return run;
 }
 
+PayoutRun PayoutLedger::settle_in_flight(Wallet& wallet) {
+  const PayRunLock lock(impl_->db->path());
+  return settle(*impl_, wallet);
+}
+
 PayoutRun PayoutLedger::pay_due(Wallet& wallet, PayeeResolver& resolver, bool ignore_backoff) {
   Impl& m = *impl_;
-  PayoutRun run = settle_in_flight(wallet);
+  const PayRunLock lock(m.db->path());
+  PayoutRun run = settle(m, wallet);
   struct Due {
     std::string payee;
     std::uint64_t owed = 0;

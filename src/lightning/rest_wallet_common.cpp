@@ -10,6 +10,7 @@
 #include "util/files.hpp"
 #include "util/hex.hpp"
 #include "util/secure_compare.hpp"
+#include "util/secure_wipe.hpp"
 #include "util/sha256.hpp"
 
 namespace petalsln::lightning {
@@ -120,9 +121,9 @@ std::optional<std::string> RestUri::get(const std::string& key) const {
   return std::nullopt;
 }
 
-std::string RestUri::https_base() const { return "https://" + host + ":" + std::to_string(port); }
+std::string RestUri::https_base() const { return lightning::https_base(host, port); }
 
-std::string RestUri::shown() const { return scheme + "://" + host + ":" + std::to_string(port); }
+std::string RestUri::shown() const { return shown_uri(scheme, host, port); }
 
 RestUri parse_rest_uri(const std::string& uri, const std::string& scheme, std::uint16_t default_port,
                        std::initializer_list<const char*> allowed_keys, const std::string& usage) {
@@ -167,20 +168,62 @@ RestUri parse_rest_uri(const std::string& uri, const std::string& scheme, std::u
   return out;
 }
 
-std::string read_secret_file(const std::string& path, std::size_t max_bytes, const std::string& what) {
+std::string read_secret_file(const std::string& path, std::size_t max_bytes, const std::string& what, bool trim) {
+  const std::string file = what + " file '" + path + "'";
   std::string text;
   try {
     text = util::read_file(path, max_bytes);
   } catch (const Error& e) {
+    if (e.code() == ErrorCode::not_found) throw Error(ErrorCode::not_found, file + " does not exist");
     if (e.code() == ErrorCode::invalid_argument) {
-      throw Error(ErrorCode::invalid_argument,
-                  what + " file '" + path + "' is larger than " + std::to_string(max_bytes) + " bytes");
+      throw Error(ErrorCode::invalid_argument, util::is_regular_file(path) ? file + " is larger than " +
+                                                                                 std::to_string(max_bytes) + " bytes"
+                                                                           : file + " is not a regular file");
     }
-    throw Error(e.code(), what + " file '" + path + "' could not be read: " + e.what());
+    throw Error(e.code(), file + " could not be read: " + e.what());
   }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) text.pop_back();
-  if (text.empty()) throw Error(ErrorCode::invalid_argument, what + " file '" + path + "' is empty");
+  if (trim) {
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) text.pop_back();
+  }
+  if (text.empty()) throw Error(ErrorCode::invalid_argument, file + " is empty");
   return text;
+}
+
+std::string secret_param(const RestUri& uri, const char* key, const char* file_key, std::size_t max_bytes,
+                         const std::string& what, const std::string& usage) {
+  const auto inline_value = uri.get(key);
+  const auto file = uri.get(file_key);
+  if (inline_value && file) {
+    bad_uri(std::string("give either '") + key + "' or '" + file_key + "', not both", usage);
+  }
+  if (!inline_value && !file) bad_uri("the " + what + " is missing", usage);
+  std::string secret = inline_value ? *inline_value : read_secret_file(*file, max_bytes, what);
+  if (secret.size() > max_bytes) {
+    util::secure_wipe(secret.data(), secret.size());
+    bad_uri("the " + what + " is longer than " + std::to_string(max_bytes) + " bytes", usage);
+  }
+  return secret;
+}
+
+std::string https_base(const std::string& host, std::uint16_t port) {
+  return "https://" + host + ":" + std::to_string(port);
+}
+
+std::string shown_uri(const std::string& scheme, const std::string& host, std::uint16_t port) {
+  return scheme + "://" + host + ":" + std::to_string(port);
+}
+
+void throw_credential_refused(const std::string& where, const std::string& credential, long status,
+                              const std::string& detail) {
+  throw Error(ErrorCode::invalid_argument, where + " refused the " + credential + " (HTTP " + std::to_string(status) +
+                                               ")" + (detail.empty() ? std::string() : ": " + detail));
+}
+
+void check_invoice_request(const InvoiceRequest& request) {
+  if (request.amount_msat && *request.amount_msat == 0) {
+    throw Error(ErrorCode::invalid_argument, "invoice amount must be above zero (or absent for any amount)");
+  }
+  if (request.expiry_s == 0) throw Error(ErrorCode::invalid_argument, "invoice expiry must be above zero seconds");
 }
 
 HttpOptions rest_http_options(const RestUri& uri, const std::string& usage) {
@@ -202,6 +245,23 @@ HttpOptions rest_http_options(const RestUri& uri, const std::string& usage) {
   return options;
 }
 
+void set_endpoint(RestEndpoint& out, const RestUri& parsed, const std::string& usage) {
+  const HttpOptions options = rest_http_options(parsed, usage);
+  out.host = parsed.host;
+  out.port = parsed.port;
+  out.cert_file = options.ca_file;
+  out.timeout = options.timeout;
+}
+
+HttpOptions endpoint_options(const RestEndpoint& endpoint, std::chrono::milliseconds timeout) {
+  HttpOptions options;
+  options.ca_file = endpoint.cert_file;
+  options.skip_hostname_check_with_ca_file = false;  // the rule of rest_endpoint.hpp, for every backend
+  options.timeout = timeout;
+  options.connect_timeout = std::min(options.connect_timeout, timeout);
+  return options;
+}
+
 std::string peer_text(const std::string& text) {
   std::string out = text.substr(0, 300);
   for (char& c : out) {
@@ -217,6 +277,12 @@ nlohmann::json parse_json_reply(const HttpResponse& response, const std::string&
     throw Error(ErrorCode::invalid_format, what + ": the reply (HTTP " + std::to_string(response.status) +
                                                ") is not JSON: " + peer_text(response.body.substr(0, 80)));
   }
+  return value;
+}
+
+nlohmann::json json_object_reply(const HttpResponse& response, const std::string& what) {
+  nlohmann::json value = parse_json_reply(response, what);
+  if (!value.is_object()) throw Error(ErrorCode::invalid_format, what + ": the reply is not a JSON object");
   return value;
 }
 

@@ -19,6 +19,7 @@
 
 #include "lightning/http_client.hpp"
 #include "petalsln/bolt11.hpp"
+#include "petalsln/rest_endpoint.hpp"
 #include "petalsln/wallet.hpp"
 
 namespace petalsln::lightning {
@@ -48,17 +49,50 @@ struct RestUri {
 RestUri parse_rest_uri(const std::string& uri, const std::string& scheme, std::uint16_t default_port,
                        std::initializer_list<const char*> allowed_keys, const std::string& usage);
 
-/// Reads a secret (rune, API key, macaroon) from @p path, at most @p max_bytes, with trailing
-/// whitespace removed. Throws Error(not_found) if the file is missing, Error(invalid_argument)
-/// if it is larger than @p max_bytes or empty, Error(io) if unreadable; messages name @p what
-/// and the path, never the contents.
-std::string read_secret_file(const std::string& path, std::size_t max_bytes, const std::string& what);
+/// Returns "https://HOST:PORT", the base every request URL of a REST backend starts with.
+std::string https_base(const std::string& host, std::uint16_t port);
+
+/// Returns "SCHEME://HOST:PORT": what a backend's describe() shows (no parameters, so no secrets).
+std::string shown_uri(const std::string& scheme, const std::string& host, std::uint16_t port);
+
+/// Reads a secret (rune, API key, macaroon) from @p path, at most @p max_bytes. With @p trim,
+/// trailing whitespace is removed (text secrets); without, the bytes are returned as they are
+/// (binary macaroons). Throws Error(not_found) if the file is missing, Error(invalid_argument)
+/// if it is not a regular file, larger than @p max_bytes or empty, Error(io) if unreadable;
+/// messages name @p what and the path, never the contents.
+std::string read_secret_file(const std::string& path, std::size_t max_bytes, const std::string& what,
+                             bool trim = true);
+
+/// The text credential of a URI given either inline (parameter @p key) or in a file (parameter
+/// @p file_key, read with read_secret_file()), at most @p max_bytes either way. @p what names
+/// it in errors ("rune", "API key"). Throws Error(invalid_argument) when both or neither are
+/// given or it is too long, and as read_secret_file() does.
+std::string secret_param(const RestUri& uri, const char* key, const char* file_key, std::size_t max_bytes,
+                         const std::string& what, const std::string& usage);
 
 /// The HTTP options shared by the REST backends, from the URI's optional `cert=FILE` (trust
-/// that certificate instead of the system CA store; the host name is still checked) and
-/// `timeout=SECONDS` (1..3600, default 30) parameters. Throws Error(invalid_argument) for a
-/// malformed timeout, Error(not_found) for a missing certificate file.
+/// that certificate instead of the system CA store) and `timeout=SECONDS` (1..3600, default
+/// 30) parameters. Throws Error(invalid_argument) for a malformed timeout, Error(not_found) for
+/// a missing certificate file.
 HttpOptions rest_http_options(const RestUri& uri, const std::string& usage);
+
+/// Fills @p out from @p parsed: host, port, certificate file and per-request timeout (see
+/// rest_http_options()).
+void set_endpoint(RestEndpoint& out, const RestUri& parsed, const std::string& usage);
+
+/// The options one request to @p endpoint runs under, with @p timeout as its deadline, by the
+/// TLS rule rest_endpoint.hpp states (the host name is always checked).
+HttpOptions endpoint_options(const RestEndpoint& endpoint, std::chrono::milliseconds timeout);
+
+/// Throws Error(invalid_argument) "WHERE refused the CREDENTIAL (HTTP STATUS): DETAIL": the one
+/// form every backend reports a rejected macaroon, rune or API key in. @p detail is the peer's
+/// (already peer_text()-cleaned) reason and may be empty; the credential itself is never named.
+[[noreturn]] void throw_credential_refused(const std::string& where, const std::string& credential, long status,
+                                          const std::string& detail);
+
+/// Throws Error(invalid_argument) for what no backend can create: a zero amount (absent means
+/// "any amount") or a zero expiry.
+void check_invoice_request(const InvoiceRequest& request);
 
 /// Returns @p text (a peer's message) cut to 300 bytes with control characters replaced by
 /// '?', so that a hostile reply cannot flood or forge log lines.
@@ -67,6 +101,9 @@ std::string peer_text(const std::string& text);
 /// Parses @p response's body as a JSON value. Throws Error(invalid_format) naming @p what if
 /// it is not JSON.
 nlohmann::json parse_json_reply(const HttpResponse& response, const std::string& what);
+
+/// Like parse_json_reply(), but the value must be a JSON object (Error(invalid_format) otherwise).
+nlohmann::json json_object_reply(const HttpResponse& response, const std::string& what);
 
 /// Returns member @p key of object @p obj as an unsigned 64-bit integer. Throws
 /// Error(invalid_format) naming @p what and @p key if it is missing or not one.

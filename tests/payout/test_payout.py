@@ -29,6 +29,9 @@ class LnurlServer:
         self.devnet_path = devnet_path
         self.modes = {}
         self.invoice_requests = []
+        # Mode "hold": the pay request waits for `release`, after setting `held`.
+        self.held = threading.Event()
+        self.release = threading.Event()
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -82,6 +85,9 @@ class LnurlServer:
             return h.reply(200, '{"tag": "payRequest", "callback": ')
         if mode == "slow":
             time.sleep(4)
+        if mode == "hold":
+            self.held.set()
+            self.release.wait(120)
         if mode == "oversized":
             body["padding"] = "x" * (256 * 1024)
         if mode == "wrong_tag":
@@ -119,6 +125,7 @@ class PayoutTest(unittest.TestCase):
         self.lnurl = LnurlServer(self.devnet)
 
     def tearDown(self):
+        self.lnurl.release.set()
         self.lnurl.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -133,12 +140,15 @@ class PayoutTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         return json.loads(proc.stdout)["balance_msat"]
 
-    def payout(self, *args, env=None, timeout_s=None):
+    def payout_cmd(self, *args, timeout_s=None):
         cmd = [PAYOUT, "--wallet", f"devnet:{self.devnet}?account=operator", "--ledger", self.ledger,
                "--allow-http-loopback"]
         if timeout_s:
             cmd += ["--timeout-s", str(timeout_s)]
-        return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120,
+        return cmd + list(args)
+
+    def payout(self, *args, env=None, timeout_s=None):
+        return subprocess.run(self.payout_cmd(*args, timeout_s=timeout_s), capture_output=True, text=True, timeout=120,
                               env={**os.environ, **(env or {})})
 
     def ok(self, *args, **kw):
@@ -199,6 +209,40 @@ class PayoutTest(unittest.TestCase):
         self.accrue(600, [("carol", 1)])
         self.assertEqual([p["amount_msat"] for p in self.ok("pay")["paid"]], [1200])
         self.assertEqual(self.balance("carol"), 1200)
+
+    # ---- one pay run at a time ---------------------------------------------------------------
+
+    def test_a_second_pay_fails_while_one_runs(self):
+        self.create_account("alice")
+        self.create_account("bob")
+        self.accrue(20_000, [("alice", 1), ("bob", 1)])
+        # The first run stops at alice's pay request (first by name) until released, so the
+        # second surely starts while the first holds the lock, with nothing paid yet.
+        self.lnurl.modes["alice"] = "hold"
+        first = subprocess.Popen(self.payout_cmd("pay"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertTrue(self.lnurl.held.wait(60), "the first pay never asked for alice's pay request")
+            second = self.payout("pay")
+            self.assertEqual(second.returncode, 1, second.stdout + second.stderr)
+            self.assertIn("another pay run holds its lock", second.stderr)
+            self.assertIn(self.ledger + ".lock", second.stderr)
+            self.assertEqual(second.stdout, "")
+            # report is not a pay run: it still works meanwhile.
+            self.assertEqual(self.ok("report")["payees"][self.lnurl.address("alice")]["owed_msat"], 10_000)
+        finally:
+            self.lnurl.release.set()
+            out, err = first.communicate(timeout=120)
+        self.assertEqual(first.returncode, 0, err)
+        paid = json.loads(out)
+        self.assertEqual(sorted((p["address"], p["amount_msat"]) for p in paid["paid"]),
+                         [(self.lnurl.address("alice"), 10_000), (self.lnurl.address("bob"), 10_000)])
+        # Each payee was paid exactly once, and the lock went with the first run.
+        self.assertEqual(self.balance("alice"), 10_000)
+        self.assertEqual(self.balance("bob"), 10_000)
+        self.assertEqual(self.balance("operator"), OPERATOR_FUNDS_MSAT - 20_000)
+        self.assertEqual(self.ok("pay")["paid"], [])
+        self.check_accounting(self.ok("report"))
+        self.assertEqual(os.stat(self.ledger + ".lock").st_mode & 0o777, 0o600)
 
     # ---- crash at every step of a payment, then restart -------------------------------------
 

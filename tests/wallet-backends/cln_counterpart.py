@@ -21,7 +21,6 @@ with that reply instead, so a test can feed the client error bodies and lies.
 Run: cln_counterpart.py --wallet-bin BIN --devnet-uri URI --rune RUNE --cert C --key K
 Prints {"port": N} once listening. Standard library only.
 """
-import argparse
 import hashlib
 import hmac
 import json
@@ -241,10 +240,7 @@ class Handler(devnet_bridge.JsonRequestHandler):
             return
         fake = self.server.faults.get("reply")
         if fake and fake.get("method", name) == name:
-            if "raw" in fake:
-                self.send_bytes(fake["status"], fake["raw"].encode(), content_type="text/plain")
-            else:
-                self.send_json(fake["status"], fake["body"])
+            self.send_injected(fake)
             return
         handler = {"invoice": node.invoice, "pay": node.pay, "listinvoices": node.listinvoices,
                    "listpays": node.listpays, "listfunds": node.listfunds}.get(name)
@@ -261,21 +257,12 @@ class Handler(devnet_bridge.JsonRequestHandler):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--wallet-bin", required=True)
-    ap.add_argument("--devnet-uri", required=True)
+    ap = devnet_bridge.counterpart_arg_parser()
     ap.add_argument("--rune", required=True)
-    ap.add_argument("--cert", required=True)
-    ap.add_argument("--key", required=True)
     args = ap.parse_args()
     server = devnet_bridge.HttpsJsonServer(Handler, args.cert, args.key)
     server.node = ClnNode(devnet_bridge.DevnetBridge(args.wallet_bin, args.devnet_uri), args.rune)
-    devnet_bridge.announce_ready(server.start())
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+    devnet_bridge.serve(server)
 
 
 if __name__ == "__main__":

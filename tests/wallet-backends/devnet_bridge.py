@@ -14,12 +14,18 @@ What is here:
   HttpsJsonServer       a tiny threaded HTTPS server for JSON APIs, with fault injection
                         (slow replies, oversized replies) switched on and off over a control
                         path, so one counterpart process serves every test
+  counterpart_arg_parser(),
+  serve()               a counterpart's command line (--wallet-bin, --devnet-uri, --cert,
+                        --key) and its main loop
   announce_ready(),
   start_counterpart()   the handshake between a test driver and a counterpart process:
                         the counterpart prints one JSON line {"port": N} once it listens
 
+The test drivers' own shared scaffolding is in backend_test_support.py.
+
 Standard library only.
 """
+import argparse
 import http.server
 import json
 import os
@@ -155,14 +161,15 @@ class DevnetBridge:
         return _one_json(self._call("balance"), "balance")["balance_msat"]
 
 
-def make_tls_cert(dirpath, name="node"):
-    """Makes a self-signed P-256 certificate for 127.0.0.1 and localhost in DIRPATH; returns
-    (cert_path, key_path). The key file is 0600, as a node's would be."""
+def make_tls_cert(dirpath, name="node", san="IP:127.0.0.1,DNS:localhost"):
+    """Makes a self-signed P-256 certificate for SAN (by default 127.0.0.1 and localhost) in
+    DIRPATH; returns (cert_path, key_path). The key file is 0600, as a node's would be."""
     cert = os.path.join(dirpath, f"{name}.cert")
     key = os.path.join(dirpath, f"{name}.key")
+    cn = san.split(",")[0].split(":", 1)[1]
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-days", "1", "-subj", f"/CN={cn}", "-addext", f"subjectAltName={san}",
          "-keyout", key, "-out", cert],
         check=True, capture_output=True, timeout=60)
     os.chmod(key, 0o600)
@@ -227,6 +234,14 @@ class JsonRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def route(self, method, path, query, body):
         raise NotImplementedError
+
+    def send_injected(self, fake):
+        """Answers with a reply a test injected (a counterpart's `reply` fault): {"status": N,
+        "body": OBJ} as JSON, or {"status": N, "raw": TEXT} as text."""
+        if "raw" in fake:
+            self.send_bytes(fake["status"], fake["raw"].encode(), content_type="text/plain")
+        else:
+            self.send_json(fake["status"], fake["body"])
 
     def json_body(self, body):
         """The request body as a JSON object, or None (and a 400 sent) if it is not one."""
@@ -305,6 +320,25 @@ class HttpsJsonServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         """Serves in a daemon thread; returns the port."""
         threading.Thread(target=self.serve_forever, daemon=True).start()
         return self.port
+
+
+def counterpart_arg_parser():
+    """The command line every counterpart takes (--wallet-bin, --devnet-uri, --cert, --key);
+    add a counterpart's own options to it."""
+    ap = argparse.ArgumentParser()
+    for name in ("--wallet-bin", "--devnet-uri", "--cert", "--key"):
+        ap.add_argument(name, required=True)
+    return ap
+
+
+def serve(server):
+    """A counterpart's main loop: starts SERVER, announces its port, and serves until the
+    process is terminated."""
+    announce_ready(server.start())
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
 
 
 def announce_ready(port, **extra):

@@ -30,7 +30,6 @@ Run: lnbits_counterpart.py --wallet-bin BIN --devnet-uri URI --admin-key K --inv
      --cert C --key K [--reserve-fee-msat N]
 Prints {"port": N} once listening. Standard library only.
 """
-import argparse
 import hmac
 import json
 import os
@@ -97,10 +96,7 @@ class Handler(devnet_bridge.JsonRequestHandler):
         srv = self.server.lnbits
         fake = self.server.faults.get("reply")
         if fake and path == fake.get("path", path) and path.startswith(fake.get("prefix", "")):
-            if "raw" in fake:
-                self.send_bytes(fake["status"], fake["raw"].encode(), content_type="text/plain")
-            else:
-                self.send_json(fake["status"], fake["body"])
+            self.send_injected(fake)
             return
         key = srv.key_type(self.headers.get("X-Api-Key"))
         if path == "/api/v1/payments" and method == "POST":
@@ -218,24 +214,15 @@ class Handler(devnet_bridge.JsonRequestHandler):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--wallet-bin", required=True)
-    ap.add_argument("--devnet-uri", required=True)
+    ap = devnet_bridge.counterpart_arg_parser()
     ap.add_argument("--admin-key", required=True)
     ap.add_argument("--invoice-key", required=True)
-    ap.add_argument("--cert", required=True)
-    ap.add_argument("--key", required=True)
     ap.add_argument("--reserve-fee-msat", type=int, default=0)
     args = ap.parse_args()
     server = devnet_bridge.HttpsJsonServer(Handler, args.cert, args.key)
     server.lnbits = LnbitsServer(devnet_bridge.DevnetBridge(args.wallet_bin, args.devnet_uri), args.admin_key,
                                  args.invoice_key, args.reserve_fee_msat)
-    devnet_bridge.announce_ready(server.start())
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+    devnet_bridge.serve(server)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ stream open, as for a payment whose HTLCs are unresolved).
 usage: lnd_counterpart.py --wallet-bin BIN --devnet-uri URI --cert C --key K --macaroon FILE
 Writes a fresh random macaroon to FILE (0600) and prints {"port": N} once listening.
 """
-import argparse
 import base64
 import binascii
 import json
@@ -235,9 +234,8 @@ class LndHandler(devnet_bridge.JsonRequestHandler):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    for name in ("--wallet-bin", "--devnet-uri", "--cert", "--key", "--macaroon"):
-        ap.add_argument(name, required=True)
+    ap = devnet_bridge.counterpart_arg_parser()
+    ap.add_argument("--macaroon", required=True)
     args = ap.parse_args()
     macaroon = os.urandom(96)
     fd = os.open(args.macaroon, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -249,8 +247,7 @@ def main():
     server.invoices = {}
     server.add_index = 0
     server.lock = threading.Lock()
-    devnet_bridge.announce_ready(server.start())
-    threading.Event().wait()
+    devnet_bridge.serve(server)
 
 
 if __name__ == "__main__":
