@@ -16,19 +16,15 @@
 #include <thread>
 #include <cstdio>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/cli.hpp"
-#include "petalsln/discovery.hpp"
 #include "petalsln/error.hpp"
 #include "petalsln/generator.hpp"
 #include "petalsln/local_model.hpp"
-#include "petalsln/model_fingerprint.hpp"
-#include "petalsln/remote_sequence.hpp"
 #include "petalsln/server_info.hpp"
+#include "petalsln/swarm_chat.hpp"
 #include "petalsln/wallet.hpp"
-#include "util/files.hpp"
 #include "util/hex.hpp"
 
 using namespace petalsln;
@@ -71,7 +67,8 @@ How to pick tokens (greedy unless a sampling option is given):
 
 Output:
   --json                   print {"prompt_ids", "new_ids", "text", "stop_reason"} (and in
-                           swarm mode "route") and exit (needs --prompt)
+                           swarm mode the receipt: "route", "payments", "work") and exit
+                           (needs --prompt)
   --threads N              compute threads (default: every hardware thread)
   -h, --help               show this help
 )";
@@ -107,124 +104,59 @@ LoadProgress progress_printer() {
   };
 }
 
-// Where the blocks run: this process, or the swarm through a discovery mechanism.
-struct Backend {
-  std::unique_ptr<Discovery> discovery;
-  std::unique_ptr<BlockPipeline> pipeline;
-  RemoteSequence* remote = nullptr;  // set in swarm mode
-};
+// Where the blocks run and how they are paid for, from the command line.
+SwarmChatOptions chat_options(const cli::Args& args) {
+  SwarmChatOptions o;
+  o.local = args.has("local");
+  if (args.has("peers")) o.peers = parse_endpoint_list(args.str("peers"));
+  if (args.has("initial-peers")) o.initial_peers = parse_endpoint_list(args.str("initial-peers"));
+  o.model_name = args.str("model-name");
+  if (args.has("wallet")) o.wallet = std::shared_ptr<Wallet>(open_wallet(args.str("wallet")));
+  o.budget_msat = static_cast<std::uint64_t>(args.integer("budget-sats", 0, 0, 21000000LL * 100000000LL)) * 1000;
+  if (o.budget_msat > 0 && !o.wallet) throw cli::UsageError("--budget-sats needs --wallet");
+  if (args.has("max-price-msat")) o.max_price_msat = static_cast<std::uint64_t>(args.integer("max-price-msat", 0, 0, INT64_MAX));
+  o.step_timeout_s = args.number("timeout", 30);
+  if (o.step_timeout_s <= 0) throw cli::UsageError("--timeout must be positive");
+  return o;
+}
 
-Backend make_backend(const LocalModel& model, const cli::Args& args, bool verbose) {
-  Backend b;
-  if (args.has("local")) {
-    b.pipeline = model.new_pipeline();
-    return b;
-  }
-  if (args.has("peers")) {
-    b.discovery = std::make_unique<StaticDiscovery>(parse_endpoint_list(args.str("peers")));
-  } else {
-    DhtDiscoveryOptions o;
-    o.bind_address = "0.0.0.0";
-    o.bootstrap_nodes = parse_endpoint_list(args.str("initial-peers"));
-    auto dht = std::make_unique<DhtDiscovery>(o);
-    if (!dht->wait_until_connected(std::chrono::seconds(10))) {
-      throw Error(ErrorCode::io, "could not reach any DHT node in " + args.str("initial-peers"));
+// The endpoint lists are split by SwarmChat; split them here too so that a malformed list is
+// a usage error (exit 2), as it always was.
+void check_endpoint_lists(const cli::Args& args) {
+  for (const char* name : {"peers", "initial-peers"}) {
+    if (!args.has(name)) continue;
+    try {
+      parse_endpoint_list(args.str(name));
+    } catch (const Error& e) {
+      throw cli::UsageError(std::string("--") + name + ": " + e.what());
     }
-    b.discovery = std::move(dht);
   }
-  const std::string name = args.has("model-name") ? args.str("model-name") : util::base_name(model.dir());
-  const auto fingerprint = compute_model_fingerprint(model.dir());
-  Discovery* discovery = b.discovery.get();
-  CandidateSource source = [discovery, name, fingerprint] { return discovery->lookup(name, fingerprint).records; };
-  RemoteSequenceOptions ro;
-  ro.model_name = name;
-  if (args.has("wallet")) ro.wallet = std::shared_ptr<Wallet>(open_wallet(args.str("wallet")));
-  ro.budget_msat = static_cast<std::uint64_t>(args.integer("budget-sats", 0, 0, 21000000LL * 100000000LL)) * 1000;
-  if (ro.budget_msat > 0 && !ro.wallet) throw cli::UsageError("--budget-sats needs --wallet");
-  if (args.has("max-price-msat")) ro.route.max_price_msat = static_cast<std::uint64_t>(args.integer("max-price-msat", 0, 0, INT64_MAX));
-  ro.step_timeout_s = args.number("timeout", 30);
-  if (ro.step_timeout_s <= 0) throw cli::UsageError("--timeout must be positive");
-  auto remote = std::make_unique<RemoteSequence>(std::move(source), static_cast<std::uint32_t>(model.config().num_hidden_layers),
-                                                 model.config().hidden_size, ro);
-  if (verbose) remote->on_event = [](const RemoteEvent& e) { std::fprintf(stderr, "[swarm] %s\n", e.message.c_str()); };
-  b.remote = remote.get();
-  b.pipeline = std::move(remote);
-  return b;
 }
 
-nlohmann::ordered_json route_json(const RemoteSequence& remote) {
-  auto route = nlohmann::ordered_json::array();
-  for (const auto& hop : remote.route()) {
-    route.push_back({{"peer", util::to_hex(hop.peer_id.data(), hop.peer_id.size())},
-                     {"endpoint", hop.endpoint},
-                     {"blocks", {hop.begin, hop.end}}});
-  }
-  return route;
-}
-
-nlohmann::ordered_json payments_json(const RemoteSequence& remote) {
-  auto out = nlohmann::ordered_json::array();
-  for (const auto& p : remote.payments()) {
-    out.push_back({{"peer", util::to_hex(p.peer.data(), p.peer.size())},
-                   {"amount_msat", p.amount_msat},
-                   {"fee_msat", p.fee_msat},
-                   {"payment_hash", util::to_hex(p.payment_hash.data(), p.payment_hash.size())},
-                   {"preimage", util::to_hex(p.preimage.data(), p.preimage.size())}});
-  }
-  return out;
-}
-
-nlohmann::ordered_json work_json(const RemoteSequence& remote) {
-  auto out = nlohmann::ordered_json::array();
-  for (const auto& w : remote.work()) {
-    out.push_back({{"peer", util::to_hex(w.peer.data(), w.peer.size())},
-                   {"blocks", {w.block_begin, w.block_end}},
-                   {"block_tokens", w.block_tokens},
-                   {"lightning_address", w.lightning_address.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(w.lightning_address)}});
-  }
-  return out;
-}
-
-void show_route(const RemoteSequence& remote) {
+void show_route(const SwarmChat& chat) {
   std::fprintf(stderr, "[swarm] generating on:");
-  for (const auto& hop : remote.route()) {
+  for (const auto& hop : chat.route()) {
     std::fprintf(stderr, " %s (blocks %u-%u, peer %s…)", hop.endpoint.c_str(), hop.begin, hop.end - 1,
                  util::to_hex(hop.peer_id.data(), 4).c_str());
   }
   std::fputc('\n', stderr);
 }
 
-int run_json(const LocalModel& model, const cli::Args& args, const GenerationOptions& options) {
-  const std::string prompt = args.required("prompt");
-  const auto prompt_ids = model.encode_prompt(prompt, args.has("raw"));
-  auto backend = make_backend(model, args, false);
-  Generator generator(model.tokenizer(), model.head(), *backend.pipeline);
-  GenerationResult result;
-  if (options.max_new_tokens > 0) result = generator.generate(prompt_ids, options);
-  nlohmann::ordered_json out = {{"prompt_ids", prompt_ids},
-                        {"new_ids", result.new_ids},
-                        {"text", result.text},
-                        {"stop_reason", options.max_new_tokens > 0 ? to_string(result.stop_reason) : "length"}};
-  if (backend.remote != nullptr) {
-    out["route"] = route_json(*backend.remote);
-    out["payments"] = payments_json(*backend.remote);
-    out["work"] = work_json(*backend.remote);
-  }
-  // Decoded model output can hold invalid UTF-8 only as U+FFFD, but never let dump() throw.
-  std::cout << out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << std::endl;
+int run_json(SwarmChat& chat, const cli::Args& args, const GenerationOptions& options) {
+  const auto prompt_ids = chat.encode_prompt(args.required("prompt"), args.has("raw"));
+  const GenerationResult result = chat.generate(prompt_ids, options);
+  std::cout << generation_json(prompt_ids, result, &chat) << std::endl;
   return 0;
 }
 
 // Streams one reply; returns its text.
-std::string stream_reply(const LocalModel& model, Backend& backend, const std::vector<TokenId>& prompt_ids,
-                         const GenerationOptions& options) {
-  Generator generator(model.tokenizer(), model.head(), *backend.pipeline);
+std::string stream_reply(SwarmChat& chat, const std::vector<TokenId>& prompt_ids, const GenerationOptions& options) {
   bool route_shown = false;
-  const std::uint64_t spent_before = backend.remote != nullptr ? backend.remote->spent_msat() : 0;
+  const std::uint64_t spent_before = chat.spent_msat();
   const auto t0 = std::chrono::steady_clock::now();
-  auto result = generator.generate(prompt_ids, options, [&](TokenId, const std::string& piece) {
-    if (backend.remote != nullptr && !route_shown) {
-      show_route(*backend.remote);
+  auto result = chat.generate(prompt_ids, options, [&](TokenId, const std::string& piece) {
+    if (chat.remote() && !route_shown) {
+      show_route(chat);
       route_shown = true;
     }
     std::fwrite(piece.data(), 1, piece.size(), stdout);
@@ -232,26 +164,27 @@ std::string stream_reply(const LocalModel& model, Backend& backend, const std::v
     return true;
   });
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (backend.remote != nullptr && backend.remote->spent_msat() > 0) {
+  if (chat.spent_msat() > 0) {
     // Credit is bought ahead in blocks, so a reply can cost nothing (credit left over) or more
     // than its own work (credit for the next ones).
     std::fprintf(stderr, "\n[swarm] this reply cost %llu msat; %llu msat paid in this chat",
-                 static_cast<unsigned long long>(backend.remote->spent_msat() - spent_before),
-                 static_cast<unsigned long long>(backend.remote->spent_msat()));
+                 static_cast<unsigned long long>(chat.spent_msat() - spent_before),
+                 static_cast<unsigned long long>(chat.spent_msat()));
   }
   std::fprintf(stderr, "\n[%zu tokens in %.2f s, %.1f tokens/s, stopped: %s]\n", result.new_ids.size(), secs,
                static_cast<double>(result.new_ids.size()) / std::max(secs, 1e-9), to_string(result.stop_reason));
   return result.text;
 }
 
-int run_interactive(const LocalModel& model, const cli::Args& args, const GenerationOptions& options) {
+int run_interactive(SwarmChat& chat, const cli::Args& args, const GenerationOptions& options) {
   const bool raw = args.has("raw");
-  auto backend = make_backend(model, args, true);
+  chat.on_event = [](const std::string& message) { std::fprintf(stderr, "[swarm] %s\n", message.c_str()); };
+  const LocalModel& model = chat.model();
   std::fprintf(stderr, "petalsln-chat: %s, %lld blocks %s%s\n", model.dir().c_str(),
-               static_cast<long long>(model.config().num_hidden_layers), backend.remote ? "on the swarm" : "in this process",
+               static_cast<long long>(model.config().num_hidden_layers), chat.remote() ? "on the swarm" : "in this process",
                raw ? ", raw prompts" : "");
   if (args.has("prompt")) {
-    stream_reply(model, backend, model.encode_prompt(args.str("prompt"), raw), options);
+    stream_reply(chat, chat.encode_prompt(args.str("prompt"), raw), options);
     return 0;
   }
   std::fprintf(stderr, "Type a message and press Enter (Ctrl-D to quit).\n");
@@ -263,11 +196,11 @@ int run_interactive(const LocalModel& model, const cli::Args& args, const Genera
     if (line.empty()) continue;
     try {
       if (raw) {
-        stream_reply(model, backend, model.encode_prompt(line, true), options);
+        stream_reply(chat, chat.encode_prompt(line, true), options);
         continue;
       }
       history.push_back({"user", line});
-      const auto reply = stream_reply(model, backend, model.encode_chat(history), options);
+      const auto reply = stream_reply(chat, model.encode_chat(history), options);
       history.push_back({"assistant", reply});
     } catch (const Error& e) {
       if (!history.empty() && history.back().role == "user") history.pop_back();
@@ -304,9 +237,10 @@ int main(int argc, char** argv) {
 
     at::set_num_threads(static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency()), 1, 1024)));
     const bool json = args.has("json");
-    auto model = LocalModel::open(dir, {}, json ? LoadProgress{} : progress_printer(), /*load_blocks=*/args.has("local"));
-    options.stop_ids = model->stop_ids();
-    return json ? run_json(*model, args, options) : run_interactive(*model, args, options);
+    check_endpoint_lists(args);
+    SwarmChat chat(dir, chat_options(args), json ? LoadProgress{} : progress_printer());
+    options.stop_ids = chat.model().stop_ids();
+    return json ? run_json(chat, args, options) : run_interactive(chat, args, options);
   } catch (const cli::UsageError& e) {
     std::fprintf(stderr, "petalsln-chat: %s\n(see petalsln-chat --help)\n", e.what());
     return 2;

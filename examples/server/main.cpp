@@ -20,16 +20,11 @@
 #include <thread>
 
 #include "common/cli.hpp"
-#include "petalsln/block_server.hpp"
-#include "petalsln/discovery.hpp"
+#include "petalsln/contributor_server.hpp"
 #include "petalsln/error.hpp"
 #include "petalsln/model_config.hpp"
-#include "petalsln/model_fingerprint.hpp"
-#include "petalsln/node_identity.hpp"
-#include "petalsln/route_planner.hpp"
 #include "petalsln/server_info.hpp"
 #include "petalsln/wallet.hpp"
-#include "util/files.hpp"
 
 using namespace petalsln;
 
@@ -106,50 +101,27 @@ sigset_t block_stop_signals() {
   return set;
 }
 
-std::unique_ptr<DhtDiscovery> start_dht(const cli::Args& args, const std::string& host) {
-  DhtDiscoveryOptions o;
-  o.port = static_cast<std::uint16_t>(args.integer("dht-port", 0, 0, 65535));
-  o.bind_address = host;
-  if (args.has("initial-peers")) o.bootstrap_nodes = parse_endpoint_list(args.str("initial-peers"));
-  auto dht = std::make_unique<DhtDiscovery>(o);
-  if (!o.bootstrap_nodes.empty() && !dht->wait_until_connected(std::chrono::seconds(10))) {
-    throw Error(ErrorCode::io, "could not reach any DHT bootstrap node in " + args.str("initial-peers"));
-  }
-  return dht;
-}
-
-int run(const cli::Args& args, const sigset_t& stop_signals) {
-  const std::string host = args.str("host", "127.0.0.1");
-  auto dht = start_dht(args, host);
-  const std::string dht_address = host + ":" + std::to_string(dht->bound_port());
-  if (args.has("dht-only")) {
-    std::printf("ready endpoint=none peer=none blocks=none dht=%s\n", dht_address.c_str());
-    std::fflush(stdout);
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    return 0;
-  }
-
-  at::set_num_threads(static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency()), 1, 1024)));
-  BlockServerOptions o;
+// The contributor's settings from the command line. What a user can get wrong is a usage
+// error here (exit 2); ContributorServer checks the same things again for other callers.
+ContributorServerOptions server_options(const cli::Args& args) {
+  ContributorServerOptions o;
+  o.dht_only = args.has("dht-only");
+  o.host = args.str("host", "127.0.0.1");
+  o.dht_port = static_cast<std::uint16_t>(args.integer("dht-port", 0, 0, 65535));
+  if (args.has("initial-peers")) o.initial_peers = parse_endpoint_list(args.str("initial-peers"));
+  if (o.dht_only) return o;
   o.model_dir = args.required("model");
-  // One name for the DHT lookup, the announcement and the paywall's macaroons.
-  o.model_name = args.has("model-name") ? args.str("model-name") : util::base_name(o.model_dir);
-  const auto config = ModelConfig::load(o.model_dir);
+  o.model_name = args.str("model-name");
   if (args.has("blocks") == args.has("num-blocks")) throw cli::UsageError("give exactly one of --blocks A:B and --num-blocks N");
+  const auto config = ModelConfig::load(o.model_dir);
   if (args.has("blocks")) {
     std::tie(o.block_begin, o.block_end) = parse_blocks(args.str("blocks"));
+    if (o.block_end > config.num_hidden_layers) {
+      throw cli::UsageError("--blocks " + args.str("blocks") + " goes past the model's " + std::to_string(config.num_hidden_layers) + " blocks");
+    }
   } else {
-    const auto n = static_cast<std::uint32_t>(args.integer("num-blocks", 1, 1, config.num_hidden_layers));
-    const auto existing = dht->lookup(o.model_name, compute_model_fingerprint(o.model_dir)).records;
-    const auto range = choose_blocks_to_serve(existing, static_cast<std::uint32_t>(config.num_hidden_layers), n);
-    o.block_begin = static_cast<int>(range.begin);
-    o.block_end = static_cast<int>(range.end);
+    o.num_blocks = static_cast<int>(args.integer("num-blocks", 1, 1, config.num_hidden_layers));
   }
-  if (o.block_end > config.num_hidden_layers) {
-    throw cli::UsageError("--blocks " + args.str("blocks") + " goes past the model's " + std::to_string(config.num_hidden_layers) + " blocks");
-  }
-  o.listen_host = host;
   o.port = static_cast<int>(args.integer("port", 0, 0, 65535));
   o.max_sessions = static_cast<int>(args.integer("max-sessions", 16, 1, 100000));
   o.cache_mb = args.integer("cache-mb", 512, 1, 1 << 24);
@@ -159,6 +131,7 @@ int run(const cli::Args& args, const sigset_t& stop_signals) {
   if (o.throughput < 0) throw cli::UsageError("--throughput must be positive");
   o.public_name = args.str("public-name");
   o.lightning_address = args.str("lightning-address");
+  o.identity_file = args.str("identity");
   if (args.has("exit-after-steps")) {
     const auto limit = args.integer("exit-after-steps", 1, 1, INT64_MAX);
     auto served = std::make_shared<std::atomic<std::int64_t>>(0);
@@ -169,42 +142,39 @@ int run(const cli::Args& args, const sigset_t& stop_signals) {
       }
     };
   }
-
-  NodeIdentity identity = args.has("identity") ? NodeIdentity::load_or_create(args.str("identity")) : NodeIdentity::generate();
-  const auto price = static_cast<std::uint64_t>(args.integer("price-msat", 0, 0, INT64_MAX / 1000000));
-  if (price > 0) {
+  o.price_msat = static_cast<std::uint64_t>(args.integer("price-msat", 0, 0, INT64_MAX / 1000000));
+  if (o.price_msat > 0) {
     if (!args.has("wallet")) throw cli::UsageError("--price-msat needs --wallet to issue invoices");
-    std::string store = args.str("paywall-store");
-    if (store.empty() && args.has("identity")) store = args.str("identity") + ".paywall.db";
-    if (store.empty()) throw cli::UsageError("a priced server needs --paywall-store FILE (or --identity)");
-    PaywallOptions po;
-    po.price_msat = price;
-    po.credit_block_tokens = static_cast<std::uint64_t>(args.integer("credit-block-tokens", 20000, 1, INT64_MAX / 1000000));
-    po.model = o.model_name;
-    po.peer_hex = identity.peer_id_hex();
-    po.block_begin = static_cast<std::uint32_t>(o.block_begin);
-    po.block_end = static_cast<std::uint32_t>(o.block_end);
-    po.store_path = store;
-    o.paywall = std::make_shared<Paywall>(po, std::shared_ptr<Wallet>(open_wallet(args.str("wallet"))));
-    o.price_msat = price;
+    o.paywall_store = args.str("paywall-store");
+    if (o.paywall_store.empty() && !args.has("identity")) throw cli::UsageError("a priced server needs --paywall-store FILE (or --identity)");
+    o.credit_block_tokens = static_cast<std::uint64_t>(args.integer("credit-block-tokens", 20000, 1, INT64_MAX / 1000000));
+    o.wallet = std::shared_ptr<Wallet>(open_wallet(args.str("wallet")));
   } else if (args.has("wallet") || args.has("paywall-store")) {
     throw cli::UsageError("--wallet and --paywall-store only apply with --price-msat");
   }
-  BlockServer server(o, identity.clone());
-  dht->announce(server.record(), identity);
-  std::printf("ready endpoint=%s peer=%s blocks=%d:%d dht=%s\n", server.endpoint().c_str(), server.peer_id_hex().c_str(), o.block_begin,
-              o.block_end, dht_address.c_str());
+  return o;
+}
+
+int run(const cli::Args& args, const sigset_t& stop_signals) {
+  if (!args.has("dht-only")) {
+    at::set_num_threads(static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency()), 1, 1024)));
+  }
+  ContributorServer server(server_options(args));
+  if (args.has("dht-only")) {
+    std::printf("ready endpoint=none peer=none blocks=none dht=%s\n", server.dht_address().c_str());
+  } else {
+    std::printf("ready endpoint=%s peer=%s blocks=%d:%d dht=%s\n", server.endpoint().c_str(), server.peer_id_hex().c_str(),
+                server.block_begin(), server.block_end(), server.dht_address().c_str());
+  }
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  std::fprintf(stderr, "petalsln-server: %s received, withdrawing and stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  try {
-    dht->withdraw(server.record().model, identity);
-  } catch (const Error& e) {
-    std::fprintf(stderr, "petalsln-server: could not withdraw the announcement (%s); it will expire\n", e.what());
+  if (!args.has("dht-only")) {
+    std::fprintf(stderr, "petalsln-server: %s received, withdrawing and stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   }
-  server.shutdown();
+  const std::string failure = server.stop();
+  if (!failure.empty()) std::fprintf(stderr, "petalsln-server: could not withdraw the announcement (%s); it will expire\n", failure.c_str());
   return 0;
 }
 

@@ -1,0 +1,174 @@
+#include "petalsln/swarm_chat.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "petalsln/discovery.hpp"
+#include "petalsln/error.hpp"
+#include "petalsln/local_model.hpp"
+#include "petalsln/model_fingerprint.hpp"
+#include "petalsln/remote_sequence.hpp"
+#include "petalsln/server_info.hpp"
+#include "util/files.hpp"
+#include "util/hex.hpp"
+
+namespace petalsln {
+
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+// Checks the endpoints the same way parse_endpoint_list() does, so a bad entry is named.
+std::vector<std::string> checked_endpoints(const std::vector<std::string>& list) {
+  for (const auto& e : list) {
+    if (e.find(',') != std::string::npos) throw Error(ErrorCode::invalid_argument, "endpoint \"" + e + "\" holds a comma");
+  }
+  return parse_endpoint_list(join(list));
+}
+
+ojson route_json(const std::vector<RouteHop>& route) {
+  auto out = ojson::array();
+  for (const auto& hop : route) {
+    out.push_back({{"peer", util::to_hex(hop.peer_id.data(), hop.peer_id.size())},
+                   {"endpoint", hop.endpoint},
+                   {"blocks", {hop.begin, hop.end}}});
+  }
+  return out;
+}
+
+ojson payments_json(const RemoteSequence& remote) {
+  auto out = ojson::array();
+  for (const auto& p : remote.payments()) {
+    out.push_back({{"peer", util::to_hex(p.peer.data(), p.peer.size())},
+                   {"amount_msat", p.amount_msat},
+                   {"fee_msat", p.fee_msat},
+                   {"payment_hash", util::to_hex(p.payment_hash.data(), p.payment_hash.size())},
+                   {"preimage", util::to_hex(p.preimage.data(), p.preimage.size())}});
+  }
+  return out;
+}
+
+ojson work_json(const RemoteSequence& remote) {
+  auto out = ojson::array();
+  for (const auto& w : remote.work()) {
+    out.push_back({{"peer", util::to_hex(w.peer.data(), w.peer.size())},
+                   {"blocks", {w.block_begin, w.block_end}},
+                   {"block_tokens", w.block_tokens},
+                   {"lightning_address", w.lightning_address.empty() ? ojson(nullptr) : ojson(w.lightning_address)}});
+  }
+  return out;
+}
+
+ojson receipt_object(const RemoteSequence& remote) {
+  return ojson{{"route", route_json(remote.route())}, {"payments", payments_json(remote)}, {"work", work_json(remote)}};
+}
+
+}  // namespace
+
+struct SwarmChat::Impl {
+  std::unique_ptr<LocalModel> model;
+  std::unique_ptr<Discovery> discovery;
+  std::unique_ptr<BlockPipeline> pipeline;
+  RemoteSequence* remote = nullptr;  // the pipeline, in swarm mode
+};
+
+SwarmChat::SwarmChat(const std::string& model_dir, SwarmChatOptions options,
+                     const std::function<void(const std::string&, int, int)>& progress)
+    : impl_(std::make_unique<Impl>()) {
+  const int modes = int{options.local} + int{!options.initial_peers.empty()} + int{!options.peers.empty()};
+  if (modes != 1) throw Error(ErrorCode::invalid_argument, "choose exactly one of local, initial peers and peers");
+  if (options.budget_msat > 0 && !options.wallet) throw Error(ErrorCode::invalid_argument, "a budget needs a wallet");
+  if (!(options.step_timeout_s > 0)) throw Error(ErrorCode::invalid_argument, "the step timeout must be positive");
+  // Check the endpoints before the (slow) model load so a typo fails at once.
+  std::vector<std::string> endpoints;
+  if (!options.initial_peers.empty()) endpoints = checked_endpoints(options.initial_peers);
+  if (!options.peers.empty()) endpoints = checked_endpoints(options.peers);
+
+  impl_->model = LocalModel::open(model_dir, {}, progress, /*load_blocks=*/options.local);
+  const LocalModel& model = *impl_->model;
+  if (options.local) {
+    impl_->pipeline = model.new_pipeline();
+    return;
+  }
+  if (!options.peers.empty()) {
+    impl_->discovery = std::make_unique<StaticDiscovery>(endpoints);
+  } else {
+    DhtDiscoveryOptions o;
+    o.bind_address = "0.0.0.0";
+    o.bootstrap_nodes = endpoints;
+    auto dht = std::make_unique<DhtDiscovery>(o);
+    if (!dht->wait_until_connected(options.dht_connect_timeout)) {
+      throw Error(ErrorCode::io, "could not reach any DHT node in " + join(options.initial_peers));
+    }
+    impl_->discovery = std::move(dht);
+  }
+  const std::string name = options.model_name.empty() ? util::base_name(model.dir()) : options.model_name;
+  const auto fingerprint = compute_model_fingerprint(model.dir());
+  Discovery* discovery = impl_->discovery.get();
+  CandidateSource source = [discovery, name, fingerprint] { return discovery->lookup(name, fingerprint).records; };
+  RemoteSequenceOptions ro;
+  ro.model_name = name;
+  ro.wallet = options.wallet;
+  ro.budget_msat = options.budget_msat;
+  ro.route.max_price_msat = options.max_price_msat;
+  ro.step_timeout_s = options.step_timeout_s;
+  auto remote = std::make_unique<RemoteSequence>(std::move(source), static_cast<std::uint32_t>(model.config().num_hidden_layers),
+                                                 model.config().hidden_size, ro);
+  // on_event may be set after construction, so look it up at each event.
+  remote->on_event = [this](const RemoteEvent& e) {
+    if (on_event) on_event(e.message);
+  };
+  impl_->remote = remote.get();
+  impl_->pipeline = std::move(remote);
+}
+
+SwarmChat::~SwarmChat() = default;
+
+const LocalModel& SwarmChat::model() const noexcept { return *impl_->model; }
+
+bool SwarmChat::remote() const noexcept { return impl_->remote != nullptr; }
+
+std::vector<TokenId> SwarmChat::encode_prompt(const std::string& text, bool raw) const {
+  return impl_->model->encode_prompt(text, raw);
+}
+
+GenerationResult SwarmChat::generate(const std::vector<TokenId>& prompt_ids, const GenerationOptions& options,
+                                     const TokenCallback& on_token) {
+  if (options.max_new_tokens <= 0) return GenerationResult{};
+  Generator generator(impl_->model->tokenizer(), impl_->model->head(), *impl_->pipeline);
+  return generator.generate(prompt_ids, options, on_token);
+}
+
+std::vector<RouteHop> SwarmChat::route() const {
+  return impl_->remote != nullptr ? impl_->remote->route() : std::vector<RouteHop>{};
+}
+
+std::uint64_t SwarmChat::spent_msat() const noexcept { return impl_->remote != nullptr ? impl_->remote->spent_msat() : 0; }
+
+std::string SwarmChat::receipt_json() const {
+  if (impl_->remote == nullptr) return "{}";
+  return receipt_object(*impl_->remote).dump(-1, ' ', false, ojson::error_handler_t::replace);
+}
+
+std::string generation_json(const std::vector<TokenId>& prompt_ids, const GenerationResult& result, const SwarmChat* chat) {
+  ojson out = {{"prompt_ids", prompt_ids},
+               {"new_ids", result.new_ids},
+               {"text", result.text},
+               {"stop_reason", to_string(result.stop_reason)}};
+  // Decoded model output holds invalid UTF-8 only as U+FFFD, but never let dump() throw.
+  std::string text = out.dump(-1, ' ', false, ojson::error_handler_t::replace);
+  if (chat != nullptr && chat->remote()) {
+    // Both are JSON objects: splice the receipt's members in after the generation's.
+    const std::string receipt = chat->receipt_json();
+    text.pop_back();
+    text += "," + receipt.substr(1);
+  }
+  return text;
+}
+
+}  // namespace petalsln

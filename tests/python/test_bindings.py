@@ -1,0 +1,281 @@
+"""The Python bindings end to end: local greedy generation against transformers' reference
+tokens, streaming and cancelling, a paid swarm of three servers started from Python, invoices,
+macaroons and L402 headers, payouts, wallets — and wrong calls raising exceptions with the
+library's message instead of crashing the interpreter.
+
+Run by CTest with PETALSLN_LIBRARY, PYTHONPATH, PETALSLN_FIXTURES and PETALSLN_DEMO_MODEL set.
+"""
+import json
+import os
+import tempfile
+import unittest
+
+import petalsln
+
+FIXTURES = os.environ["PETALSLN_FIXTURES"]
+DEMO = os.environ["PETALSLN_DEMO_MODEL"]
+LLAMA3 = os.path.join(FIXTURES, "tiny-llama3")
+
+
+def reference(path):
+    with open(os.path.join(path, "reference.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+class Library(unittest.TestCase):
+    def test_versions_agree(self):
+        self.assertEqual(petalsln.__version__, petalsln.library_version())
+        # The package's metadata says the same (pyproject.toml and its build backend).
+        root = os.path.dirname(os.path.dirname(os.path.abspath(petalsln.__file__)))
+        with open(os.path.join(root, "pyproject.toml"), encoding="utf-8") as f:
+            self.assertIn(f'version = "{petalsln.__version__}"', f.read())
+        with open(os.path.join(root, "_build", "petalsln_build.py"), encoding="utf-8") as f:
+            self.assertIn(f'VERSION = "{petalsln.__version__}"', f.read())
+
+
+class LocalModel(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.models = {name: petalsln.Model(os.path.join(FIXTURES, name), threads=1)
+                      for name in ("tiny-llama3", "tiny-smollm2")}
+
+    @classmethod
+    def tearDownClass(cls):
+        for m in cls.models.values():
+            m.close()
+
+    def test_greedy_reproduces_the_fixtures(self):
+        for name, model in self.models.items():
+            for case in reference(os.path.join(FIXTURES, name))["greedy"]:
+                with self.subTest(model=name, text=case["text"], rp=case["repetition_penalty"]):
+                    self.assertEqual(model.tokenize(case["text"], raw=True), case["ids"])
+                    out = model.generate(case["text"], raw=True, max_new_tokens=len(case["new_tokens"]),
+                                         repetition_penalty=case["repetition_penalty"])
+                    self.assertEqual(out["prompt_ids"], case["ids"])
+                    self.assertEqual(out["new_ids"], case["new_tokens"])
+                    # From ids too, without the end-of-sequence stop.
+                    again = model.generate(case["ids"], max_new_tokens=len(case["new_tokens"]), stop_at_eos=False,
+                                           repetition_penalty=case["repetition_penalty"])
+                    self.assertEqual(again["new_ids"], case["new_tokens"])
+
+    def test_stream_yields_the_same_tokens_and_returns_the_result(self):
+        case = reference(LLAMA3)["greedy"][0]
+        model = self.models["tiny-llama3"]
+        stream = model.stream(case["ids"], max_new_tokens=len(case["new_tokens"]))
+        seen = []
+        try:
+            while True:
+                seen.append(next(stream))
+        except StopIteration as stop:
+            result = stop.value
+        self.assertEqual([t.id for t in seen], case["new_tokens"])
+        self.assertEqual(result["new_ids"], case["new_tokens"])
+        self.assertEqual("".join(t.text for t in seen), result["text"])
+
+    def test_breaking_out_of_a_stream_cancels_it(self):
+        model = self.models["tiny-llama3"]
+        ids = reference(LLAMA3)["greedy"][0]["ids"]
+        got = []
+        for token in model.stream(ids, max_new_tokens=50):
+            got.append(token.id)
+            if len(got) == 2:
+                break
+        # The model is free again at once, and a callback returning False cancels too.
+        out = model.generate(ids, max_new_tokens=50, on_token=lambda t: False)
+        self.assertEqual(out["stop_reason"], "cancelled")
+        self.assertEqual(len(out["new_ids"]), 1)
+
+    def test_an_exception_in_the_callback_propagates(self):
+        model = self.models["tiny-llama3"]
+
+        def boom(token):
+            raise KeyError("from the callback")
+
+        with self.assertRaises(KeyError):
+            model.generate("hi", raw=True, on_token=boom)
+        # Using the generating model from its own callback is refused, not a deadlock.
+        with self.assertRaises(petalsln.InvalidArgument) as e:
+            model.generate("hi", raw=True, on_token=lambda t: model.tokenize("x"))
+        self.assertIn("callback", str(e.exception))
+        self.assertEqual(len(model.generate("hi", raw=True, max_new_tokens=3)["new_ids"]), 3)
+
+    def test_sampling_is_seeded(self):
+        model = self.models["tiny-smollm2"]
+        a = model.generate("Once upon", raw=True, max_new_tokens=12, temperature=0.9, top_k=40, top_p=0.95, seed=7)
+        b = model.generate("Once upon", raw=True, max_new_tokens=12, temperature=0.9, top_k=40, top_p=0.95, seed=7)
+        self.assertEqual(a["new_ids"], b["new_ids"])
+
+    def test_demo_model_answers(self):
+        with petalsln.Model(DEMO) as demo:
+            case = reference(DEMO)["greedy"][0]
+            out = demo.generate(case["question"], max_new_tokens=64)
+            self.assertEqual(out["text"], case["text"])
+            self.assertEqual(out["stop_reason"], "stop_token")
+
+
+class WrongCalls(unittest.TestCase):
+    def test_errors_carry_the_library_message(self):
+        with self.assertRaises(petalsln.NotFound) as e:
+            petalsln.Model("/nonexistent/model/dir")
+        self.assertIn("/nonexistent/model/dir", str(e.exception))
+        self.assertEqual(e.exception.status, "not_found")
+        with self.assertRaises(petalsln.InvalidFormat) as e:
+            petalsln.decode_invoice("lnbc1notaninvoice")
+        self.assertTrue(e.exception.message)
+        with self.assertRaises(petalsln.Unsupported):
+            petalsln.Wallet("nosuchscheme:x")
+        with self.assertRaises(petalsln.InvalidArgument) as e:
+            petalsln.Chat(LLAMA3, peers="127.0.0.1:1", budget_msat=1000)
+        self.assertIn("wallet", str(e.exception))
+        with self.assertRaises(petalsln.InvalidArgument):
+            petalsln.split_payout(1000, {})
+
+    def test_bad_values_raise_before_reaching_c(self):
+        with self.assertRaises(TypeError):
+            petalsln.decode_invoice(None)
+        with self.assertRaises(TypeError):
+            petalsln.decode_invoice(b"bytes")
+        with self.assertRaises(ValueError):
+            petalsln.decode_invoice("a\0b")
+        with self.assertRaises(petalsln.InvalidArgument):
+            petalsln.Server(LLAMA3, blocks=(0, 2), port=70000)
+
+    def test_closed_and_misused_objects_raise(self):
+        model = petalsln.Model(LLAMA3)
+        with self.assertRaises(petalsln.InvalidArgument):
+            model.generate("x", raw=True, temperature=0.0)
+        with self.assertRaises(petalsln.OutOfRange):
+            model.generate([1, 100000])
+        with self.assertRaises(petalsln.InvalidArgument):
+            model.generate("x", greedy=True, seed=3)
+        model.close()
+        model.close()
+        with self.assertRaises(petalsln.InvalidArgument) as e:
+            model.generate("x")
+        self.assertIn("closed", str(e.exception))
+
+
+class Lightning(unittest.TestCase):
+    def test_invoice_decodes(self):
+        # BOLT #11's examples, as the C++ tests keep them.
+        with open(os.path.join(FIXTURES, "..", "lightning", "bolt11_vectors.json"), encoding="utf-8") as f:
+            vector = next(v for v in json.load(f)["valid"] if v["name"] == "donation of any amount")
+        inv = vector["invoice"]
+        d = petalsln.decode_invoice(inv)
+        self.assertEqual(d["network"], "mainnet")
+        self.assertIsNone(d["amount_msat"])
+        self.assertEqual(d["payment_hash"], "0001020304050607080900010203040506070809000102030405060708090102")
+        self.assertEqual(d["description"], "Please consider supporting this project")
+        self.assertEqual(d["payee"], "03e7156ae33b0a208d0744199163177e909e80176e55d97a2f221ede0f934dd9ad")
+
+    def test_macaroon_round_trip(self):
+        key = os.urandom(32)
+        peer = "ab" * 32
+        mac = petalsln.mint_macaroon(key, "cd" * 32, model="m", peer=peer, blocks=(0, 4), credit=100, expires=2000000000)
+        info = petalsln.inspect_macaroon(mac)
+        self.assertEqual(info["payment_hash"], "cd" * 32)
+        self.assertIn("blocks=0-4", info["caveats"])
+        granted = petalsln.verify_macaroon(mac, key, model="m", peer=peer, blocks=(1, 3), now=1900000000)
+        self.assertEqual(granted["credit"], 100)
+        self.assertEqual(granted["blocks"], [0, 4])
+        narrowed = petalsln.add_caveat(mac, "credit=10")
+        self.assertEqual(petalsln.verify_macaroon(narrowed, key, model="m", peer=peer, blocks=(1, 3),
+                                                  now=1900000000)["credit"], 10)
+        with self.assertRaises(petalsln.Denied) as e:
+            petalsln.verify_macaroon(mac, key, model="other", peer=peer, blocks=(1, 3), now=1900000000)
+        self.assertIn("model", e.exception.message)
+        with self.assertRaises(petalsln.Denied):
+            petalsln.verify_macaroon(mac, b"wrong key", model="m", peer=peer, blocks=(1, 3), now=1900000000)
+        with self.assertRaises(petalsln.Denied):
+            petalsln.verify_macaroon(mac, key, model="m", peer=peer, blocks=(1, 3), now=2000000000)
+
+    def test_payout_splits_exactly(self):
+        split = petalsln.split_payout(1000, {"alice": 1, "bob": 2}, fee_basis_points=100)
+        self.assertEqual(split["fee_msat"], 10)
+        self.assertEqual({p["payee"]: p["amount_msat"] for p in split["payees"]}, {"alice": 330, "bob": 660})
+        for amount in (1, 7, 100, 999_999_999_999):
+            s = petalsln.split_payout(amount, [("a", 3), ("b", 3), ("c", 1), ("a", 2)], fee_basis_points=250,
+                                      fee_fixed_msat=1)
+            self.assertEqual(s["fee_msat"] + sum(p["amount_msat"] for p in s["payees"]), amount)
+            self.assertEqual(sorted(p["payee"] for p in s["payees"]), ["a", "b", "c"])
+
+    def test_devnet_wallet_and_l402_headers(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            devnet = os.path.join(tmp, "devnet.db")
+            payer_uri = petalsln.create_devnet_account(devnet, "payer", 1_000_000)["uri"]
+            shop_uri = petalsln.create_devnet_account(devnet, "shop")["uri"]
+            with petalsln.Wallet(payer_uri) as payer, petalsln.Wallet(shop_uri) as shop:
+                inv = shop.create_invoice(5000, memo="tea")
+                self.assertEqual(petalsln.decode_invoice(inv["bolt11"])["amount_msat"], 5000)
+                paid = payer.pay(inv["bolt11"])
+                self.assertEqual(paid["status"], "succeeded")
+                self.assertEqual(payer.pay(inv["bolt11"])["status"], "failed")
+                self.assertEqual(payer.balance_msat, 995_000)
+                self.assertTrue(shop.lookup_invoice(inv["payment_hash"])["settled"])
+                with self.assertRaises(petalsln.NotFound):
+                    shop.lookup_invoice("00" * 32)
+                key = b"server root key"
+                mac = petalsln.mint_macaroon(key, inv["payment_hash"], model="m", peer="ef" * 32, blocks=(0, 2),
+                                             credit=50, expires=4000000000)
+                challenge = petalsln.parse_l402_challenge(f'L402 macaroon="{mac}", invoice="{inv["bolt11"]}"')
+                self.assertEqual(challenge["payment_hash"], inv["payment_hash"])
+                header = f"L402 {mac}:{paid['preimage']}"
+                self.assertTrue(petalsln.parse_l402_token(header)["preimage_matches"])
+                self.assertEqual(petalsln.verify_l402_token(header, key, model="m", peer="ef" * 32,
+                                                            blocks=(0, 2))["credit"], 50)
+                forged = f"L402 {mac}:{'00' * 32}"
+                with self.assertRaises(petalsln.Denied):
+                    petalsln.verify_l402_token(forged, key, model="m", peer="ef" * 32, blocks=(0, 2))
+
+
+class PaidSwarm(unittest.TestCase):
+    def test_three_servers_serve_a_paid_chat(self):
+        case = reference(LLAMA3)["greedy"][0]
+        with tempfile.TemporaryDirectory() as tmp:
+            devnet = os.path.join(tmp, "devnet.db")
+            client_uri = petalsln.create_devnet_account(devnet, "client", 10_000_000)["uri"]
+            servers = []
+            try:
+                for i, blocks in enumerate([(0, 2), (2, 4), (4, 6)]):
+                    uri = petalsln.create_devnet_account(devnet, f"server{i}")["uri"]
+                    servers.append(petalsln.Server(
+                        LLAMA3, blocks=blocks, initial_peers=servers[0].dht_address if servers else None,
+                        price_msat=2000, wallet=uri, paywall_store=os.path.join(tmp, f"paywall{i}.db"),
+                        credit_block_tokens=100, lightning_address=f"server{i}@example.com"))
+                self.assertEqual([s.blocks for s in servers], [(0, 2), (2, 4), (4, 6)])
+                with petalsln.Chat(LLAMA3, initial_peers=[servers[0].dht_address], wallet=client_uri,
+                                   budget_msat=100_000) as chat:
+                    streamed = []
+                    out = chat.generate(case["text"], raw=True, max_new_tokens=len(case["new_tokens"]),
+                                        on_token=streamed.append)
+                    self.assertEqual(out["new_ids"], case["new_tokens"])
+                    self.assertEqual([t.id for t in streamed], case["new_tokens"])
+                    self.assertEqual([hop["blocks"] for hop in out["route"]], [[0, 2], [2, 4], [4, 6]])
+                    self.assertEqual({p["peer"] for p in out["payments"]}, {s.peer_id for s in servers})
+                    self.assertEqual({w["lightning_address"] for w in out["work"]},
+                                     {f"server{i}@example.com" for i in range(3)})
+                    spent = chat.spent_msat
+                    self.assertEqual(spent, sum(p["amount_msat"] + p["fee_msat"] for p in out["payments"]))
+                    self.assertEqual(chat.receipt()["payments"], out["payments"])
+                with petalsln.Wallet(client_uri) as client:
+                    self.assertEqual(client.balance_msat, 10_000_000 - spent)
+                earned = 0
+                for i in range(3):
+                    with petalsln.Wallet(f"devnet:{devnet}?account=server{i}") as w:
+                        self.assertGreater(w.balance_msat, 0)
+                        earned += w.balance_msat
+                self.assertEqual(earned, spent)
+                # Over budget: refused before paying anything more.
+                with petalsln.Chat(LLAMA3, initial_peers=servers[0].dht_address, wallet=client_uri,
+                                   budget_msat=10) as poor:
+                    with self.assertRaises(petalsln.OutOfRange) as e:
+                        poor.generate(case["text"], raw=True, max_new_tokens=4)
+                    self.assertIn("budget", str(e.exception))
+                    self.assertEqual(poor.spent_msat, 0)
+            finally:
+                for s in servers:
+                    s.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
