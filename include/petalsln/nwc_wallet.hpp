@@ -10,7 +10,9 @@
 ///  - pay_invoice -> pay_invoice; every NIP-47 error code is a `failed` result naming the code;
 ///    no response before PayOptions::timeout (or a connection lost after sending) is `pending`,
 ///    since the service may still be paying; a preimage that does not hash to the invoice's
-///    payment hash is `failed`;
+///    payment hash is `failed`; PayOptions::max_fee_msat cannot be passed on (NIP-47's
+///    pay_invoice has no fee limit, so the wallet service's own limits apply) and the fee the
+///    service reports (`fees_paid`) is returned as fee_msat;
 ///  - lookup_invoice / lookup_payment -> lookup_invoice by payment_hash, which NIP-47 answers
 ///    for incoming and outgoing payments alike: a result of type "incoming" is an invoice, of
 ///    type "outgoing" a payment; NOT_FOUND (or the other type) is Error(not_found) /
