@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git ca-certificates python3
+  # the install test checks `pip install bindings/python`
+  python3-pip
   # model layer
   libtorch-dev
   # libtorch calls the system BLAS; Debian's default is the slow reference one. OpenBLAS
