@@ -52,9 +52,10 @@ json parse_json_object(std::string_view text, const char* what) {
   if (j.is_discarded()) throw Error(ErrorCode::invalid_format, std::string(what) + " is not valid JSON");
   if (!j.is_object()) throw Error(ErrorCode::invalid_format, std::string(what) + " is not a JSON object");
   // LUD-06: {"status": "ERROR", "reason": "..."} is the service saying no.
-  if (auto it = j.find("status"); it != j.end() && it->is_string() && lower(it->get<std::string>()) == "error") {
+  // (contains()+at() rather than find(): GCC's -Wnull-dereference misreads the iterator.)
+  if (j.contains("status") && j.at("status").is_string() && lower(j.at("status").get<std::string>()) == "error") {
     std::string reason = "(no reason given)";
-    if (auto r = j.find("reason"); r != j.end() && r->is_string()) reason = shown(r->get<std::string>());
+    if (j.contains("reason") && j.at("reason").is_string()) reason = shown(j.at("reason").get<std::string>());
     throw Error(ErrorCode::io, std::string(what) + ": the service refused: " + reason);
   }
   return j;
