@@ -27,5 +27,8 @@ echo
 echo "## Swarm: 3 servers on loopback vs local, same checkpoint"
 "$build/bench/swarm/petalsln-bench-swarm" --model "$model" --decode-tokens 64 --runs 3
 echo
+echo "## Transport floor: one hop with no petalsln code (raw TCP, gRPC), server busy 0/5/20 ms"
+"$build/bench/transport/petalsln-bench-transport"
+echo
 echo "## L402 token verification"
 "$build/bench/lightning/petalsln-bench-l402"
