@@ -220,13 +220,8 @@ int main(int argc, char** argv) {
   args.option("prompt").flag("raw").option("max-new-tokens").flag("greedy");
   args.option("repetition-penalty").option("temperature").option("top-k").option("top-p").option("seed");
   args.flag("json").option("threads").flag("help");
-  try {
-    args.parse(argc, argv);
-    if (args.has("help")) {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (!args.positionals().empty()) throw cli::UsageError("unexpected argument \"" + args.positionals()[0] + "\"");
+  return cli::run_main("petalsln-chat", [&] {
+    if (!cli::parse_without_operands(args, argc, argv, kUsage)) return 0;
     const std::string dir = args.required("model");
     const int modes = int{args.has("local")} + int{args.has("initial-peers")} + int{args.has("peers")};
     if (modes != 1) throw cli::UsageError("choose exactly one of --local, --initial-peers and --peers");
@@ -241,14 +236,5 @@ int main(int argc, char** argv) {
     SwarmChat chat(dir, chat_options(args), json ? LoadProgress{} : progress_printer());
     options.stop_ids = chat.model().stop_ids();
     return json ? run_json(chat, args, options) : run_interactive(chat, args, options);
-  } catch (const cli::UsageError& e) {
-    std::fprintf(stderr, "petalsln-chat: %s\n(see petalsln-chat --help)\n", e.what());
-    return 2;
-  } catch (const Error& e) {
-    std::fprintf(stderr, "petalsln-chat: error: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "petalsln-chat: unexpected error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

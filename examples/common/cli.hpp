@@ -6,12 +6,15 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "petalsln/error.hpp"
 
 namespace petalsln::cli {
 
@@ -117,5 +120,38 @@ class Args {
   std::map<std::string, std::string> values_;
   std::vector<std::string> positionals_;
 };
+
+/// Parses @p argv into @p args (which must declare the "help" flag) for a program that takes
+/// no operands. Returns false after printing @p usage to stdout when --help was given, true
+/// otherwise. Throws UsageError for a malformed command line or a stray operand.
+inline bool parse_without_operands(Args& args, int argc, char** argv, const char* usage) {
+  args.parse(argc, argv);
+  if (args.has("help")) {
+    std::fputs(usage, stdout);
+    return false;
+  }
+  if (!args.positionals().empty()) throw UsageError("unexpected argument \"" + args.positionals()[0] + "\"");
+  return true;
+}
+
+/// Runs @p body (a program's work, returning its exit status) and turns what escapes it into
+/// the exit statuses every example shares, so no program reports errors its own way: a
+/// UsageError prints "PROGRAM: WHAT" with a pointer to --help and exits 2; a petalsln::Error
+/// prints "PROGRAM: error: WHAT" and exits 1; any other exception is marked unexpected.
+template <typename Body>
+int run_main(const char* program, Body&& body) {
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s: %s\n(see %s --help)\n", program, e.what(), program);
+    return 2;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: unexpected: %s\n", program, e.what());
+    return 1;
+  }
+}
 
 }  // namespace petalsln::cli

@@ -209,16 +209,7 @@ int dispatch(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return cli::run_main("petalsln-payout", [&] {
     return dispatch(argc, argv);
-  } catch (const cli::UsageError& e) {
-    std::fprintf(stderr, "petalsln-payout: %s\n(see petalsln-payout --help)\n", e.what());
-    return 2;
-  } catch (const Error& e) {
-    std::fprintf(stderr, "petalsln-payout: error: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "petalsln-payout: error: unexpected: %s\n", e.what());
-    return 1;
-  }
+  });
 }

@@ -188,19 +188,8 @@ int main(int argc, char** argv) {
   args.option("lightning-address").option("throughput").option("max-sessions").option("cache-mb").option("max-batch");
   args.option("max-length").option("exit-after-steps").option("price-msat").option("wallet").option("paywall-store");
   args.option("credit-block-tokens").option("threads").flag("help");
-  try {
-    args.parse(argc, argv);
-    if (args.has("help")) {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (!args.positionals().empty()) throw cli::UsageError("unexpected argument \"" + args.positionals()[0] + "\"");
+  return cli::run_main("petalsln-server", [&] {
+    if (!cli::parse_without_operands(args, argc, argv, kUsage)) return 0;
     return run(args, stop_signals);
-  } catch (const cli::UsageError& e) {
-    std::fprintf(stderr, "petalsln-server: %s\n(see petalsln-server --help)\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "petalsln-server: error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

@@ -250,19 +250,8 @@ int main(int argc, char** argv) {
   args.option("out").option("preset").option("layers").option("hidden").option("heads").option("kv-heads");
   args.option("intermediate").option("vocab").option("head-dim").option("max-positions").option("rope-theta");
   args.flag("untied").option("dtype").option("shard-mb").option("seed").option("tokenizer-from").flag("help");
-  try {
-    args.parse(argc, argv);
-    if (args.has("help")) {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (!args.positionals().empty()) throw cli::UsageError("unexpected argument \"" + args.positionals()[0] + "\"");
+  return cli::run_main("petalsln-random-checkpoint", [&] {
+    if (!cli::parse_without_operands(args, argc, argv, kUsage)) return 0;
     return run(args);
-  } catch (const cli::UsageError& e) {
-    std::fprintf(stderr, "petalsln-random-checkpoint: %s\n(see --help)\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "petalsln-random-checkpoint: error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

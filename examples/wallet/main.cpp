@@ -188,16 +188,7 @@ int dispatch(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return cli::run_main("petalsln-wallet", [&] {
     return dispatch(argc, argv);
-  } catch (const cli::UsageError& e) {
-    std::fprintf(stderr, "petalsln-wallet: %s\n(see petalsln-wallet --help)\n", e.what());
-    return 2;
-  } catch (const Error& e) {
-    std::fprintf(stderr, "petalsln-wallet: error: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "petalsln-wallet: error: unexpected: %s\n", e.what());
-    return 1;
-  }
+  });
 }
