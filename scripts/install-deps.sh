@@ -20,6 +20,7 @@ packages=(
   libopendht-dev libsecp256k1-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
   # wallet-backend tests make self-signed TLS certificates for their loopback counterparts
   openssl
+  python3-grpcio python3-protobuf  # tests/attack send hand-made and malformed gRPC messages
 )
 # Node.js runs independent JavaScript implementations that tests and benchmarks cross-check
 # against. A machine may already have a Node.js that ships its own npm (e.g. NodeSource);
