@@ -265,8 +265,11 @@ class HeldStream:
         self.ended_after = None
 
         def requests():
-            while True:
-                m = self.q.get()
+            while not self.done.is_set():
+                try:
+                    m = self.q.get(timeout=0.2)
+                except queue.Empty:
+                    continue
                 if m is HeldStream._END:
                     return
                 yield m

@@ -16,6 +16,7 @@ import attack_harness as h
 
 CALLS = 1000
 MAX_UNPAID = 4
+AGE_S = 3 * 3600
 
 
 def invoice_of(result):
@@ -61,7 +62,7 @@ class InvoiceSpam(unittest.TestCase):
                 added = devnet.invoices("op") - before
                 h.log(f"after {len(varied)} calls with varied terms: {added} invoices added in all")
                 self.assertLessEqual(added, MAX_UNPAID)
-                self.assertTrue(any(r.code == h.StatusCode.RESOURCE_EXHAUSTED for r in varied))
+                self.assertLessEqual(len({invoice_of(r) for r in varied} - {None}), MAX_UNPAID)
                 server.assert_alive(self, "after the spam")
                 # The honest client (another address) gets its own challenge, pays and generates.
                 h.assert_honest_chat(self, [server.endpoint], wallet=devnet.uri("client"))
@@ -76,20 +77,23 @@ class InvoiceSpam(unittest.TestCase):
     def test_devnet_prunes_expired_unpaid_invoices(self):
         with tempfile.TemporaryDirectory() as tmp:
             devnet = h.Devnet(tmp, {"spam": 0, "payer": 100})
-            paid = h.wallet_cli(devnet.uri("spam"), "invoice", "--amount-msat", "1000", "--expiry-s", "1")
+            paid = h.wallet_cli(devnet.uri("spam"), "invoice", "--amount-msat", "1000", "--expiry-s", "60")
             h.wallet_cli(devnet.uri("payer"), "pay", paid["bolt11"])
             for _ in range(5):
-                h.wallet_cli(devnet.uri("spam"), "invoice", "--amount-msat", "1000", "--expiry-s", "1")
+                h.wallet_cli(devnet.uri("spam"), "invoice", "--amount-msat", "1000", "--expiry-s", "60")
             self.assertEqual(devnet.invoices("spam"), 6)
-            time.sleep(2.5)
+            # Age them: they expired three hours ago (the devnet may keep an expired invoice for a
+            # while so a lookup can still say "expired"; not for hours).
+            with h.sqlite3.connect(devnet.path, timeout=30) as db:
+                db.execute("UPDATE invoices SET created_at = created_at - ?1, expires_at = expires_at - ?1 "
+                           "WHERE account = 'spam'", (AGE_S,))
             h.wallet_cli(devnet.uri("spam"), "invoice", "--amount-msat", "1000", "--expiry-s", "600")
             now = int(time.time())
-            h.log("spam invoices after an expiry and a new invoice:", devnet.invoices("spam"))
+            h.log("spam invoices after ageing and a new invoice:", devnet.invoices("spam"))
             self.assertEqual(devnet.invoices("spam", f"state = 'open' AND expires_at < {now}"), 0,
                              "expired unpaid invoices are kept")
             self.assertEqual(devnet.invoices("spam", "state = 'settled'"), 1, "a settled invoice must be kept")
             self.assertEqual(devnet.invoices("spam"), 2)
-
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

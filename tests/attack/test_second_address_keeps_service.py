@@ -39,8 +39,10 @@ class SecondAddressKeepsService(unittest.TestCase):
                                                  "--identity", os.path.join(tmp, "s.key"), *per_peer_limits(60)))
             try:
                 attacker = h.Relay("127.0.0.1", server.port, source="127.0.0.2")
-                channels = [h.Blocks(attacker.address) for _ in range(4)]
-                silent = [c.stream(timeout=120) for c in channels for _ in range(10)]
+                # One connection per stream, so a per-connection stream limit (HTTP/2
+                # MAX_CONCURRENT_STREAMS) cannot stand in for the per-address one.
+                channels = [h.Blocks(attacker.address) for _ in range(40)]
+                silent = [c.stream(timeout=120) for c in channels]
                 with concurrent.futures.ThreadPoolExecutor(16) as pool:
                     unpaid = list(pool.map(lambda i: channels[i % 4].forward(h.forward_request(0, 8 - i % 3)), range(200)))
                     unpaid_opens = list(pool.map(lambda i: channels[i % 4].exchange([h.open_request()], timeout=20),
@@ -74,10 +76,10 @@ class SecondAddressKeepsService(unittest.TestCase):
         server = h.Server(h.free_server_args(*per_peer_limits(10)))
         try:
             attacker = h.Relay("127.0.0.1", server.port, source="127.0.0.2")
-            channels = [h.Blocks(attacker.address) for _ in range(2)]
+            channels = [h.Blocks(attacker.address) for _ in range(20)]
             held, results = [], []
             for i in range(20):
-                s = channels[i % 2].stream(timeout=120)
+                s = channels[i].stream(timeout=120)
                 s.send(h.open_request(max_length=256))
                 held.append(s)
                 results.append("opened" if s.reply(timeout=10) is not None else s.wait(1))

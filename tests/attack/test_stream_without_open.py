@@ -20,9 +20,12 @@ class StreamWithoutOpen(unittest.TestCase):
                                                         max_streams_per_peer=PER_PEER)))
         try:
             attacker = h.Relay("127.0.0.1", server.port, source="127.0.0.2")
-            evil = h.Blocks(attacker.address)
+            # One connection per stream, so a per-connection stream limit (HTTP/2
+            # MAX_CONCURRENT_STREAMS) cannot stand in for the per-address one.
+            channels = [h.Blocks(attacker.address) for _ in range(20)]
+            evil = channels[0]
             client = h.Blocks(server.endpoint)
-            silent = [evil.stream(timeout=60) for _ in range(20)]
+            silent = [c.stream(timeout=60) for c in channels]
             h.wait_until(lambda: sum(s.done.is_set() for s in silent) >= 20 - PER_PEER, 5)
             self.assertEqual(client.info().active_sessions, 0, "streams without `open` hold session slots")
             # The honest client from 127.0.0.1, while the attacker's streams are still open.
@@ -49,7 +52,7 @@ class StreamWithoutOpen(unittest.TestCase):
             self.assertEqual(r.code, h.StatusCode.OK, r)
             self.assertEqual(len(r.replies), 2)
             self.assertEqual(attacker.sources_seen, {"127.0.0.2"})
-            for c in (evil, client):
+            for c in (*channels, client):
                 c.close()
             attacker.close()
             self.assertEqual(server.stop(), 0)
