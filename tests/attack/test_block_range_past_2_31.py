@@ -35,7 +35,12 @@ class BlockRangePast2To31(unittest.TestCase):
             active_during = client.info().active_sessions
             for begin, end in BAD_RANGES:
                 observed.append(("forward", begin, end, client.forward(h.forward_request(begin, end), timeout=60)))
+            full = client.forward(h.forward_request(0, h.BLOCKS))
+            every_block = [(b, e) for what, b, e, r in observed
+                           if what == "forward" and isinstance(r, h.Result) and r.code == h.StatusCode.OK and r.replies == full.replies]
             h.log("observed:", observed)
+            h.log(f"free_cache_tokens announced: {free_before} before, {free_during} with the opens held; "
+                  f"active_sessions {active_during}; Forward ranges that computed every block: {every_block}")
             server.assert_alive(self, "after the huge ranges")
             for what, begin, end, r in observed:
                 self.assertIsInstance(r, h.Result, f"{what} [{begin}, {end}) was admitted: {observed}")
