@@ -96,7 +96,7 @@ class Server:
         self.proc = subprocess.Popen([SERVER, *self.args], stdout=subprocess.PIPE, stderr=self.log_file, env=full_env)
         self.ready = self._wait_ready(60)
         self.endpoint = self.ready["endpoint"]
-        self.port = int(self.endpoint.rsplit(":", 1)[1])
+        self.port = int(self.endpoint.rsplit(":", 1)[1]) if ":" in self.endpoint else None
 
     def _wait_ready(self, timeout):
         result = {}

@@ -18,7 +18,9 @@
 // Usage: petalsln-attack-dht-forger --bootstrap HOST:PORT --model NAME --model-dir DIR
 //                                   --victim PEER_HEX --trap HOST:PORT --blocks N
 // Prints "ready dht=127.0.0.1:PORT forged=N stored=M" once its puts are done, then keeps its
-// node (and the values it stores) alive until stdin closes.
+// node (and the values it stores) alive until stdin closes. A line "control" on stdin puts one
+// authentic record of its own key pointing at --trap (answered "control peer=HEX stored=0|1"),
+// which shows that values it stores do reach clients.
 #include <opendht/dhtrunner.h>
 
 #include <chrono>
@@ -172,8 +174,20 @@ int main(int argc, char** argv) {
   }
   std::printf("ready dht=127.0.0.1:%u forged=%zu stored=%d\n", runner.getBoundPort(AF_INET), values.size(), stored);
   std::fflush(stdout);
+  // "control" on stdin puts one authentic record of the attacker's own key, pointing at the trap:
+  // the test's proof that what this node stores does reach the client.
   std::string line;
   while (std::getline(std::cin, line)) {
+    if (line != "control") continue;
+    const std::string bytes = forged(mallory).sign(mallory);
+    auto value = std::make_shared<dht::Value>(kRecordValueType, reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                                              bytes.size(), slot_of(mallory.peer_id()));
+    auto done = std::make_shared<std::promise<bool>>();
+    auto future_done = done->get_future();
+    runner.put(key, value, [done](bool ok) { done->set_value(ok); }, dht::time_point::max(), true);
+    const bool ok = future_done.wait_for(std::chrono::seconds(5)) == std::future_status::ready && future_done.get();
+    std::printf("control peer=%s stored=%d\n", mallory.peer_id_hex().c_str(), ok ? 1 : 0);
+    std::fflush(stdout);
   }
   runner.join();
   return 0;

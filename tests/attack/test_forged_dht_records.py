@@ -73,6 +73,20 @@ class ForgedDhtRecords(unittest.TestCase):
                 self.assertEqual([(hop["peer"], hop["blocks"]) for hop in out["route"]],
                                  [(p, b) for p, b in real.items()], out["route"])
             self.assertEqual(trap.hits, 0, "a client connected to a forged record's endpoint")
+            # Control: an authentic record of the attacker's own key, stored the same way, does
+            # reach the client (it tries the trap, fails over, and still answers exactly), so the
+            # forged values above were seen and refused, not merely missed.
+            forger.stdin.write(b"control\n")
+            forger.stdin.flush()
+            control = forger.stdout.readline().decode()
+            h.log("forger:", control.strip())
+            self.assertTrue(control.startswith("control "), control)
+            case = h.reference_cases()[0]
+            proc = h.run_chat(h.chat_args(case, "--initial-peers", f"{ready['dht']},{dht}"))
+            self.assertEqual(proc.returncode, 0, proc.stderr.decode()[-3000:])
+            out = h.json.loads(proc.stdout.decode().strip().splitlines()[-1])
+            self.assertEqual(out["new_ids"], case["new_ids"])
+            self.assertGreater(trap.hits, 0, "the attacker's authentic record never reached the client: the test saw nothing")
             for p in procs:
                 p.assert_alive(self)
         finally:

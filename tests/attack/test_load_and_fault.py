@@ -52,6 +52,7 @@ class LoadAndFault(unittest.TestCase):
                     h.log(f"killed {victim.name} at {time.monotonic() - t0:.1f} s")
                     time.sleep(1.0)
                     self.assertEqual(restarted.stop(signal.SIGTERM), 0)
+                    h.log(f"stopped {restarted.name} at {time.monotonic() - t0:.1f} s")
                     again = h.Server(restarted.args[:-len(many_limits())] + ["--port", str(restarted.port), *many_limits()],
                                      name="server b again")
                     procs.append(again)
@@ -68,7 +69,9 @@ class LoadAndFault(unittest.TestCase):
                     want = local[case["question"]]
                     if out["new_ids"] != want["new_ids"] or out["text"] != want["text"]:
                         failures.append((i, case["question"], out["text"], want["text"]))
-                self.assertEqual(failures, [], f"{len(failures)} of {CHATS} chats differ from the local answer")
+                for f in failures:
+                    h.log("chat failed:", f)
+                self.assertEqual(len(failures), 0, f"{len(failures)} of {CHATS} chats differ from the local answer")
                 survivor.assert_alive(self)
                 again.assert_alive(self)
                 self.assertEqual(again.ready["peer"], restarted.ready["peer"])
