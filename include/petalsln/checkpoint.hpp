@@ -31,12 +31,16 @@ struct TensorInfo {
 /// A model folder's safetensors weights: `model.safetensors`, or the shards listed in
 /// `model.safetensors.index.json`. Shards are memory-mapped on first use, so a server that
 /// holds a few blocks maps (and pages in) only the files holding them. Headers are validated
-/// before any byte of data is trusted. Thread-safe for concurrent reads.
+/// before any byte of data is trusted: a length within the file and the format's 100 MB limit,
+/// JSON without repeated keys, supported dtypes, every tensor exactly dtype size × elements
+/// bytes, and tensors that tile the data section with no overlap, gap or trailing byte (the
+/// reference implementation's rule). Thread-safe for concurrent reads.
 class Checkpoint {
  public:
   /// Opens the weights in @p model_dir. Reads the index (if sharded) but maps no shard yet.
   /// Throws Error(not_found) when neither file exists, Error(invalid_format) for a malformed
-  /// index.
+  /// index (not a JSON object, repeated keys, no or an empty "weight_map", a shard name that is
+  /// not a plain file name) or, unsharded, a malformed model.safetensors.
   static Checkpoint open(const std::string& model_dir);
 
   Checkpoint(Checkpoint&&) noexcept;

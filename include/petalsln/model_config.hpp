@@ -43,7 +43,11 @@ struct ModelConfig {
   std::string torch_dtype;           ///< Declared storage dtype ("float32", "bfloat16", ...), informative.
 
   /// Parses config.json text. @p source names the file in error messages.
-  /// Throws Error(invalid_format) for malformed JSON or a missing/ill-typed key,
+  /// Integer fields are range-checked before conversion: sizes, counts and context lengths
+  /// must lie in [1, 2^24], token ids in [0, 2^24 - 1]; anything else (a negative number, a
+  /// float, 2^63) is refused with a message naming the field, its allowed range and the value.
+  /// Throws Error(invalid_format) for malformed JSON, a missing/ill-typed key or an
+  /// out-of-range integer,
   /// Error(unsupported) for a non-Llama architecture, an unknown rope type or activation,
   /// Error(invalid_argument) for inconsistent values (e.g. heads not dividing evenly).
   static ModelConfig parse(const std::string& json_text, const std::string& source = "config.json");

@@ -3,12 +3,11 @@
 #include <torch/torch.h>
 
 #include <cstring>
-#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <unordered_map>
 
+#include "model/safetensors_header.hpp"
 #include "petalsln/error.hpp"
 #include "util/files.hpp"
 
@@ -17,20 +16,11 @@ namespace {
 
 using nlohmann::json;
 
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian; add byte swapping");
-
-// A safetensors header is JSON; real ones are kilobytes to a few megabytes. Anything
-// larger is a corrupt length field, not a model.
-constexpr std::uint64_t kMaxHeaderBytes = 100u << 20;
-constexpr std::size_t kMaxRank = 8;
-
 struct Shard {
   util::MappedFile file;
   std::uint64_t data_offset = 0;  // where the data section starts in the file
   std::unordered_map<std::string, TensorInfo> tensors;
 };
-
-std::size_t element_size(StorageDType d) { return d == StorageDType::f32 ? 4 : 2; }
 
 at::ScalarType scalar_type(StorageDType d) {
   switch (d) {
@@ -41,80 +31,38 @@ at::ScalarType scalar_type(StorageDType d) {
   return at::kFloat;
 }
 
-StorageDType parse_dtype(const std::string& s, const std::string& where) {
-  if (s == "F32") return StorageDType::f32;
-  if (s == "F16") return StorageDType::f16;
-  if (s == "BF16") return StorageDType::bf16;
-  static const std::set<std::string> known = {"F64", "I64", "I32", "I16", "I8", "U8", "U16", "U32", "U64", "BOOL", "F8_E4M3", "F8_E5M2"};
-  if (known.count(s) != 0) throw Error(ErrorCode::unsupported, where + ": dtype " + s + " is not supported (F32, F16, BF16 are)");
-  throw Error(ErrorCode::invalid_format, where + ": unknown dtype string \"" + s + "\"");
-}
-
-TensorInfo parse_entry(const std::string& name, const json& e, const std::string& file, std::uint64_t data_size) {
-  const std::string where = file + ": tensor " + name;
-  if (!e.is_object()) throw Error(ErrorCode::invalid_format, where + ": header entry is not an object");
-  auto dt = e.find("dtype");
-  auto sh = e.find("shape");
-  auto off = e.find("data_offsets");
-  if (dt == e.end() || !dt->is_string()) throw Error(ErrorCode::invalid_format, where + ": missing dtype");
-  if (sh == e.end() || !sh->is_array()) throw Error(ErrorCode::invalid_format, where + ": missing shape");
-  if (off == e.end() || !off->is_array() || off->size() != 2) throw Error(ErrorCode::invalid_format, where + ": data_offsets must be [begin, end]");
-  TensorInfo t;
-  t.name = name;
-  t.file = file;
-  t.dtype = parse_dtype(dt->get<std::string>(), where);
-  if (sh->size() > kMaxRank) throw Error(ErrorCode::invalid_format, where + ": rank " + std::to_string(sh->size()) + " is too large");
-  std::uint64_t elements = 1;
-  for (const auto& d : *sh) {
-    if (!d.is_number_unsigned()) throw Error(ErrorCode::invalid_format, where + ": shape entries must be non-negative integers");
-    const auto v = d.get<std::uint64_t>();
-    if (v != 0 && elements > std::numeric_limits<std::uint64_t>::max() / 16 / v) {
-      throw Error(ErrorCode::invalid_format, where + ": shape is too large");
-    }
-    elements *= v;
-    t.shape.push_back(static_cast<std::int64_t>(v));
-  }
-  for (const auto& o : *off) {
-    if (!o.is_number_unsigned()) throw Error(ErrorCode::invalid_format, where + ": data_offsets must be non-negative integers");
-  }
-  t.begin = (*off)[0].get<std::uint64_t>();
-  t.end = (*off)[1].get<std::uint64_t>();
-  if (t.begin > t.end || t.end > data_size) {
-    throw Error(ErrorCode::invalid_format, where + ": data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
-                                               ") lie outside the " + std::to_string(data_size) + "-byte data section (truncated file?)");
-  }
-  if (t.end - t.begin != elements * element_size(t.dtype)) {
-    throw Error(ErrorCode::invalid_format, where + ": shape needs " + std::to_string(elements * element_size(t.dtype)) +
-                                               " bytes but data_offsets span " + std::to_string(t.end - t.begin));
-  }
-  return t;
-}
-
 Shard open_shard(const std::string& dir, const std::string& file) {
   Shard s;
   s.file = util::MappedFile(util::join_path(dir, file));
-  const std::uint64_t size = s.file.size();
-  if (size < 8) throw Error(ErrorCode::invalid_format, file + ": too short to be a safetensors file (" + std::to_string(size) + " bytes)");
-  std::uint64_t header_len = 0;
-  std::memcpy(&header_len, s.file.data(), 8);
-  if (header_len > kMaxHeaderBytes || header_len > size - 8) {
-    throw Error(ErrorCode::invalid_format, file + ": header length " + std::to_string(header_len) + " exceeds the file (" +
-                                               std::to_string(size) + " bytes) or the 100 MiB limit");
-  }
-  s.data_offset = 8 + header_len;
-  json header;
-  try {
-    header = json::parse(reinterpret_cast<const char*>(s.file.data()) + 8, reinterpret_cast<const char*>(s.file.data()) + s.data_offset);
-  } catch (const json::parse_error& e) {
-    throw Error(ErrorCode::invalid_format, file + ": header is not valid JSON: " + e.what());
-  }
-  if (!header.is_object()) throw Error(ErrorCode::invalid_format, file + ": header is not a JSON object");
-  const std::uint64_t data_size = size - s.data_offset;
-  for (const auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") continue;
-    s.tensors.emplace(name, parse_entry(name, entry, file, data_size));
-  }
+  auto header = model::parse_safetensors_header(s.file.data(), s.file.size(), file);
+  s.data_offset = header.data_offset;
+  s.tensors = std::move(header.tensors);
   return s;
+}
+
+// A shard name comes from a file we do not control: it must name a file inside the model
+// folder, nothing else.
+void check_shard_name(const std::string& f, const std::string& index_path) {
+  if (f.empty() || f == "." || f == ".." || f.find_first_of(std::string("/\\\0", 3)) != std::string::npos) {
+    throw Error(ErrorCode::invalid_format, index_path + ": shard name \"" + f + "\" is not a plain file name");
+  }
+}
+
+// Reads `model.safetensors.index.json`: tensor name -> shard file. Repeated keys are refused
+// (which shard holds a tensor must not depend on the JSON parser), as is an empty map.
+std::unordered_map<std::string, std::string> read_index(const std::string& index_path) {
+  const std::string text = util::read_file(index_path, 64u << 20);
+  const json index = model::parse_json_object_without_duplicates(text.data(), text.data() + text.size(), index_path);
+  auto wm = index.find("weight_map");
+  if (wm == index.end() || !wm->is_object()) throw Error(ErrorCode::invalid_format, index_path + ": missing \"weight_map\" object");
+  if (wm->empty()) throw Error(ErrorCode::invalid_format, index_path + ": \"weight_map\" lists no tensors");
+  std::unordered_map<std::string, std::string> tensor_file;
+  for (const auto& [name, file] : wm->items()) {
+    if (!file.is_string()) throw Error(ErrorCode::invalid_format, index_path + ": weight_map[\"" + name + "\"] is not a file name");
+    check_shard_name(file.get<std::string>(), index_path);
+    tensor_file.emplace(name, file.get<std::string>());
+  }
+  return tensor_file;
 }
 
 }  // namespace
@@ -155,23 +103,7 @@ Checkpoint Checkpoint::open(const std::string& model_dir) {
   const std::string index_path = util::join_path(model_dir, "model.safetensors.index.json");
   const std::string single = "model.safetensors";
   if (util::is_regular_file(index_path)) {
-    json index;
-    try {
-      index = json::parse(util::read_file(index_path, 64u << 20));
-    } catch (const json::parse_error& e) {
-      throw Error(ErrorCode::invalid_format, index_path + " is not valid JSON: " + e.what());
-    }
-    auto wm = index.is_object() ? index.find("weight_map") : index.end();
-    if (wm == index.end() || !wm->is_object()) throw Error(ErrorCode::invalid_format, index_path + ": missing \"weight_map\" object");
-    for (const auto& [name, file] : wm->items()) {
-      if (!file.is_string()) throw Error(ErrorCode::invalid_format, index_path + ": weight_map[\"" + name + "\"] is not a file name");
-      const auto f = file.get<std::string>();
-      // Shard names come from a file we do not control: keep them inside the model folder.
-      if (f.empty() || f.find('/') != std::string::npos || f == "." || f == "..") {
-        throw Error(ErrorCode::invalid_format, index_path + ": shard name \"" + f + "\" is not a plain file name");
-      }
-      impl->tensor_file.emplace(name, f);
-    }
+    impl->tensor_file = read_index(index_path);
   } else if (util::is_regular_file(util::join_path(model_dir, single))) {
     auto shard = std::make_shared<Shard>(open_shard(model_dir, single));
     for (const auto& [name, info] : shard->tensors) impl->tensor_file.emplace(name, single);

@@ -14,15 +14,35 @@ using nlohmann::json;
   throw Error(ErrorCode::invalid_format, source + ": field \"" + key + "\" " + why);
 }
 
-std::int64_t get_int(const json& j, const std::string& key, const std::string& source,
+// The largest dimension, layer count, context length or token id a config may declare. It
+// keeps every product that sizes weights and caches far from 64-bit overflow, and it is 100x
+// the largest real value (a 256k vocabulary, a 128k context).
+constexpr std::int64_t kMaxDim = std::int64_t{1} << 24;
+
+std::string range_text(std::int64_t lo, std::int64_t hi) { return "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]"; }
+
+// Returns @p v, the value of field @p key, if it is an integer in [lo, hi]. nlohmann stores
+// integers above INT64_MAX as unsigned, and get<int64_t>() would wrap them to negative
+// numbers ("hidden_size: 2^63" read as -9223372036854775808), so the range is checked on the
+// stored type before any conversion.
+std::int64_t int_in_range(const json& v, const std::string& key, const std::string& source, std::int64_t lo, std::int64_t hi) {
+  const auto refuse = [&] { bad_field(source, key, "must be an integer in " + range_text(lo, hi) + ", got " + v.dump()); };
+  if (!v.is_number_integer()) refuse();
+  if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) refuse();
+  const auto n = v.get<std::int64_t>();  // exact now: an unsigned value is at most hi
+  if (n < lo || n > hi) refuse();
+  return n;
+}
+
+// Reads integer field @p key, which must lie in [lo, hi]; @p fallback when absent or null.
+std::int64_t get_int(const json& j, const std::string& key, const std::string& source, std::int64_t lo, std::int64_t hi,
                      std::optional<std::int64_t> fallback = std::nullopt) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) {
     if (fallback) return *fallback;
     bad_field(source, key, "is missing");
   }
-  if (!it->is_number_integer()) bad_field(source, key, "must be an integer");
-  return it->get<std::int64_t>();
+  return int_in_range(*it, key, source, lo, hi);
 }
 
 double get_number(const json& j, const std::string& key, const std::string& source, std::optional<double> fallback) {
@@ -65,7 +85,7 @@ RopeScaling parse_rope(const json& r, const std::string& key, const std::string&
     s.factor = get_number(r, "factor", where, std::nullopt);
     s.low_freq_factor = get_number(r, "low_freq_factor", where, std::nullopt);
     s.high_freq_factor = get_number(r, "high_freq_factor", where, std::nullopt);
-    s.original_max_position_embeddings = get_int(r, "original_max_position_embeddings", where);
+    s.original_max_position_embeddings = get_int(r, "original_max_position_embeddings", where, 1, kMaxDim);
   } else {
     throw Error(ErrorCode::unsupported,
                 source + ": rope type \"" + type + "\" is not supported (supported: default, linear, llama3)");
@@ -76,13 +96,9 @@ RopeScaling parse_rope(const json& r, const std::string& key, const std::string&
 std::vector<std::int64_t> parse_eos(const json& j, const std::string& source) {
   auto it = j.find("eos_token_id");
   if (it == j.end() || it->is_null()) return {};
-  if (it->is_number_integer()) return {it->get<std::int64_t>()};
-  if (!it->is_array()) bad_field(source, "eos_token_id", "must be an integer or a list of integers");
+  if (!it->is_array()) return {int_in_range(*it, "eos_token_id", source, 0, kMaxDim - 1)};
   std::vector<std::int64_t> ids;
-  for (const auto& v : *it) {
-    if (!v.is_number_integer()) bad_field(source, "eos_token_id", "must be an integer or a list of integers");
-    ids.push_back(v.get<std::int64_t>());
-  }
+  for (const auto& v : *it) ids.push_back(int_in_range(v, "eos_token_id", source, 0, kMaxDim - 1));
   return ids;
 }
 
@@ -117,23 +133,21 @@ ModelConfig ModelConfig::parse(const std::string& json_text, const std::string& 
   const std::string act = get_string(j, "hidden_act", source, "silu");
   if (act != "silu") throw Error(ErrorCode::unsupported, source + ": hidden_act \"" + act + "\" is not supported (only silu)");
 
-  c.vocab_size = get_int(j, "vocab_size", source);
-  c.hidden_size = get_int(j, "hidden_size", source);
-  c.intermediate_size = get_int(j, "intermediate_size", source);
-  c.num_hidden_layers = get_int(j, "num_hidden_layers", source);
-  c.num_attention_heads = get_int(j, "num_attention_heads", source);
-  c.num_key_value_heads = get_int(j, "num_key_value_heads", source, c.num_attention_heads);
-  require_positive(c.num_attention_heads, "num_attention_heads");
-  c.head_dim = get_int(j, "head_dim", source, c.hidden_size / c.num_attention_heads);
-  c.max_position_embeddings = get_int(j, "max_position_embeddings", source, 2048);
+  c.vocab_size = get_int(j, "vocab_size", source, 1, kMaxDim);
+  c.hidden_size = get_int(j, "hidden_size", source, 1, kMaxDim);
+  c.intermediate_size = get_int(j, "intermediate_size", source, 1, kMaxDim);
+  c.num_hidden_layers = get_int(j, "num_hidden_layers", source, 1, kMaxDim);
+  c.num_attention_heads = get_int(j, "num_attention_heads", source, 1, kMaxDim);
+  c.num_key_value_heads = get_int(j, "num_key_value_heads", source, 1, kMaxDim, c.num_attention_heads);
+  c.head_dim = get_int(j, "head_dim", source, 1, kMaxDim, c.hidden_size / c.num_attention_heads);
+  c.max_position_embeddings = get_int(j, "max_position_embeddings", source, 1, kMaxDim, 2048);
   c.rms_norm_eps = get_number(j, "rms_norm_eps", source, 1e-6);
   c.tie_word_embeddings = get_bool(j, "tie_word_embeddings", source, false);
   c.attention_bias = get_bool(j, "attention_bias", source, false);
   c.mlp_bias = get_bool(j, "mlp_bias", source, false);
   c.torch_dtype = get_string(j, "torch_dtype", source, get_string(j, "dtype", source, ""));
   if (auto it = j.find("bos_token_id"); it != j.end() && !it->is_null()) {
-    if (!it->is_number_integer()) bad_field(source, "bos_token_id", "must be an integer");
-    c.bos_token_id = it->get<std::int64_t>();
+    c.bos_token_id = int_in_range(*it, "bos_token_id", source, 0, kMaxDim - 1);
   }
   c.eos_token_ids = parse_eos(j, source);
 
@@ -186,11 +200,12 @@ void ModelConfig::validate() const {
     throw Error(ErrorCode::invalid_argument, "config: bos_token_id " + std::to_string(*bos_token_id) + " is outside the vocabulary");
   }
   // Guard the arithmetic that sizes weights and caches against absurd declarations.
-  constexpr std::int64_t kMaxDim = std::int64_t{1} << 24;
   for (auto [v, name] : {std::pair{vocab_size, "vocab_size"}, {hidden_size, "hidden_size"}, {intermediate_size, "intermediate_size"},
                          {num_hidden_layers, "num_hidden_layers"}, {head_dim, "head_dim"}, {num_attention_heads, "num_attention_heads"},
+                         {num_key_value_heads, "num_key_value_heads"},
                          {max_position_embeddings, "max_position_embeddings"}}) {
-    if (v > kMaxDim) throw Error(ErrorCode::invalid_argument, std::string("config: ") + name + " is implausibly large");
+    if (v > kMaxDim) throw Error(ErrorCode::invalid_argument, std::string("config: ") + name + " is " + std::to_string(v) +
+                                                          ", outside " + range_text(1, kMaxDim));
   }
 }
 

@@ -3,6 +3,7 @@
 #include "torch_doctest.hpp"
 
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "petalsln/block_stack.hpp"
@@ -122,6 +123,44 @@ TEST_CASE("config: bad input is a clear error") {
   CHECK(error_of([&] { ModelConfig::parse("[1, 2]"); }).code() == ErrorCode::invalid_format);
 }
 
+TEST_CASE("config: integers are range-checked before conversion, not wrapped") {
+  json j = base_config();
+  // 2^63 is stored by the JSON parser as unsigned; it used to come out as a negative number.
+  j["hidden_size"] = std::uint64_t{1} << 63;
+  auto e = error_of([&] { ModelConfig::parse(j.dump()); });
+  CHECK(e.code() == ErrorCode::invalid_format);
+  CHECK(mentions(e, "\"hidden_size\""));
+  CHECK(mentions(e, "[1, 16777216]"));
+  CHECK(mentions(e, "9223372036854775808"));
+  CHECK_FALSE(mentions(e, "-9223372036854775808"));
+
+  for (const char* field : {"vocab_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                            "num_key_value_heads", "head_dim", "max_position_embeddings"}) {
+    CAPTURE(field);
+    for (const json& v : {json(std::numeric_limits<std::uint64_t>::max()), json(-1), json(0), json(16777217), json(2.5)}) {
+      CAPTURE(v.dump());
+      j = base_config();
+      j[field] = v;
+      e = error_of([&] { ModelConfig::parse(j.dump()); });
+      CHECK(e.code() == ErrorCode::invalid_format);
+      CHECK(mentions(e, std::string("\"") + field + "\" must be an integer in [1, 16777216], got " + v.dump()));
+    }
+  }
+  j = base_config();
+  j["bos_token_id"] = std::uint64_t{1} << 63;
+  CHECK(mentions(error_of([&] { ModelConfig::parse(j.dump()); }), "\"bos_token_id\" must be an integer in [0, 16777215]"));
+  j = base_config();
+  j["eos_token_id"] = json::array({4, -1});
+  CHECK(mentions(error_of([&] { ModelConfig::parse(j.dump()); }), "\"eos_token_id\" must be an integer in [0, 16777215], got -1"));
+  j = base_config();
+  j["rope_scaling"]["original_max_position_embeddings"] = std::uint64_t{1} << 63;
+  CHECK(mentions(error_of([&] { ModelConfig::parse(j.dump()); }), "original_max_position_embeddings"));
+  // The edge of the range is accepted.
+  j = base_config();
+  j["max_position_embeddings"] = 16777216;
+  CHECK(ModelConfig::parse(j.dump()).max_position_embeddings == 16777216);
+}
+
 TEST_CASE("checkpoint: sharded bf16 loads only the shards a block range needs") {
   auto ck = Checkpoint::open(test::fixture_dir("tiny-smollm2"));
   CHECK(ck.mapped_files().empty());
@@ -210,6 +249,69 @@ TEST_CASE("checkpoint: corrupted safetensors files are rejected with the reason"
     write_raw_safetensors(path, h2, data, h2.size());
     CHECK(error_of(open_and_read).code() == ErrorCode::invalid_format);
   }
+  SUBCASE("two tensors overlap") {
+    // Same byte count as a valid file, and each tensor is in bounds and the right size.
+    const std::string h = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                          R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]},)"
+                          R"("c":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}})";
+    write_raw_safetensors(path, h, data, h.size());
+    auto e = error_of([&] { Checkpoint::open(dir.path()); });
+    CHECK(e.code() == ErrorCode::invalid_format);
+    CHECK(mentions(e, "tensors a and b overlap"));
+  }
+  SUBCASE("two names alias the same bytes") {
+    const std::string h = R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                          R"("b":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})";
+    write_raw_safetensors(path, h, data, h.size());
+    CHECK(mentions(error_of([&] { Checkpoint::open(dir.path()); }), "overlap"));
+  }
+  SUBCASE("a tensor shifted by a few bytes leaves a gap") {
+    const std::string h = R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[3,19]}})";
+    write_raw_safetensors(path, h, data + "abc", h.size());
+    auto e = error_of(open_and_read);
+    CHECK(e.code() == ErrorCode::invalid_format);
+    CHECK(mentions(e, "3 bytes before tensor w"));
+  }
+  SUBCASE("bytes after the last tensor") {
+    write_raw_safetensors(path, header, data + "xyz", header.size());
+    auto e = error_of(open_and_read);
+    CHECK(e.code() == ErrorCode::invalid_format);
+    CHECK(mentions(e, "last 3 bytes"));
+  }
+  SUBCASE("a zero-size tensor between two others is fine") {
+    const std::string h = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                          R"("e":{"dtype":"BF16","shape":[0,3],"data_offsets":[8,8]},)"
+                          R"("b":{"dtype":"F16","shape":[4],"data_offsets":[8,16]}})";
+    write_raw_safetensors(path, h, data, h.size());
+    auto ck = Checkpoint::open(dir.path());
+    CHECK((ck.load("e", at::kFloat).sizes() == at::IntArrayRef({0, 3})));
+    CHECK(ck.load("b", at::kFloat).numel() == 4);
+  }
+  SUBCASE("a repeated tensor name") {
+    const std::string h = R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},)"
+                          R"("w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})";
+    write_raw_safetensors(path, h, data, h.size());
+    CHECK(mentions(error_of(open_and_read), "key \"w\" appears twice"));
+  }
+  SUBCASE("header must begin with a brace") {
+    const std::string h = std::string(" ") + header;
+    write_raw_safetensors(path, h, data, h.size());
+    CHECK(mentions(error_of(open_and_read), "begin with '{'"));
+  }
+  SUBCASE("header longer than the format's limit") {
+    write_raw_safetensors(path, header, data, 100'000'001);
+    CHECK(mentions(error_of(open_and_read), "100 MB"));
+  }
+  SUBCASE("metadata must map strings to strings") {
+    const std::string h = R"({"__metadata__":{"format":1},"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})";
+    write_raw_safetensors(path, h, data, h.size());
+    CHECK(mentions(error_of(open_and_read), "__metadata__"));
+  }
+  SUBCASE("trailing space padding inside the header is allowed") {
+    const std::string h = header + "      ";
+    write_raw_safetensors(path, h, data, h.size());
+    CHECK_NOTHROW(open_and_read());
+  }
   SUBCASE("begin after end") {
     const std::string h = R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})";
     write_raw_safetensors(path, h, data, h.size());
@@ -236,6 +338,16 @@ TEST_CASE("checkpoint: missing files, shards and tensors") {
 
   // Shard names must stay inside the folder.
   test::write_file(dir.file("model.safetensors.index.json"), R"({"weight_map":{"w":"../../etc/passwd"}})");
+  CHECK(error_of([&] { Checkpoint::open(dir.path()); }).code() == ErrorCode::invalid_format);
+  test::write_file(dir.file("model.safetensors.index.json"), R"({"weight_map":{"w":"a\\b.safetensors"}})");
+  CHECK(mentions(error_of([&] { Checkpoint::open(dir.path()); }), "plain file name"));
+  // Which shard holds a tensor must not depend on which duplicate the JSON parser keeps.
+  test::write_file(dir.file("model.safetensors.index.json"),
+                   R"({"weight_map":{"w":"model-00001-of-00002.safetensors","w":"model-00002-of-00002.safetensors"}})");
+  CHECK(mentions(error_of([&] { Checkpoint::open(dir.path()); }), "appears twice"));
+  test::write_file(dir.file("model.safetensors.index.json"), R"({"weight_map":{}})");
+  CHECK(mentions(error_of([&] { Checkpoint::open(dir.path()); }), "lists no tensors"));
+  test::write_file(dir.file("model.safetensors.index.json"), R"(["weight_map"])");
   CHECK(error_of([&] { Checkpoint::open(dir.path()); }).code() == ErrorCode::invalid_format);
   test::write_file(dir.file("model.safetensors.index.json"), R"({"no_map":{}})");
   CHECK(mentions(error_of([&] { Checkpoint::open(dir.path()); }), "weight_map"));
