@@ -20,6 +20,8 @@ packages=(
   libopendht-dev libsecp256k1-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
   # wallet-backend tests make self-signed TLS certificates for their loopback counterparts
   openssl
+  # fuzz/: libFuzzer targets built with clang under ASan/UBSan (scripts/fuzz.sh)
+  clang libfuzzer-14-dev
   python3-grpcio python3-protobuf  # tests/attack send hand-made and malformed gRPC messages
 )
 # Node.js runs independent JavaScript implementations that tests and benchmarks cross-check

@@ -20,6 +20,37 @@ std::string sanitized_peer_text(const std::string& text, std::size_t max) {
   return out;
 }
 
+RelayMessage parse_relay_message(std::string_view text) {
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  RelayMessage out;
+  if (!j.is_array() || j.empty() || !j[0].is_string()) return out;
+  const std::string& type = j[0].get_ref<const std::string&>();
+  const auto str = [&](std::size_t i) -> std::string {
+    return j.size() > i && j[i].is_string() ? j[i].get<std::string>() : std::string();
+  };
+  if (type == "EVENT" && j.size() == 3 && j[1].is_string() && j[2].is_object()) {
+    out.type = RelayMessage::Type::event;
+    out.subscription = str(1);
+    out.event = j[2];
+  } else if (type == "EOSE" && j.size() >= 2) {
+    out.type = RelayMessage::Type::eose;
+    out.subscription = str(1);
+  } else if (type == "OK" && j.size() >= 3 && j[2].is_boolean()) {
+    out.type = RelayMessage::Type::ok;
+    out.event_id = str(1);
+    out.accepted = j[2].get<bool>();
+    out.text = sanitized_peer_text(str(3));
+  } else if (type == "CLOSED" && j.size() >= 2) {
+    out.type = RelayMessage::Type::closed;
+    out.subscription = str(1);
+    out.text = sanitized_peer_text(str(2));
+  } else if (type == "NOTICE") {
+    out.type = RelayMessage::Type::notice;
+    out.text = sanitized_peer_text(str(1));
+  }
+  return out;
+}
+
 NostrRelay::NostrRelay(const std::string& url, const WebSocketOptions& options) : ws_(url, options) {}
 
 void NostrRelay::publish(const NostrEvent& event) {
@@ -49,34 +80,7 @@ std::optional<RelayMessage> NostrRelay::next(std::chrono::steady_clock::time_poi
     auto m = ws_.receive(left);
     if (!m) return std::nullopt;
     if (m->binary) continue;  // NIP-01 speaks text frames only
-    const nlohmann::json j = nlohmann::json::parse(m->data, nullptr, false);
-    RelayMessage out;
-    if (!j.is_array() || j.empty() || !j[0].is_string()) return out;
-    const std::string& type = j[0].get_ref<const std::string&>();
-    const auto str = [&](std::size_t i) -> std::string {
-      return j.size() > i && j[i].is_string() ? j[i].get<std::string>() : std::string();
-    };
-    if (type == "EVENT" && j.size() == 3 && j[1].is_string() && j[2].is_object()) {
-      out.type = RelayMessage::Type::event;
-      out.subscription = str(1);
-      out.event = j[2];
-    } else if (type == "EOSE" && j.size() >= 2) {
-      out.type = RelayMessage::Type::eose;
-      out.subscription = str(1);
-    } else if (type == "OK" && j.size() >= 3 && j[2].is_boolean()) {
-      out.type = RelayMessage::Type::ok;
-      out.event_id = str(1);
-      out.accepted = j[2].get<bool>();
-      out.text = sanitized_peer_text(str(3));
-    } else if (type == "CLOSED" && j.size() >= 2) {
-      out.type = RelayMessage::Type::closed;
-      out.subscription = str(1);
-      out.text = sanitized_peer_text(str(2));
-    } else if (type == "NOTICE") {
-      out.type = RelayMessage::Type::notice;
-      out.text = sanitized_peer_text(str(1));
-    }
-    return out;
+    return parse_relay_message(m->data);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -51,6 +52,11 @@ class NostrRelay {
  private:
   WebSocketClient ws_;
 };
+
+/// Parses one text message a relay sent. Never throws: anything that is not a JSON array
+/// starting with a known string, with that type's fields, comes back as `other`. (NostrRelay
+/// reads its messages through this; it is separate so it can be fuzzed without a socket.)
+RelayMessage parse_relay_message(std::string_view text);
 
 /// Returns @p text cut to @p max characters with control characters replaced by '?': safe to
 /// put in an error message or log line even when a peer chose it.

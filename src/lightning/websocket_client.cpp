@@ -1,4 +1,5 @@
 #include "lightning/websocket_client.hpp"
+#include "lightning/websocket_frame.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -30,8 +31,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxUrl = 2048;
 constexpr std::size_t kMaxHandshakeResponse = 16 * 1024;
 constexpr const char* kAcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-enum Opcode : std::uint8_t { kContinuation = 0, kText = 1, kBinary = 2, kClose = 8, kPing = 9, kPong = 10 };
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -138,10 +137,7 @@ struct WebSocketClient::Impl {
   bool open = false;
   bool close_sent = false;
   std::uint16_t peer_close = 0;
-  // A message arriving in fragments: opcode of its first frame and the bytes so far.
-  bool in_message = false;
-  bool message_binary = false;
-  std::string message;
+  WebSocketFrameReader reader{1};  // replaced once the options are known (constructor)
 
   ~Impl() { shutdown_transport(); }
 
@@ -396,82 +392,36 @@ struct WebSocketClient::Impl {
     close_sent = true;
     const char payload[2] = {static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
     try {
-      send_frame(kClose, std::string_view(payload, 2), Clock::now() + std::chrono::seconds(2));
+      send_frame(kWsClose, std::string_view(payload, 2), Clock::now() + std::chrono::seconds(2));
     } catch (...) {
       // The connection is going away either way.
     }
   }
 
-  // Parses one complete frame from `in`, if there is one, and handles it. Returns a message
-  // once one is complete.
+  // Parses the complete frames in `in` and handles them (pings answered, pongs skipped, a
+  // close or a protocol violation ends the connection). Returns a message once one is complete.
   std::optional<WebSocketMessage> parse_frames() {
+    using Kind = WebSocketFrameEvent::Kind;
     while (open) {
-      if (in.size() < 2) return std::nullopt;
-      const auto b0 = static_cast<std::uint8_t>(in[0]);
-      const auto b1 = static_cast<std::uint8_t>(in[1]);
-      const bool fin = (b0 & 0x80) != 0;
-      const std::uint8_t opcode = b0 & 0x0f;
-      if ((b0 & 0x70) != 0) protocol_error(1002, "frame has reserved bits set (no extension was negotiated)");
-      if ((b1 & 0x80) != 0) protocol_error(1002, "server frames must not be masked");
-      std::uint64_t len = b1 & 0x7f;
-      std::size_t header = 2;
-      if (len == 126) {
-        if (in.size() < 4) return std::nullopt;
-        len = (static_cast<std::uint64_t>(static_cast<std::uint8_t>(in[2])) << 8) | static_cast<std::uint8_t>(in[3]);
-        header = 4;
-      } else if (len == 127) {
-        if (in.size() < 10) return std::nullopt;
-        len = 0;
-        for (int i = 0; i < 8; ++i) len = (len << 8) | static_cast<std::uint8_t>(in[static_cast<std::size_t>(2 + i)]);
-        header = 10;
-        if ((len >> 63) != 0) protocol_error(1002, "frame length has its most significant bit set");
-      }
-      const bool control = (opcode & 0x08) != 0;
-      if (control && (!fin || len > 125)) protocol_error(1002, "control frame fragmented or longer than 125 bytes");
-      if (!control && len > options.max_message_bytes - (in_message ? message.size() : 0)) {
-        protocol_error(1009, "message exceeds " + std::to_string(options.max_message_bytes) + " bytes");
-      }
-      if (in.size() - header < len) return std::nullopt;
-      std::string payload = in.substr(header, static_cast<std::size_t>(len));
-      in.erase(0, header + static_cast<std::size_t>(len));
-      switch (opcode) {
-        case kPing:
-          send_frame(kPong, payload, Clock::now() + options.send_timeout);
+      WebSocketFrameEvent e = reader.next(in);
+      switch (e.kind) {
+        case Kind::need_more:
+          return std::nullopt;
+        case Kind::ping:
+          send_frame(kWsPong, e.payload, Clock::now() + options.send_timeout);
           continue;
-        case kPong:
+        case Kind::pong:
           continue;
-        case kClose: {
-          if (payload.size() == 1) protocol_error(1002, "close frame with a 1-byte payload");
-          peer_close = payload.size() >= 2 ? static_cast<std::uint16_t>((static_cast<std::uint8_t>(payload[0]) << 8) |
-                                                                       static_cast<std::uint8_t>(payload[1]))
-                                           : 1005;
+        case Kind::violation:
+          protocol_error(e.close_code, e.reason);
+        case Kind::close:
+          peer_close = e.close_code;
           send_close_quietly(peer_close == 1005 ? 1000 : peer_close);
           shutdown_transport();
           throw Error(ErrorCode::io, "WebSocket " + url.host + ":" + std::to_string(url.port) +
                                          ": closed by the server (code " + std::to_string(peer_close) + ")");
-        }
-        case kText:
-        case kBinary:
-          if (in_message) protocol_error(1002, "new message started before the fragmented one ended");
-          in_message = true;
-          message_binary = opcode == kBinary;
-          message = std::move(payload);
-          break;
-        case kContinuation:
-          if (!in_message) protocol_error(1002, "continuation frame without a message to continue");
-          message += payload;
-          break;
-        default:
-          protocol_error(1002, "unknown opcode " + std::to_string(opcode));
-      }
-      if (fin) {
-        in_message = false;
-        if (!message_binary && util::find_invalid_utf8(message) != std::string_view::npos) {
-          protocol_error(1007, "text message is not valid UTF-8");
-        }
-        WebSocketMessage m{message_binary, std::move(message)};
-        message.clear();
-        return m;
+        case Kind::message:
+          return std::move(e.message);
       }
     }
     return std::nullopt;
@@ -482,6 +432,7 @@ WebSocketClient::WebSocketClient(const std::string& url, const WebSocketOptions&
   impl_->url = WebSocketUrl::parse(url);
   impl_->options = options;
   if (impl_->options.max_message_bytes == 0) throw Error(ErrorCode::invalid_argument, "max_message_bytes must be positive");
+  impl_->reader = WebSocketFrameReader(impl_->options.max_message_bytes);
   const auto deadline = Clock::now() + options.connect_timeout;
   impl_->connect_tcp(deadline);
   if (impl_->url.tls) impl_->connect_tls(deadline);
@@ -504,12 +455,12 @@ void WebSocketClient::send_text(std::string_view text) {
   if (util::find_invalid_utf8(text) != std::string_view::npos) {
     throw Error(ErrorCode::invalid_argument, "WebSocket text message is not valid UTF-8");
   }
-  impl_->send_frame(kText, text, Clock::now() + impl_->options.send_timeout);
+  impl_->send_frame(kWsText, text, Clock::now() + impl_->options.send_timeout);
 }
 
 void WebSocketClient::send_ping(std::string_view payload) {
   if (payload.size() > 125) throw Error(ErrorCode::invalid_argument, "WebSocket ping payload is longer than 125 bytes");
-  impl_->send_frame(kPing, payload, Clock::now() + impl_->options.send_timeout);
+  impl_->send_frame(kWsPing, payload, Clock::now() + impl_->options.send_timeout);
 }
 
 std::optional<WebSocketMessage> WebSocketClient::receive(std::chrono::milliseconds timeout) {

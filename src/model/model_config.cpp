@@ -112,7 +112,8 @@ ModelConfig ModelConfig::parse(const std::string& json_text, const std::string& 
   json j;
   try {
     j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // Not only parse_error: a number too large for a double ("1e999") throws out_of_range.
     throw Error(ErrorCode::invalid_format, source + " is not valid JSON: " + e.what());
   }
   if (!j.is_object()) throw Error(ErrorCode::invalid_format, source + " must hold a JSON object");

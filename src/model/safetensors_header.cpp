@@ -133,7 +133,8 @@ json parse_json_object_without_duplicates(const char* begin, const char* end, co
   json j;
   try {
     j = json::parse(begin, end, check);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // Not only parse_error: a number too large for a double ("1e999") throws out_of_range.
     bad(what + " is not valid JSON: " + e.what());
   }
   if (!j.is_object()) bad(what + " is not a JSON object");

@@ -223,7 +223,10 @@ void BpeModel::load_merges(const std::vector<std::pair<std::string, std::string>
   merges_.reserve(merges.size());
   std::string joined;
   for (std::size_t rank = 0; rank < merges.size(); ++rank) {
-    const auto& [left, right] = merges[rank];
+    // Plain references, not a structured binding: C++17 does not let the lambda below
+    // capture bindings (GCC allows it; clang, which builds the fuzzers, refuses).
+    const std::string& left = merges[rank].first;
+    const std::string& right = merges[rank].second;
     const auto describe = [&] { return "merges[" + std::to_string(rank) + "] (\"" + left + "\", \"" + right + "\")"; };
     const auto left_id = token_to_id(left);
     const auto right_id = token_to_id(right);

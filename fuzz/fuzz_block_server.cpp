@@ -1,0 +1,158 @@
+// Fuzzes a live contributor server the way a hostile peer would: raw bytes as gRPC messages
+// (so protobuf that does not parse is exercised too) on Blocks.Forward and on an
+// Blocks.Inference stream, each call under a short deadline. After every input the server
+// must still answer Blocks.Info.
+//
+// Input: a flags byte, then messages, each a 2-byte big-endian length and that many bytes
+// (the last one takes what is left). Flag bit 0: send the first message to Forward as well.
+#include <ATen/Parallel.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fuzz_common.hpp"
+#include "petalsln/block_server.hpp"
+#include "petalsln/v1/blocks.grpc.pb.h"
+#include "util/log.hpp"
+
+namespace {
+
+using Clock = std::chrono::system_clock;
+constexpr auto kCallDeadline = std::chrono::milliseconds(500);
+constexpr std::size_t kMaxMessages = 8;
+
+struct Target {
+  std::unique_ptr<petalsln::BlockServer> server;
+  std::unique_ptr<grpc::GenericStub> generic;
+  std::unique_ptr<petalsln::v1::Blocks::Stub> typed;
+};
+
+Target& target() {
+  static Target t;
+  return t;
+}
+
+// Waits for the one operation in flight on @p cq; returns its ok flag.
+bool wait(grpc::CompletionQueue& cq) {
+  void* tag = nullptr;
+  bool ok = false;
+  return cq.Next(&tag, &ok) && ok;
+}
+
+void drain(grpc::CompletionQueue& cq) {
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
+grpc::ByteBuffer buffer(const std::string& bytes) {
+  grpc::Slice slice(bytes.data(), bytes.size());  // copies
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+std::vector<std::string> split_messages(const std::uint8_t* data, std::size_t size) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at < size && out.size() < kMaxMessages) {
+    std::size_t len = size - at;
+    if (len >= 2) {
+      len = std::min<std::size_t>(static_cast<std::size_t>(data[at] << 8 | data[at + 1]), size - at - 2);
+      at += 2;
+    } else {
+      at = size - len;
+    }
+    out.emplace_back(reinterpret_cast<const char*>(data + at), len);
+    at += len;
+  }
+  return out;
+}
+
+void forward(const std::string& request) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Clock::now() + kCallDeadline);
+  grpc::CompletionQueue cq;
+  auto call = target().generic->PrepareUnaryCall(&ctx, "/petalsln.v1.Blocks/Forward", buffer(request), &cq);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  call->Finish(&response, &status, &status);
+  wait(cq);
+  drain(cq);
+}
+
+void inference(const std::vector<std::string>& messages) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Clock::now() + kCallDeadline);
+  grpc::CompletionQueue cq;
+  auto call = target().generic->PrepareCall(&ctx, "/petalsln.v1.Blocks/Inference", &cq);
+  call->StartCall(&ctx);
+  bool alive = wait(cq);
+  // Everything is written before anything is read, so a server that answers nothing to a
+  // message costs no deadline; its answers wait in flow-control buffers meanwhile.
+  for (std::size_t i = 0; alive && i < messages.size(); ++i) {
+    call->Write(buffer(messages[i]), &ctx);
+    alive = wait(cq);
+  }
+  if (alive) {
+    call->WritesDone(&ctx);
+    alive = wait(cq);
+  }
+  grpc::ByteBuffer response;
+  for (int n = 0; alive && n < 64; ++n) {
+    call->Read(&response, &ctx);
+    alive = wait(cq);
+  }
+  grpc::Status status;
+  call->Finish(&status, &ctx);
+  wait(cq);
+  drain(cq);
+}
+
+void require_alive() {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Clock::now() + std::chrono::seconds(5));
+  petalsln::v1::InfoRequest request;
+  petalsln::v1::InfoResponse response;
+  const grpc::Status status = target().typed->Info(&ctx, request, &response);
+  if (!status.ok()) std::fprintf(stderr, "Info failed: %s\n", status.error_message().c_str());
+  petalsln::fuzz::require(status.ok() && response.has_record(), "server stopped answering Info");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
+  using namespace petalsln;
+  util::set_log_level(util::LogLevel::error);  // every refused request would log a line
+  at::set_num_threads(1);  // the fuzzer drives one call at a time
+  BlockServerOptions o;
+  o.model_dir = PETALSLN_FIXTURES_DIR "/tiny-llama3";  // 6 blocks, hidden 64
+  o.block_begin = 1;
+  o.block_end = 4;
+  o.throughput = 1000;  // skip measuring
+  o.max_sessions = 4;
+  o.cache_mb = 16;
+  o.max_batch = 2;
+  o.max_length = 64;
+  Target& t = target();
+  t.server = std::make_unique<BlockServer>(o, NodeIdentity::generate());
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(t.server->port()), grpc::InsecureChannelCredentials());
+  t.generic = std::make_unique<grpc::GenericStub>(channel);
+  t.typed = v1::Blocks::NewStub(channel);
+  require_alive();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  const std::vector<std::string> messages = split_messages(data + 1, size - 1);
+  if ((data[0] & 1) != 0 && !messages.empty()) forward(messages.front());
+  inference(messages);
+  require_alive();
+  return 0;
+}
