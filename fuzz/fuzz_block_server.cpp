@@ -12,6 +12,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fuzz_common.hpp"
@@ -37,6 +38,12 @@ Target& target() {
 }
 
 // Waits for the one operation in flight on @p cq; returns its ok flag.
+// PETALSLN_FUZZ_VERBOSE=1 prints each call's status (to see what a reproducer does).
+void report(const char* call, const grpc::Status& status) {
+  static const bool verbose = std::getenv("PETALSLN_FUZZ_VERBOSE") != nullptr;
+  if (verbose) std::fprintf(stderr, "%s: %d %s\n", call, static_cast<int>(status.error_code()), status.error_message().c_str());
+}
+
 bool wait(grpc::CompletionQueue& cq) {
   void* tag = nullptr;
   bool ok = false;
@@ -84,6 +91,7 @@ void forward(const std::string& request) {
   call->Finish(&response, &status, &status);
   wait(cq);
   drain(cq);
+  report("Forward", status);
 }
 
 void inference(const std::vector<std::string>& messages) {
@@ -112,6 +120,22 @@ void inference(const std::vector<std::string>& messages) {
   call->Finish(&status, &ctx);
   wait(cq);
   drain(cq);
+  report("Inference", status);
+}
+
+// The server documents that everything a call holds is released when the call ends. Waiting
+// for that after each input also keeps libFuzzer's leak check from counting a call the server
+// is still finishing (the client gives up at its deadline, the server notices a moment later).
+void require_calls_released() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (target().server->active_calls() != 0 || target().server->active_sessions() != 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::fprintf(stderr, "active_calls %d, active_sessions %d\n", target().server->active_calls(),
+                   target().server->active_sessions());
+      petalsln::fuzz::require(false, "a call still held by the server 5 s after it ended");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void require_alive() {
@@ -153,6 +177,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::vector<std::string> messages = split_messages(data + 1, size - 1);
   if ((data[0] & 1) != 0 && !messages.empty()) forward(messages.front());
   inference(messages);
+  require_calls_released();
   require_alive();
   return 0;
 }

@@ -85,12 +85,14 @@ for t in "${targets[@]}"; do
     failed+=("$t")
   fi
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  rate=$(grep -o 'exec/s: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  rate=$(grep -o 'exec/s: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
   corpus=$(find "$work" -type f | wc -l)
   line="fuzz_$t: $status, ${runs:-?} runs in ${seconds} s (${rate:-?} exec/s), corpus $seeds -> $corpus, ${#regressions[@]} regressions replayed"
   if [ "$status" != ok ]; then
     line+=", log $log"
     crash=$(grep -o "Test unit written to [^ ]*" "$log" | tail -1 | cut -d' ' -f5 || true)
+    what=$(grep -m1 -o -E "ERROR: [A-Za-z]+: [a-z -]+|fuzz property violated: .*|runtime error: .*" "$log" || true)
+    [ -n "$what" ] && line+=", $what"
     [ -n "$crash" ] && line+=", input $crash"
   fi
   echo "$line"
