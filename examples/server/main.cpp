@@ -64,6 +64,12 @@ Payment (L402):
 
 Limits:
   --max-sessions N         concurrent inference sessions (default 16)
+  --max-sessions-per-peer N  sessions from one address (default 3/4 of --max-sessions)
+  --max-streams-per-peer N   calls in progress from one address (default 8 more than
+                             the sessions per address)
+  --max-unpaid-per-peer N    unpaid invoices one address may hold (default 4)
+  --open-timeout S         a stream must send `open` within S seconds (default 10)
+  --idle-timeout S         an open session idle for S seconds is closed (default 300)
   --cache-mb N             KV-cache budget in MiB (default 512)
   --max-batch N            largest batch per request (default 8)
   --max-length N           longest session in tokens (default: the model's context)
@@ -101,6 +107,13 @@ sigset_t block_stop_signals() {
   return set;
 }
 
+// A duration flag in seconds (fractions allowed), at least 1 ms and at most a day.
+std::chrono::milliseconds seconds_flag(const cli::Args& args, const std::string& name, double fallback) {
+  const double s = args.number(name, fallback);
+  if (!(s >= 0.001 && s <= 86400)) throw cli::UsageError("--" + name + " must be between 0.001 and 86400 seconds");
+  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
+}
+
 // The contributor's settings from the command line. What a user can get wrong is a usage
 // error here (exit 2); ContributorServer checks the same things again for other callers.
 ContributorServerOptions server_options(const cli::Args& args) {
@@ -124,6 +137,11 @@ ContributorServerOptions server_options(const cli::Args& args) {
   }
   o.port = static_cast<int>(args.integer("port", 0, 0, 65535));
   o.max_sessions = static_cast<int>(args.integer("max-sessions", 16, 1, 100000));
+  o.max_sessions_per_peer = static_cast<int>(args.integer("max-sessions-per-peer", 0, 1, 100000));
+  o.max_streams_per_peer = static_cast<int>(args.integer("max-streams-per-peer", 0, 1, 100000));
+  o.max_unpaid_per_peer = static_cast<std::uint32_t>(args.integer("max-unpaid-per-peer", 4, 1, 100000));
+  o.open_timeout = seconds_flag(args, "open-timeout", 10);
+  o.idle_timeout = seconds_flag(args, "idle-timeout", 300);
   o.cache_mb = args.integer("cache-mb", 512, 1, 1 << 24);
   o.max_batch = static_cast<int>(args.integer("max-batch", 8, 1, 4096));
   o.max_length = static_cast<int>(args.integer("max-length", 0, 0, 1 << 24));
@@ -187,7 +205,8 @@ int main(int argc, char** argv) {
   args.option("dht-port").option("initial-peers").flag("dht-only").option("identity").option("public-name");
   args.option("lightning-address").option("throughput").option("max-sessions").option("cache-mb").option("max-batch");
   args.option("max-length").option("exit-after-steps").option("price-msat").option("wallet").option("paywall-store");
-  args.option("credit-block-tokens").option("threads").flag("help");
+  args.option("credit-block-tokens").option("threads").option("max-sessions-per-peer").option("max-streams-per-peer");
+  args.option("max-unpaid-per-peer").option("open-timeout").option("idle-timeout").flag("help");
   return cli::run_main("petalsln-server", [&] {
     if (!cli::parse_without_operands(args, argc, argv, kUsage)) return 0;
     return run(args, stop_signals);

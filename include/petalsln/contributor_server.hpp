@@ -4,6 +4,7 @@
 /// blocks, an optional L402 paywall, and the signed announcement that lets clients find it.
 /// petalsln-server and the C ABI are both built on it.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -36,6 +37,13 @@ struct ContributorServerOptions {
   std::string lightning_address;  ///< Announced payout address (LUD-16).
   double throughput = 0;          ///< Block-tokens/s to announce (0 = measure at start).
   int max_sessions = 16;          ///< Concurrent inference sessions.
+  int max_sessions_per_peer = 0;  ///< Sessions from one address (0 = see BlockServerOptions).
+  int max_streams_per_peer = 0;   ///< Calls in progress from one address (0 = see BlockServerOptions).
+  std::uint32_t max_unpaid_per_peer = 4;  ///< Unpaid challenges one address may hold (priced servers).
+  /// A stream must send `open` this soon after it starts.
+  std::chrono::milliseconds open_timeout{10000};
+  /// An open session idle this long is closed.
+  std::chrono::milliseconds idle_timeout{300000};
   std::int64_t cache_mb = 512;    ///< KV-cache budget over all sessions, MiB.
   int max_batch = 8;              ///< Largest batch in one request.
   int max_length = 0;             ///< Longest session in tokens (0 = the model's context).

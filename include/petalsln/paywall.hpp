@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "petalsln/error.hpp"
 #include "petalsln/wallet.hpp"
 
 namespace petalsln {
@@ -23,8 +24,22 @@ struct PaywallOptions {
   std::uint32_t block_end = 0;
   std::uint64_t token_lifetime_s = 86400;    ///< How long bought credit stays usable.
   std::uint64_t invoice_expiry_s = 600;      ///< Expiry of each challenge's invoice.
+  /// Distinct unpaid challenges one requester may hold at once (> 0). Each costs an invoice in
+  /// the operator's wallet, so a stranger who never pays must not be able to mint more.
+  std::uint32_t max_unpaid_per_requester = 4;
+  /// Unpaid challenges held over all requesters at once (> 0): bounds the paywall's memory
+  /// and the wallet's open invoices whatever the number of addresses asking.
+  std::uint32_t max_unpaid_total = 4096;
   std::string store_path;                    ///< SQLite file for the root key and credit (created 0600).
   std::function<std::int64_t()> clock;       ///< Unix seconds; system clock when empty (tests inject).
+};
+
+/// Thrown by Paywall::challenge() when the requester (or everyone together) already holds the
+/// limit of unpaid challenges: the caller should answer "too many requests", not retry.
+class ChallengeLimitReached : public Error {
+ public:
+  /// Creates the error with a message naming the limit.
+  explicit ChallengeLimitReached(const std::string& message) : Error(ErrorCode::out_of_range, message) {}
 };
 
 /// A verified token's standing.
@@ -48,10 +63,18 @@ class Paywall {
   /// rounded up.
   std::uint64_t invoice_amount_msat(std::uint64_t block_tokens) const noexcept;
 
-  /// Creates an invoice for max(credit unit, @p min_block_tokens) block-tokens and a macaroon
-  /// bound to its payment hash, limited to blocks [@p begin, @p end); returns the
-  /// `WWW-Authenticate` value `L402 macaroon="...", invoice="..."`. Throws the wallet's errors.
-  std::string challenge(std::uint32_t begin, std::uint32_t end, std::uint64_t min_block_tokens = 0);
+  /// Returns the `WWW-Authenticate` value `L402 macaroon="...", invoice="..."` that sells
+  /// max(credit unit, @p min_block_tokens) block-tokens on blocks [@p begin, @p end).
+  ///
+  /// With a non-empty @p requester (the server passes the peer's address), a challenge for
+  /// the same requester and terms is reused while its invoice is unpaid and has more than half
+  /// its life left, so repeated unpaid calls cost the wallet nothing; a new one is minted only
+  /// when the requester holds fewer than max_unpaid_per_requester unexpired unpaid challenges
+  /// (and everyone fewer than max_unpaid_total), else ChallengeLimitReached is thrown. An empty
+  /// requester always mints a fresh challenge. Throws the wallet's errors when it cannot
+  /// create an invoice.
+  std::string challenge(std::uint32_t begin, std::uint32_t end, std::uint64_t min_block_tokens = 0,
+                        const std::string& requester = {});
 
   /// Verifies an `Authorization` value (`L402 <macaroon>:<preimage>` or `LSAT ...`) for blocks
   /// [@p begin, @p end): the HMAC chain under this server's root key, the preimage against the

@@ -74,6 +74,7 @@ std::shared_ptr<Paywall> open_paywall(const ContributorServerOptions& o, const B
   po.block_begin = static_cast<std::uint32_t>(b.block_begin);
   po.block_end = static_cast<std::uint32_t>(b.block_end);
   po.store_path = store;
+  po.max_unpaid_per_requester = o.max_unpaid_per_peer;
   return std::make_shared<Paywall>(po, o.wallet);
 }
 
@@ -107,6 +108,10 @@ ContributorServer::ContributorServer(ContributorServerOptions o) : impl_(std::ma
   b.listen_host = o.host;
   b.port = o.port;
   b.max_sessions = o.max_sessions;
+  b.max_sessions_per_peer = o.max_sessions_per_peer;
+  b.max_streams_per_peer = o.max_streams_per_peer;
+  b.open_timeout = o.open_timeout;
+  b.idle_timeout = o.idle_timeout;
   b.cache_mb = o.cache_mb;
   b.max_batch = o.max_batch;
   b.max_length = o.max_length;

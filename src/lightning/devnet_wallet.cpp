@@ -79,6 +79,17 @@ void insert_invoice(devnet::Database& db, const std::string& account, const Prei
   ins.bind(6, invoice.timestamp).bind(7, invoice.expires_at()).run();
 }
 
+// How long an expired, unpaid invoice is kept (so a lookup can still say "expired") before
+// the next invoice created in the file deletes it. Without pruning, every challenge a server
+// ever issued to a client who never paid would stay in the file forever.
+constexpr std::uint64_t kExpiredInvoiceRetentionS = 3600;
+
+void prune_expired_invoices(devnet::Database& db, std::uint64_t now) {
+  if (now <= kExpiredInvoiceRetentionS) return;
+  devnet::Statement del(db, "DELETE FROM invoices WHERE state = 'open' AND expires_at < ?1");
+  del.bind(1, now - kExpiredInvoiceRetentionS).run();
+}
+
 }  // namespace
 
 DevnetWallet::DevnetWallet(const std::string& path, const std::string& account, DevnetClock clock)
@@ -119,6 +130,7 @@ CreatedInvoice DevnetWallet::create_invoice(const InvoiceRequest& request) {
   std::lock_guard<std::mutex> lock(mutex_);
   devnet::Database& db = db_->database;
   devnet::ImmediateTransaction tx(db);
+  prune_expired_invoices(db, now());
   PaymentHash hash{};
   Preimage preimage = fresh_preimage(db, hash);
   Bolt11SecretKey key = devnet::load_node_secret(db, account_);

@@ -5,8 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "petalsln/error.hpp"
 #include "petalsln/l402.hpp"
@@ -74,12 +78,35 @@ void create_private_file(const std::string& path) {
 
 }  // namespace
 
+// A challenge handed to a requester and not yet paid. `header` is empty while its invoice is
+// being created (the entry already counts against the limits, so concurrent calls cannot all
+// slip under them).
+struct HeldChallenge {
+  std::uint32_t begin = 0, end = 0;
+  std::uint64_t credit = 0;
+  std::string header;
+  PaymentHash payment_hash{};
+  std::int64_t minted_at = 0, expires_at = 0;
+  std::uint64_t serial = 0;
+};
+
 struct Paywall::Impl {
   PaywallOptions options;
   std::shared_ptr<Wallet> wallet;
   sqlite3* db = nullptr;
   std::string root_key;  // 32 bytes
   std::mutex mu;
+  // Unpaid challenges by requester; never held across a wallet call.
+  std::mutex held_mu;
+  std::map<std::string, std::vector<HeldChallenge>> held;
+  std::size_t held_total = 0;
+  std::uint64_t next_serial = 1;
+
+  std::string mint(std::uint32_t begin, std::uint32_t end, std::uint64_t credit, PaymentHash* hash);
+  std::optional<std::string> reusable(const std::string& requester, std::uint32_t begin, std::uint32_t end, std::uint64_t credit);
+  std::uint64_t hold(const std::string& requester, std::uint32_t begin, std::uint32_t end, std::uint64_t credit);
+  void settle_hold(const std::string& requester, std::uint64_t serial, const std::string* header, const PaymentHash* hash);
+  void forget_paid(const PaymentHash& hash);
 
   ~Impl() {
     util::secure_wipe(root_key.data(), root_key.size());
@@ -124,6 +151,9 @@ Paywall::Paywall(PaywallOptions options, std::shared_ptr<Wallet> wallet) : impl_
   }
   if (!wallet) throw Error(ErrorCode::invalid_argument, "a paywall needs a wallet to issue invoices");
   if (options.store_path.empty()) throw Error(ErrorCode::invalid_argument, "a paywall needs a store path");
+  if (options.max_unpaid_per_requester == 0 || options.max_unpaid_total == 0 || options.invoice_expiry_s == 0) {
+    throw Error(ErrorCode::invalid_argument, "a paywall needs positive unpaid-challenge limits and invoice expiry");
+  }
   impl_->options = std::move(options);
   impl_->wallet = std::move(wallet);
   impl_->open_store();
@@ -135,28 +165,144 @@ std::uint64_t Paywall::invoice_amount_msat(std::uint64_t block_tokens) const noe
   return (block_tokens * impl_->options.price_msat + 999) / 1000;
 }
 
-std::string Paywall::challenge(std::uint32_t begin, std::uint32_t end, std::uint64_t min_block_tokens) {
+std::string Paywall::Impl::mint(std::uint32_t begin, std::uint32_t end, std::uint64_t credit, PaymentHash* hash) {
+  InvoiceRequest req;
+  req.amount_msat = (credit * options.price_msat + 999) / 1000;
+  req.memo = "petalsln: " + std::to_string(credit) + " block-tokens of " + options.model;
+  req.expiry_s = options.invoice_expiry_s;
+  const auto invoice = wallet->create_invoice(req);
+  L402Terms terms;
+  terms.model = options.model;
+  terms.peer = options.peer_hex;
+  terms.block_begin = std::max(begin, options.block_begin);
+  terms.block_end = std::min(end, options.block_end);
+  if (terms.block_begin >= terms.block_end) {
+    terms.block_begin = options.block_begin;
+    terms.block_end = options.block_end;
+  }
+  terms.credit = credit;
+  terms.expires = now() + static_cast<std::int64_t>(options.token_lifetime_s);
+  *hash = invoice.payment_hash;
+  const L402Challenge c{mint_l402_macaroon(root_key, L402Identifier::random_for(invoice.payment_hash), terms), invoice.bolt11};
+  return c.to_header();
+}
+
+// A held challenge for these terms whose invoice is still open with more than half its life
+// left, or nothing. Asks the wallet, so an invoice paid in the meantime is never handed out
+// again (paying it twice would fail).
+std::optional<std::string> Paywall::Impl::reusable(const std::string& requester, std::uint32_t begin, std::uint32_t end,
+                                                   std::uint64_t credit) {
+  HeldChallenge found;
+  {
+    std::lock_guard<std::mutex> lock(held_mu);
+    auto it = held.find(requester);
+    if (it == held.end()) return std::nullopt;
+    const std::int64_t t = now();
+    auto& list = it->second;
+    const auto before = list.size();
+    list.erase(std::remove_if(list.begin(), list.end(), [&](const HeldChallenge& h) { return !h.header.empty() && h.expires_at <= t; }),
+               list.end());
+    held_total -= before - list.size();
+    auto match = std::find_if(list.begin(), list.end(), [&](const HeldChallenge& h) {
+      return !h.header.empty() && h.begin == begin && h.end == end && h.credit == credit;
+    });
+    if (match == list.end()) {
+      if (list.empty()) held.erase(it);
+      return std::nullopt;
+    }
+    const bool fresh = (match->expires_at - t) * 2 > match->expires_at - match->minted_at;
+    if (fresh) found = *match;
+    list.erase(match);  // re-inserted below if still good; replaced by a new one otherwise
+    --held_total;
+    if (!fresh) {
+      if (list.empty()) held.erase(it);
+      return std::nullopt;
+    }
+  }
+  try {
+    const InvoiceStatus status = wallet->lookup_invoice(found.payment_hash);
+    if (status.settled || status.expired) return std::nullopt;
+  } catch (const Error&) {
+    return std::nullopt;  // cannot tell: mint anew rather than hand out a paid invoice
+  }
+  std::lock_guard<std::mutex> lock(held_mu);
+  held[requester].push_back(found);
+  ++held_total;
+  return found.header;
+}
+
+// Reserves a place for a new challenge, or throws ChallengeLimitReached.
+std::uint64_t Paywall::Impl::hold(const std::string& requester, std::uint32_t begin, std::uint32_t end, std::uint64_t credit) {
+  std::lock_guard<std::mutex> lock(held_mu);
+  auto& list = held[requester];
+  if (list.size() >= options.max_unpaid_per_requester) {
+    throw ChallengeLimitReached("this address already holds the maximum of " + std::to_string(options.max_unpaid_per_requester) +
+                                " unpaid challenges per address; pay one of them or wait for it to expire");
+  }
+  if (held_total >= options.max_unpaid_total) {
+    if (list.empty()) held.erase(requester);
+    throw ChallengeLimitReached("the server already holds its maximum of " + std::to_string(options.max_unpaid_total) +
+                                " unpaid challenges");
+  }
+  HeldChallenge h;
+  h.begin = begin;
+  h.end = end;
+  h.credit = credit;
+  h.serial = next_serial++;
+  list.push_back(h);
+  ++held_total;
+  return h.serial;
+}
+
+// Completes a place taken by hold() with its challenge, or gives it back (null header).
+void Paywall::Impl::settle_hold(const std::string& requester, std::uint64_t serial, const std::string* header, const PaymentHash* hash) {
+  std::lock_guard<std::mutex> lock(held_mu);
+  auto it = held.find(requester);
+  if (it == held.end()) return;
+  auto& list = it->second;
+  auto h = std::find_if(list.begin(), list.end(), [&](const HeldChallenge& x) { return x.serial == serial; });
+  if (h == list.end()) return;
+  if (header == nullptr) {
+    list.erase(h);
+    --held_total;
+    if (list.empty()) held.erase(it);
+    return;
+  }
+  h->header = *header;
+  h->payment_hash = *hash;
+  h->minted_at = now();
+  h->expires_at = h->minted_at + static_cast<std::int64_t>(options.invoice_expiry_s);
+}
+
+void Paywall::Impl::forget_paid(const PaymentHash& hash) {
+  std::lock_guard<std::mutex> lock(held_mu);
+  for (auto it = held.begin(); it != held.end();) {
+    auto& list = it->second;
+    const auto before = list.size();
+    list.erase(std::remove_if(list.begin(), list.end(), [&](const HeldChallenge& h) { return !h.header.empty() && h.payment_hash == hash; }),
+               list.end());
+    held_total -= before - list.size();
+    it = list.empty() ? held.erase(it) : std::next(it);
+  }
+}
+
+std::string Paywall::challenge(std::uint32_t begin, std::uint32_t end, std::uint64_t min_block_tokens, const std::string& requester) {
   auto& m = *impl_;
   // A step larger than the credit unit (a long prompt) is sold in one piece, or it could never run.
   const std::uint64_t credit = std::max(m.options.credit_block_tokens, min_block_tokens);
-  InvoiceRequest req;
-  req.amount_msat = invoice_amount_msat(credit);
-  req.memo = "petalsln: " + std::to_string(credit) + " block-tokens of " + m.options.model;
-  req.expiry_s = m.options.invoice_expiry_s;
-  const auto invoice = m.wallet->create_invoice(req);
-  L402Terms terms;
-  terms.model = m.options.model;
-  terms.peer = m.options.peer_hex;
-  terms.block_begin = std::max(begin, m.options.block_begin);
-  terms.block_end = std::min(end, m.options.block_end);
-  if (terms.block_begin >= terms.block_end) {
-    terms.block_begin = m.options.block_begin;
-    terms.block_end = m.options.block_end;
+  PaymentHash hash{};
+  if (requester.empty()) return m.mint(begin, end, credit, &hash);
+  if (auto reused = m.reusable(requester, begin, end, credit)) return *reused;
+  const std::uint64_t serial = m.hold(requester, begin, end, credit);
+  std::string header;
+  try {
+    header = m.mint(begin, end, credit, &hash);
+  } catch (...) {
+    m.settle_hold(requester, serial, nullptr, nullptr);
+    throw;
   }
-  terms.credit = credit;
-  terms.expires = m.now() + static_cast<std::int64_t>(m.options.token_lifetime_s);
-  const L402Challenge c{mint_l402_macaroon(m.root_key, L402Identifier::random_for(invoice.payment_hash), terms), invoice.bolt11};
-  return c.to_header();
+  m.settle_hold(requester, serial, &header, &hash);
+  return header;
 }
 
 PaywallGrant Paywall::authorize(std::string_view authorization, std::uint32_t begin, std::uint32_t end) {
@@ -178,6 +324,7 @@ PaywallGrant Paywall::authorize(std::string_view authorization, std::uint32_t be
   const Verdict verdict = token.verify(m.root_key, request, &granted);
   if (!verdict.ok) throw Error(ErrorCode::invalid_argument, "L402 token refused: " + verdict.reason);
   const auto id = token.identifier();
+  m.forget_paid(id.payment_hash);  // its invoice is paid: never hand that challenge out again
   PaywallGrant grant;
   grant.token_id = util::to_hex(id.token_id.data(), id.token_id.size());
   std::lock_guard<std::mutex> lock(m.mu);

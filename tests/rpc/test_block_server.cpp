@@ -35,6 +35,7 @@ BlockServerOptions options(int begin, int end) {
   o.block_end = end;
   o.throughput = 1000;  // skip measuring
   o.max_sessions = 4;
+  o.max_sessions_per_peer = 4;  // every test client comes from 127.0.0.1
   o.cache_mb = 64;
   o.max_length = 256;
   return o;
