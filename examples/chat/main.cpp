@@ -45,7 +45,9 @@ Where the blocks run (exactly one):
 Model:
   --model DIR              model folder (required; in swarm mode only the head is loaded)
   --model-name NAME        swarm model name (default: the folder's base name)
-  --timeout S              seconds a server may take for one step before failover (default 30)
+  --timeout S              seconds to wait for servers (default 30): for one step before
+                           failover, and for a route while the servers it needs are
+                           unreachable, slow or full (retried with backoff until then)
 
 Payment (swarm mode; priced servers answer with L402 challenges):
   --wallet URI             wallet to pay from, e.g. devnet:FILE?account=NAME

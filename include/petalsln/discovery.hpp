@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,7 +19,8 @@
 namespace petalsln {
 
 /// How many values a lookup dropped, by reason. A record counts once, under the first check
-/// it failed (size, parse and fields, signature, model, time).
+/// it failed (size, parse and fields, signature, model, time). Lookups that ask servers
+/// directly (StaticDiscovery) also count the servers that gave no usable answer.
 struct DropCounts {
   std::size_t oversized = 0;          ///< Larger than the record size limit.
   std::size_t malformed = 0;          ///< Unparseable, or a field out of its domain.
@@ -26,11 +28,58 @@ struct DropCounts {
   std::size_t wrong_fingerprint = 0;  ///< Authentic, but for another model (name or fingerprint).
   std::size_t expired = 0;            ///< Authentic, but the newest record of its peer has expired.
   std::size_t issued_in_future = 0;   ///< Authentic, but issued beyond the clock-skew tolerance.
+  std::size_t unreachable = 0;        ///< No connection (refused, reset, no route): see ExclusionReason.
+  std::size_t timed_out = 0;          ///< Connected or connecting, but no answer in time.
+  std::size_t refused = 0;            ///< Answered the request with an error status.
+  std::size_t full = 0;               ///< Answered, but has no free session (RESOURCE_EXHAUSTED).
 
   /// Returns the sum of all counts.
   std::size_t total() const noexcept {
-    return oversized + malformed + bad_signature + wrong_fingerprint + expired + issued_in_future;
+    return oversized + malformed + bad_signature + wrong_fingerprint + expired + issued_in_future + unreachable + timed_out +
+           refused + full;
   }
+};
+
+/// Why a candidate server was left out of a lookup or a route.
+enum class ExclusionReason {
+  unreachable,  ///< No connection could be made (refused, reset, no route to host).
+  timed_out,    ///< No answer before the deadline.
+  refused,      ///< The server answered with an error status other than the ones below.
+  full,         ///< The server is at its session or cache limit (RESOURCE_EXHAUSTED).
+  wrong_model,  ///< A valid record for another model name or fingerprint.
+  bad_record,   ///< A record that does not verify (malformed, forged, expired).
+};
+
+/// Returns the reason as it appears in messages: "unreachable", "timed out", "refused",
+/// "full", "wrong model" or "bad record".
+inline const char* to_string(ExclusionReason reason) noexcept {
+  switch (reason) {
+    case ExclusionReason::unreachable: return "unreachable";
+    case ExclusionReason::timed_out: return "timed out";
+    case ExclusionReason::refused: return "refused";
+    case ExclusionReason::full: return "full";
+    case ExclusionReason::wrong_model: return "wrong model";
+    case ExclusionReason::bad_record: return "bad record";
+  }
+  return "excluded";
+}
+
+/// Returns true for reasons that can clear by themselves within seconds (a server starting,
+/// restarting, overloaded or full), so a client may retry: unreachable, timed_out, full.
+/// A wrong model, a bad record or an explicit refusal stays as it is until an operator acts.
+inline bool is_transient(ExclusionReason reason) noexcept {
+  return reason == ExclusionReason::unreachable || reason == ExclusionReason::timed_out || reason == ExclusionReason::full;
+}
+
+/// One candidate a lookup (or a client) left out, and why.
+struct Exclusion {
+  std::string candidate;  ///< The server as the user knows it: "host:port", or a peer id when there is no endpoint.
+  ExclusionReason reason = ExclusionReason::unreachable;  ///< The class of failure.
+  std::string detail;     ///< What exactly happened, e.g. "connection refused".
+
+  /// Returns "<candidate> <reason> (<detail>)", e.g. "127.0.0.1:5000 unreachable (connection
+  /// refused)"; without the parenthesis when detail is empty.
+  std::string describe() const { return candidate + " " + to_string(reason) + (detail.empty() ? "" : " (" + detail + ")"); }
 };
 
 /// The outcome of a lookup.
@@ -41,6 +90,14 @@ struct LookupResult {
   /// Values that were refused, by reason. Older records of a peer superseded by a newer one
   /// and tombstones are not counted: they are the protocol working, not an attack.
   DropCounts dropped;
+  /// The candidates left out and why, one entry each, where a lookup knows which candidate
+  /// it asked (StaticDiscovery: every endpoint that gave no usable record). DHT lookups
+  /// report anonymous values in `dropped` only.
+  std::vector<Exclusion> excluded;
+  /// Round-trip time of the lookup's own call to each returned peer, in seconds, where the
+  /// lookup asked the servers directly (StaticDiscovery); empty for DHT lookups. Lets a client
+  /// plan by latency without pinging the same servers again.
+  std::map<PeerId, double> round_trip_s;
   /// True if the lookup stopped at its value-count limit or its time limit before the DHT
   /// search finished; the records are then what had arrived by then.
   bool truncated = false;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "petalsln/block_pipeline.hpp"
+#include "petalsln/discovery.hpp"
 #include "petalsln/route_planner.hpp"
 #include "petalsln/server_record.hpp"
 #include "petalsln/wallet.hpp"
@@ -21,12 +22,27 @@ namespace petalsln {
 /// a route is planned and again for each failover, so it should return fresh records.
 using CandidateSource = std::function<std::vector<ServerRecord>()>;
 
+/// Like CandidateSource, but returns the whole lookup: the records, and the candidates it
+/// left out with their reasons (named in errors, and deciding whether a retry can help) and
+/// the round trips it measured (used instead of pinging again).
+using CandidateLookup = std::function<LookupResult()>;
+
 /// How a RemoteSequence plans, waits and recovers.
 struct RemoteSequenceOptions {
   RouteOptions route;              ///< Planner mode, price limit, excluded peers.
   double step_timeout_s = 30;      ///< A hop that takes longer for one step has failed.
-  double ping_timeout_s = 2;       ///< Info timeout when measuring latency before planning.
-  int max_failovers = 8;           ///< Replacements allowed per sequence before giving up.
+  /// Info timeout when measuring latency before planning (candidates the lookup already
+  /// asked are not pinged again). A server slower than this is left out as "timed out".
+  double ping_timeout_s = 2;
+  /// How long begin_sequence() (and each failover) keeps retrying when no route exists only
+  /// because candidates are unreachable, timed out or full: it looks up, pings and plans
+  /// again after exponential backoff with jitter (0.1 s doubling to 2 s) until this many
+  /// seconds have passed, then fails naming every excluded candidate and its reason. Permanent
+  /// reasons (a wrong model, a bad record, missing blocks) fail at once. 0: never retry.
+  double route_timeout_s = 30;
+  /// Replacements of failed hops allowed per sequence before giving up. Waiting for a full or
+  /// unreachable server to accept a session is not a failover: route_timeout_s bounds it.
+  int max_failovers = 8;
   bool ping_servers = true;        ///< Measure each candidate's latency with Info first.
   /// Pays priced servers' L402 challenges (null: only free servers can be used).
   std::shared_ptr<Wallet> wallet;
@@ -72,21 +88,28 @@ struct HopTiming {
 /// Not thread-safe.
 class RemoteSequence final : public BlockPipeline {
  public:
-  /// @p hidden_size is the model's width (checked on every reply).
+  /// @p hidden_size is the model's width (checked on every reply). Throws
+  /// Error(invalid_argument) for an empty source, no blocks, or a non-positive timeout.
   RemoteSequence(CandidateSource source, std::uint32_t num_blocks, std::int64_t hidden_size, RemoteSequenceOptions options = {});
+  /// As above, with a source that reports why candidates were left out (see CandidateLookup).
+  RemoteSequence(CandidateLookup lookup, std::uint32_t num_blocks, std::int64_t hidden_size, RemoteSequenceOptions options = {});
   ~RemoteSequence() override;
 
   /// Plans a route over the candidates and opens a session on every hop, paying priced
   /// servers' challenges through the wallet (a token is reused until its credit runs out).
-  /// Throws Error(not_found) naming uncovered blocks when no route exists, Error(io) when
+  /// Unreachable, slow or full servers are retried until route_timeout_s (see there).
+  /// Throws Error(not_found) naming uncovered blocks and each excluded candidate with its
+  /// reason when no route exists (e.g. "no server covers blocks 0-7 (of 0-7): 127.0.0.1:5000
+  /// unreachable (connection refused); still so after 12 attempts in 3 s"), Error(io) when
   /// sessions cannot be opened even after failover, Error(out_of_range) when paying would
   /// exceed the budget (nothing is paid then), Error(invalid_argument) for a challenge that
   /// does not match what the server announced.
   void begin_sequence(std::int64_t max_length) override;
 
-  /// Sends @p hidden ([1, seq, hidden]) through every hop, failing over as needed. Throws
+  /// Sends @p hidden ([1, seq, hidden]) through every hop, failing over as needed (a failed
+  /// hop whose blocks have no other server is retried as in begin_sequence()). Throws
   /// Error(io) after max_failovers, Error(not_found) when a failed hop's blocks have no other
-  /// server.
+  /// server within route_timeout_s.
   at::Tensor step(const at::Tensor& hidden) override;
 
   /// The current route (after any failover).

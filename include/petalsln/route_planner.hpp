@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "petalsln/discovery.hpp"
 #include "petalsln/node_identity.hpp"
 #include "petalsln/server_record.hpp"
 
@@ -49,6 +50,12 @@ struct RouteOptions {
   std::map<PeerId, double> latency_s;
   /// Latency assumed for a peer missing from latency_s.
   double default_latency_s = 0.1;
+  /// Candidates the caller already left out (its lookup, a ping or a failed session found
+  /// them unreachable, full, ...). Not used for planning; named with their reasons in the
+  /// error when no route exists, so that the user sees why, e.g. "127.0.0.1:5000 unreachable
+  /// (connection refused)". An excluded peer whose endpoint is listed here is not counted
+  /// again as "excluded".
+  std::vector<Exclusion> known_exclusions;
 };
 
 /// One hop of a route: blocks [begin, end) run on one server.
@@ -88,7 +95,8 @@ class RoutePlanner {
   /// Returns the best route over blocks [0, @p num_blocks). A server may serve only part of
   /// its range in a hop. Throws Error(invalid_argument) if @p num_blocks is 0, and
   /// Error(not_found) naming every uncovered block if the usable servers (after price and
-  /// exclusion filters) leave a gap, e.g. "no server covers blocks 3-4 (of 0-7)".
+  /// exclusion filters) leave a gap, followed by options.known_exclusions, e.g. "no server
+  /// covers blocks 0-7 (of 0-7): 127.0.0.1:5000 unreachable (connection refused)".
   Route plan(std::uint32_t num_blocks, const RouteOptions& options = {}) const;
 
   /// Returns the best route over blocks [@p begin, @p end) only: the replacement for one

@@ -33,7 +33,10 @@ struct SwarmChatOptions {
   std::vector<std::string> peers;
   /// The name servers announce the model under ("" = the model folder's base name).
   std::string model_name;
-  /// Seconds a server may take for one step before the client fails over.
+  /// Seconds a server may take: for one step before the client fails over, for an Info
+  /// answer, and for a route to become available when the servers it needs are unreachable,
+  /// slow or full (the client retries with backoff until then; see
+  /// RemoteSequenceOptions::route_timeout_s).
   double step_timeout_s = 30;
   /// Longest wait to reach a DHT node before giving up.
   std::chrono::milliseconds dht_connect_timeout{10000};

@@ -1,5 +1,6 @@
 #include "petalsln/swarm_chat.hpp"
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "petalsln/discovery.hpp"
@@ -29,6 +30,10 @@ std::vector<std::string> checked_endpoints(const std::vector<std::string>& list)
     if (e.find(',') != std::string::npos) throw Error(ErrorCode::invalid_argument, "endpoint \"" + e + "\" holds a comma");
   }
   return parse_endpoint_list(join(list));
+}
+
+std::chrono::milliseconds server_timeout(const SwarmChatOptions& o) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(o.step_timeout_s * 1000));
 }
 
 ojson route_json(const std::vector<RouteHop>& route) {
@@ -96,7 +101,10 @@ SwarmChat::SwarmChat(const std::string& model_dir, SwarmChatOptions options,
     return;
   }
   if (!options.peers.empty()) {
-    impl_->discovery = std::make_unique<StaticDiscovery>(endpoints);
+    // A server that takes seconds to answer Info is busy, not gone (30 chats starting at once
+    // on two cores made the old fixed 3 s deadline drop healthy servers): wait as long as the
+    // user said a server may take.
+    impl_->discovery = std::make_unique<StaticDiscovery>(endpoints, server_timeout(options));
   } else {
     DhtDiscoveryOptions o;
     o.bind_address = "0.0.0.0";
@@ -110,13 +118,15 @@ SwarmChat::SwarmChat(const std::string& model_dir, SwarmChatOptions options,
   const std::string name = options.model_name.empty() ? util::base_name(model.dir()) : options.model_name;
   const auto fingerprint = compute_model_fingerprint(model.dir());
   Discovery* discovery = impl_->discovery.get();
-  CandidateSource source = [discovery, name, fingerprint] { return discovery->lookup(name, fingerprint).records; };
+  CandidateLookup source = [discovery, name, fingerprint] { return discovery->lookup(name, fingerprint); };
   RemoteSequenceOptions ro;
   ro.model_name = name;
   ro.wallet = options.wallet;
   ro.budget_msat = options.budget_msat;
   ro.route.max_price_msat = options.max_price_msat;
   ro.step_timeout_s = options.step_timeout_s;
+  ro.ping_timeout_s = options.step_timeout_s;
+  ro.route_timeout_s = options.step_timeout_s;
   auto remote = std::make_unique<RemoteSequence>(std::move(source), static_cast<std::uint32_t>(model.config().num_hidden_layers),
                                                  model.config().hidden_size, ro);
   // on_event may be set after construction, so look it up at each event.

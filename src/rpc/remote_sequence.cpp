@@ -3,12 +3,15 @@
 #include <grpcpp/grpcpp.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "petalsln/bolt11.hpp"
@@ -17,7 +20,9 @@
 #include "petalsln/l402_identifier.hpp"
 #include "petalsln/server_info.hpp"
 #include "petalsln/v1/blocks.grpc.pb.h"
+#include "rpc/call_failure.hpp"
 #include "rpc/channels.hpp"
+#include "rpc/retry_backoff.hpp"
 #include "rpc/tensor_codec.hpp"
 #include "util/clock.hpp"
 #include "util/hex.hpp"
@@ -27,11 +32,41 @@ namespace {
 
 using Stream = grpc::ClientReaderWriter<v1::InferenceRequest, v1::InferenceResponse>;
 
-// A hop stopped answering correctly; carries the peer so it can be excluded.
+// A hop stopped answering correctly; carries the peer so it can be excluded, and why, so the
+// client knows whether waiting could help.
 struct HopFailure {
   PeerId peer{};
   std::string message;
+  Exclusion why;               // the hop's endpoint and the classified reason
+  bool while_opening = false;  // failed to open a session (as opposed to mid-sequence)
 };
+
+// No route covers the blocks asked for; transient when a candidate was left out for a reason
+// that may clear by itself (see is_transient()), so that retrying after a pause can help.
+struct NoRoute {
+  std::string message;
+  bool transient = false;
+};
+
+bool any_transient(const std::vector<Exclusion>& why) {
+  return std::any_of(why.begin(), why.end(), [](const Exclusion& e) { return is_transient(e.reason); });
+}
+
+// Keeps one entry per candidate, the last one reported (the freshest reason).
+std::vector<Exclusion> latest_per_candidate(const std::vector<Exclusion>& why) {
+  std::vector<Exclusion> out;
+  for (const auto& e : why) {
+    auto same = std::find_if(out.begin(), out.end(), [&](const Exclusion& o) { return o.candidate == e.candidate; });
+    if (same != out.end()) {
+      *same = e;
+    } else {
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
+std::chrono::milliseconds to_ms(double seconds) { return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000)); }
 
 std::string short_peer(const PeerId& p) { return util::to_hex(p.data(), 4) + "…"; }
 
@@ -104,7 +139,7 @@ struct HopSession {
 }  // namespace
 
 struct RemoteSequence::Impl {
-  CandidateSource source;
+  CandidateLookup source;
   std::uint32_t num_blocks;
   std::int64_t hidden_size;
   RemoteSequenceOptions options;
@@ -121,6 +156,8 @@ struct RemoteSequence::Impl {
   std::vector<RemotePayment> payments;
   std::vector<RemoteWork> work;
   std::uint64_t spent = 0;
+  std::vector<Exclusion> hop_failures;  // sessions that failed since the last successful plan, with why
+  std::set<PeerId> banned;              // peers that failed in a way waiting cannot fix (this sequence)
 
 
   // Checks a challenge against what the server announced and what we are willing to pay,
@@ -197,13 +234,20 @@ struct RemoteSequence::Impl {
   [[noreturn]] void fail(HopSession& s, const std::string& what) {
     const bool timed_out = watchdog.disarm();
     std::string detail = what;
+    // A server that answers wrongly is refused for good; one that went away or is slow may be back.
+    Exclusion why{s.hop.endpoint, ExclusionReason::refused, what};
     if (s.stream) {
       const auto status = s.stream->Finish();
       s.stream.reset();
-      detail += timed_out ? ": no answer within " + std::to_string(options.step_timeout_s) + " s"
-                          : ": " + std::to_string(static_cast<int>(status.error_code())) + " " + status.error_message();
+      if (timed_out) {
+        why = Exclusion{s.hop.endpoint, ExclusionReason::timed_out, "no answer within " + rpc::seconds_text(options.step_timeout_s)};
+        detail += ": " + why.detail;
+      } else {
+        detail += ": " + std::to_string(static_cast<int>(status.error_code())) + " " + status.error_message();
+        if (!status.ok()) why = rpc::exclusion_from_status(s.hop.endpoint, status, options.step_timeout_s);
+      }
     }
-    throw HopFailure{s.hop.peer_id, "server " + s.hop.endpoint + " (" + short_peer(s.hop.peer_id) + ") " + detail};
+    throw HopFailure{s.hop.peer_id, "server " + s.hop.endpoint + " (" + short_peer(s.hop.peer_id) + ") " + detail, why};
   }
 
   std::unique_ptr<HopSession> open(const RouteHop& hop) {
@@ -224,15 +268,21 @@ struct RemoteSequence::Impl {
       o->set_max_length(static_cast<std::uint32_t>(max_length));
       o->set_batch(1);
       v1::InferenceResponse resp;
+      const auto t0 = std::chrono::steady_clock::now();
       if (s->stream->Write(req) && s->stream->Read(&resp)) return finish_open(std::move(s), resp);
-      watchdog.disarm();
+      const bool timed_out = watchdog.disarm();
       const auto status = s->stream->Finish();
       s->stream.reset();
       const auto& trailers = s->ctx->GetServerTrailingMetadata();
       auto challenge = trailers.find("www-authenticate");
       if (status.error_code() != grpc::StatusCode::UNAUTHENTICATED || challenge == trailers.end() || attempt >= 2) {
-        throw HopFailure{hop.peer_id, "server " + hop.endpoint + " (" + short_peer(hop.peer_id) + ") refused the session: " +
-                                          std::to_string(static_cast<int>(status.error_code())) + " " + status.error_message()};
+        const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        Exclusion why = timed_out ? Exclusion{hop.endpoint, ExclusionReason::timed_out, "no answer within " + rpc::seconds_text(waited)}
+                                  : rpc::exclusion_from_status(hop.endpoint, status, waited);
+        throw HopFailure{hop.peer_id,
+                         "server " + hop.endpoint + " (" + short_peer(hop.peer_id) + ") refused the session: " +
+                             std::to_string(static_cast<int>(status.error_code())) + " " + status.error_message(),
+                         std::move(why), true};
       }
       tokens[hop.peer_id] = pay_challenge(hop, std::string(challenge->second.data(), challenge->second.size()));
     }
@@ -292,37 +342,120 @@ struct RemoteSequence::Impl {
     return out;
   }
 
-  // Latency per candidate from an Info ping; unreachable candidates are excluded.
-  void measure(const std::vector<ServerRecord>& candidates) {
-    for (const auto& c : candidates) known[c.peer_id] = c;
+  // Latency per candidate: the lookup's own round trip when it asked the servers itself,
+  // otherwise an Info ping (all at once). Candidates that fail the ping are excluded, and why
+  // is added to @p why.
+  void measure(const LookupResult& found, std::vector<Exclusion>& why) {
+    for (const auto& c : found.records) known[c.peer_id] = c;
     if (!options.ping_servers) return;
-    const auto timeout = std::chrono::milliseconds(static_cast<long>(options.ping_timeout_s * 1000));
-    for (const auto& c : candidates) {
+    std::vector<std::string> endpoints;
+    std::vector<PeerId> peers;
+    for (const auto& c : found.records) {
       if (route_options.excluded_peers.count(c.peer_id) != 0) continue;
-      try {
-        route_options.latency_s[c.peer_id] = fetch_server_info(c.endpoint, timeout).round_trip_s;
-      } catch (const Error&) {
-        route_options.excluded_peers.insert(c.peer_id);
+      if (auto rtt = found.round_trip_s.find(c.peer_id); rtt != found.round_trip_s.end()) {
+        route_options.latency_s[c.peer_id] = rtt->second;
+        continue;
+      }
+      endpoints.push_back(c.endpoint);
+      peers.push_back(c.peer_id);
+    }
+    const auto outcomes = fetch_server_infos(endpoints, to_ms(options.ping_timeout_s));
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      const auto& o = outcomes[i];
+      std::optional<Exclusion> failure = o.failure;
+      if (o.info && o.info->max_sessions > 0 && o.info->active_sessions >= o.info->max_sessions) {
+        failure = Exclusion{o.endpoint, ExclusionReason::full,
+                            std::to_string(o.info->active_sessions) + " of " + std::to_string(o.info->max_sessions) + " sessions in use"};
+      }
+      if (failure) {
+        route_options.excluded_peers.insert(peers[i]);
+        why.push_back(*failure);
+      } else {
+        route_options.latency_s[peers[i]] = o.info->round_trip_s;
       }
     }
   }
 
+  // One planning attempt over [begin, end): a fresh lookup, pings, the planner. Throws
+  // NoRoute (naming why each candidate was left out) when the blocks cannot be covered.
+  Route plan_once(std::uint32_t begin, std::uint32_t end) {
+    const LookupResult found = source();
+    std::vector<Exclusion> why = hop_failures;
+    why.insert(why.end(), found.excluded.begin(), found.excluded.end());
+    measure(found, why);
+    route_options.known_exclusions = latest_per_candidate(why);
+    try {
+      return RoutePlanner(found.records).plan_range(begin, end, route_options);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::not_found) throw;
+      throw NoRoute{e.what(), any_transient(route_options.known_exclusions)};
+    }
+  }
+
+  // Plans [begin, end), retrying with @p backoff while the only candidates for some blocks
+  // are unreachable, timed out or full (they may be starting, restarting or busy), until the
+  // backoff's deadline. Fails at once when nothing transient is in the way. Throws
+  // Error(not_found) with the last attempt's reasons.
+  Route plan(std::uint32_t begin, std::uint32_t end, rpc::RetryBackoff& backoff) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return plan_once(begin, end);
+      } catch (const NoRoute& none) {
+        if (!none.transient || !backoff.wait()) {
+          const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          const std::string retried = attempt > 1 ? "; still so after " + std::to_string(attempt) + " attempts in " +
+                                                        rpc::seconds_text(waited)
+                                                  : "";
+          throw Error(ErrorCode::not_found, none.message + retried);
+        }
+        if (attempt == 1) emit(none.message + "; retrying for up to " + rpc::seconds_text(options.route_timeout_s));
+        forgive();
+      }
+    }
+  }
+
+  // Before a retry: servers that failed for a reason that may have cleared get another chance.
+  void forgive() {
+    route_options.excluded_peers = options.route.excluded_peers;
+    route_options.excluded_peers.insert(banned.begin(), banned.end());
+    hop_failures.erase(std::remove_if(hop_failures.begin(), hop_failures.end(), [](const Exclusion& e) { return is_transient(e.reason); }),
+                       hop_failures.end());
+  }
+
+  // Leaves a failed hop's peer out of the next plans, remembering why; returns true if the
+  // failure counts as a failover (a session opened and then failed, or a permanent failure),
+  // false for a transient refusal to open (a full or unreachable server: bounded by the
+  // retry deadline, not by max_failovers).
+  bool exclude(const HopFailure& f) {
+    route_options.excluded_peers.insert(f.peer);
+    if (!is_transient(f.why.reason)) banned.insert(f.peer);
+    hop_failures.push_back(f.why);
+    return !(f.while_opening && is_transient(f.why.reason));
+  }
+
+  rpc::RetryBackoff::Clock::time_point retry_deadline() const {
+    return rpc::RetryBackoff::Clock::now() + std::chrono::duration_cast<rpc::RetryBackoff::Clock::duration>(
+                                                 std::chrono::duration<double>(options.route_timeout_s));
+  }
+
   // Replaces hops[i] (failed, or never opened) by a fresh chain over the same blocks and
-  // rebuilds its cache by replaying everything the failed hop had been sent.
-  void replace(std::size_t i, const HopFailure& failure) {
+  // rebuilds its cache by replaying everything the failed hop had been sent. Transient
+  // failures are retried until @p deadline.
+  void replace(std::size_t i, const HopFailure& failure, rpc::RetryBackoff::Clock::time_point deadline) {
     const std::uint32_t begin = hops[i]->hop.begin, end = hops[i]->hop.end;
     const std::vector<at::Tensor> history = hops[i]->history;
-    route_options.excluded_peers.insert(failure.peer);
+    bool counts = exclude(failure);
+    std::string last = failure.message;
     hops[i].reset();
+    rpc::RetryBackoff backoff(deadline);
     while (true) {
-      if (failovers >= options.max_failovers) {
-        throw Error(ErrorCode::io, "gave up after " + std::to_string(failovers) + " failovers; last: " + failure.message);
+      if (counts && failovers >= options.max_failovers) {
+        throw Error(ErrorCode::io, "gave up after " + std::to_string(failovers) + " failovers; last: " + last);
       }
-      ++failovers;
-      const auto candidates = source();
-      measure(candidates);
-      const auto plan = RoutePlanner(candidates).plan_range(begin, end, route_options);  // throws not_found
-      emit(failure.message + "; replacing blocks " + std::to_string(begin) + "-" + std::to_string(end - 1) + " with " +
+      const auto plan = this->plan(begin, end, backoff);  // throws not_found
+      if (counts) ++failovers;
+      emit(last + "; replacing blocks " + std::to_string(begin) + "-" + std::to_string(end - 1) + " with " +
            std::to_string(plan.hops.size()) + " hop(s)");
       try {
         std::vector<std::unique_ptr<HopSession>> fresh;
@@ -333,20 +466,40 @@ struct RemoteSequence::Impl {
         }
         hops.erase(hops.begin() + static_cast<std::ptrdiff_t>(i));
         for (std::size_t k = 0; k < fresh.size(); ++k) hops.insert(hops.begin() + static_cast<std::ptrdiff_t>(i + k), std::move(fresh[k]));
+        hop_failures.clear();
         return;
       } catch (const HopFailure& again) {
-        route_options.excluded_peers.insert(again.peer);
+        counts = exclude(again);
+        last = again.message;
         emit(again.message);
       }
     }
   }
 };
 
+namespace {
+
+CandidateLookup lookup_of(CandidateSource source) {
+  if (!source) return {};
+  return [source = std::move(source)] {
+    LookupResult r;
+    r.records = source();
+    return r;
+  };
+}
+
+}  // namespace
+
 RemoteSequence::RemoteSequence(CandidateSource source, std::uint32_t num_blocks, std::int64_t hidden_size, RemoteSequenceOptions options)
+    : RemoteSequence(lookup_of(std::move(source)), num_blocks, hidden_size, std::move(options)) {}
+
+RemoteSequence::RemoteSequence(CandidateLookup source, std::uint32_t num_blocks, std::int64_t hidden_size, RemoteSequenceOptions options)
     : impl_(std::make_unique<Impl>()) {
   if (!source) throw Error(ErrorCode::invalid_argument, "RemoteSequence needs a candidate source");
   if (num_blocks == 0 || hidden_size <= 0) throw Error(ErrorCode::invalid_argument, "RemoteSequence needs blocks and a hidden size");
-  if (options.step_timeout_s <= 0 || options.max_failovers < 0) throw Error(ErrorCode::invalid_argument, "invalid timeout or failover limit");
+  if (!(options.step_timeout_s > 0) || !(options.ping_timeout_s > 0) || !(options.route_timeout_s >= 0) || options.max_failovers < 0) {
+    throw Error(ErrorCode::invalid_argument, "invalid timeout or failover limit");
+  }
   impl_->source = std::move(source);
   impl_->num_blocks = num_blocks;
   impl_->hidden_size = hidden_size;
@@ -364,9 +517,12 @@ void RemoteSequence::begin_sequence(std::int64_t max_length) {
   m.timings.clear();
   m.max_length = max_length;
   m.route_options = m.options.route;
-  const auto candidates = m.source();
-  m.measure(candidates);
-  const auto plan = RoutePlanner(candidates).plan(m.num_blocks, m.route_options);
+  m.hop_failures.clear();
+  m.banned.clear();
+  // One deadline for planning and opening the whole route, however many retries it takes.
+  const auto deadline = m.retry_deadline();
+  rpc::RetryBackoff backoff(deadline);
+  const auto plan = m.plan(0, m.num_blocks, backoff);
   for (const auto& h : plan.hops) {
     auto placeholder = std::make_unique<HopSession>();
     placeholder->hop = h;
@@ -380,11 +536,12 @@ void RemoteSequence::begin_sequence(std::int64_t max_length) {
     } catch (const HopFailure& f) {
       m.hops[i] = std::make_unique<HopSession>();
       m.hops[i]->hop = hop;
-      m.replace(i, f);
+      m.replace(i, f, deadline);
       i += 1;  // replace() opened fresh sessions covering the same blocks
       while (i < m.hops.size() && m.hops[i - 1]->hop.end != hop.end) ++i;
     }
   }
+  m.hop_failures.clear();
 }
 
 at::Tensor RemoteSequence::step(const at::Tensor& hidden) {
@@ -396,7 +553,7 @@ at::Tensor RemoteSequence::step(const at::Tensor& hidden) {
       x = m.send(*m.hops[i], x, i);
       ++i;
     } catch (const HopFailure& f) {
-      m.replace(i, f);  // the same x then goes to the replacement at index i
+      m.replace(i, f, m.retry_deadline());  // the same x then goes to the replacement at index i
     }
   }
   return x;

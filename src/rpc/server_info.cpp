@@ -2,14 +2,51 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <future>
+
 #include "petalsln/error.hpp"
 #include "petalsln/v1/blocks.grpc.pb.h"
+#include "rpc/call_failure.hpp"
 #include "rpc/channels.hpp"
 #include "util/clock.hpp"
+#include "util/hex.hpp"
 
 namespace petalsln {
+namespace {
 
-ServerInfo fetch_server_info(const std::string& endpoint, std::chrono::milliseconds timeout) {
+std::string short_hex(const ModelFingerprint& f) { return util::to_hex(f.data(), 4) + "…"; }
+
+// The reason a verified record is not a usable server for @p model, or nothing.
+std::optional<Exclusion> unusable(const InfoOutcome& o, const std::string& model, const ModelFingerprint& fingerprint) {
+  const ServerInfo& info = *o.info;
+  if (info.record.model != model || info.record.model_fingerprint != fingerprint) {
+    return Exclusion{o.endpoint, ExclusionReason::wrong_model,
+                     "serves \"" + info.record.model + "\" (fingerprint " + short_hex(info.record.model_fingerprint) + "), not \"" +
+                         model + "\" (" + short_hex(fingerprint) + ")"};
+  }
+  if (info.max_sessions > 0 && info.active_sessions >= info.max_sessions) {
+    return Exclusion{o.endpoint, ExclusionReason::full,
+                     std::to_string(info.active_sessions) + " of " + std::to_string(info.max_sessions) + " sessions in use"};
+  }
+  return std::nullopt;
+}
+
+void count(DropCounts& d, ExclusionReason reason) {
+  switch (reason) {
+    case ExclusionReason::unreachable: ++d.unreachable; break;
+    case ExclusionReason::timed_out: ++d.timed_out; break;
+    case ExclusionReason::refused: ++d.refused; break;
+    case ExclusionReason::full: ++d.full; break;
+    case ExclusionReason::wrong_model: ++d.wrong_fingerprint; break;
+    case ExclusionReason::bad_record: ++d.malformed; break;
+  }
+}
+
+}  // namespace
+
+InfoOutcome try_fetch_server_info(const std::string& endpoint, std::chrono::milliseconds timeout) {
+  InfoOutcome out;
+  out.endpoint = endpoint;
   auto stub = v1::Blocks::NewStub(rpc::channel_for(endpoint));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout);
@@ -18,19 +55,43 @@ ServerInfo fetch_server_info(const std::string& endpoint, std::chrono::milliseco
   const auto t0 = std::chrono::steady_clock::now();
   const auto status = stub->Info(&ctx, req, &resp);
   const double rtt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!status.ok()) throw Error(ErrorCode::io, "server " + endpoint + " did not answer Info: " + status.error_message());
+  if (!status.ok()) {
+    out.failure = rpc::exclusion_from_status(endpoint, status, rtt);
+    return out;
+  }
   std::string bytes;
   resp.record().SerializeToString(&bytes);
   ServerInfo info;
   try {
     info.record = ServerRecord::verify_signed(bytes, util::unix_seconds());
   } catch (const Error& e) {
-    throw Error(ErrorCode::invalid_format, "server " + endpoint + " sent an invalid record: " + e.what());
+    out.failure = Exclusion{endpoint, ExclusionReason::bad_record, e.what()};
+    return out;
   }
   info.round_trip_s = rtt;
   info.active_sessions = static_cast<int>(resp.active_sessions());
   info.max_sessions = static_cast<int>(resp.max_sessions());
-  return info;
+  out.info = std::move(info);
+  return out;
+}
+
+std::vector<InfoOutcome> fetch_server_infos(const std::vector<std::string>& endpoints, std::chrono::milliseconds timeout) {
+  // One thread per endpoint: lists are short (a --peers flag), and gRPC's blocking calls
+  // are the simplest correct way to bound every call by the same deadline.
+  std::vector<std::future<InfoOutcome>> pending;
+  pending.reserve(endpoints.size());
+  for (const auto& e : endpoints) pending.push_back(std::async(std::launch::async, try_fetch_server_info, e, timeout));
+  std::vector<InfoOutcome> out;
+  out.reserve(endpoints.size());
+  for (auto& p : pending) out.push_back(p.get());
+  return out;
+}
+
+ServerInfo fetch_server_info(const std::string& endpoint, std::chrono::milliseconds timeout) {
+  InfoOutcome o = try_fetch_server_info(endpoint, timeout);
+  if (o.info) return std::move(*o.info);
+  const ErrorCode code = o.failure->reason == ExclusionReason::bad_record ? ErrorCode::invalid_format : ErrorCode::io;
+  throw Error(code, "server " + o.failure->describe());
 }
 
 std::vector<std::string> parse_endpoint_list(const std::string& list) {
@@ -56,6 +117,7 @@ std::vector<std::string> parse_endpoint_list(const std::string& list) {
 StaticDiscovery::StaticDiscovery(std::vector<std::string> endpoints, std::chrono::milliseconds timeout)
     : endpoints_(std::move(endpoints)), timeout_(timeout) {
   if (endpoints_.empty()) throw Error(ErrorCode::invalid_argument, "a static peer list needs at least one endpoint");
+  if (timeout_.count() <= 0) throw Error(ErrorCode::invalid_argument, "a static peer list needs a positive Info timeout");
 }
 
 void StaticDiscovery::announce(const ServerRecord&, const NodeIdentity&) {}
@@ -63,17 +125,15 @@ void StaticDiscovery::withdraw(const std::string&, const NodeIdentity&) {}
 
 LookupResult StaticDiscovery::lookup(const std::string& model, const ModelFingerprint& fingerprint) {
   LookupResult result;
-  for (const auto& endpoint : endpoints_) {
-    try {
-      auto info = fetch_server_info(endpoint, timeout_);
-      if (info.record.model != model || info.record.model_fingerprint != fingerprint) {
-        ++result.dropped.wrong_fingerprint;
-        continue;
-      }
-      result.records.push_back(std::move(info.record));
-    } catch (const Error&) {
-      ++result.dropped.malformed;
+  for (auto& o : fetch_server_infos(endpoints_, timeout_)) {
+    std::optional<Exclusion> why = o.failure ? o.failure : unusable(o, model, fingerprint);
+    if (why) {
+      count(result.dropped, why->reason);
+      result.excluded.push_back(std::move(*why));
+      continue;
     }
+    result.round_trip_s[o.info->record.peer_id] = o.info->round_trip_s;
+    result.records.push_back(std::move(o.info->record));
   }
   return result;
 }

@@ -38,6 +38,12 @@ double latency_for(const PeerId& peer, const RouteOptions& o) {
   return std::isfinite(l) && l > 0.0 ? std::min(l, kMaxHopSeconds) : 0.0;
 }
 
+// True if the caller said why this candidate is left out (see known_exclusions).
+bool explained(const ServerRecord& r, const RouteOptions& o) {
+  return std::any_of(o.known_exclusions.begin(), o.known_exclusions.end(),
+                     [&](const Exclusion& e) { return e.candidate == r.endpoint; });
+}
+
 std::vector<Usable> usable_servers(const std::vector<ServerRecord>& candidates, BlockRange range,
                                    const RouteOptions& o, FilterStats& stats) {
   std::vector<Usable> out;
@@ -46,7 +52,7 @@ std::vector<Usable> usable_servers(const std::vector<ServerRecord>& candidates, 
     const std::uint32_t hi = std::min(r.block_end, range.end);
     if (lo >= hi) continue;
     if (o.excluded_peers.count(r.peer_id) != 0) {
-      ++stats.excluded;
+      if (!explained(r, o)) ++stats.excluded;
     } else if (o.max_price_msat && r.price_msat > *o.max_price_msat) {
       ++stats.too_expensive;
     } else {
@@ -84,12 +90,13 @@ std::string uncovered_blocks(const std::vector<Usable>& servers, BlockRange rang
   return out;
 }
 
-void require_coverage(const std::vector<Usable>& servers, BlockRange range, const FilterStats& stats) {
+void require_coverage(const std::vector<Usable>& servers, BlockRange range, const FilterStats& stats, const RouteOptions& o) {
   bool plural = false;
   const std::string gaps = uncovered_blocks(servers, range, plural);
   if (gaps.empty()) return;
   std::string msg = std::string("no server covers ") + (plural ? "blocks " : "block ") + gaps + " (of " +
                     block_span(range.begin, range.end - 1) + ")";
+  for (std::size_t i = 0; i < o.known_exclusions.size(); ++i) msg += (i == 0 ? ": " : ", ") + o.known_exclusions[i].describe();
   if (stats.excluded > 0) msg += "; " + std::to_string(stats.excluded) + " candidate(s) excluded";
   if (stats.too_expensive > 0) msg += "; " + std::to_string(stats.too_expensive) + " candidate(s) over the price limit";
   throw Error(ErrorCode::not_found, msg);
@@ -343,7 +350,7 @@ Route RoutePlanner::plan_range(std::uint32_t begin, std::uint32_t end, const Rou
   const BlockRange range{begin, end};
   FilterStats stats;
   const std::vector<Usable> servers = usable_servers(candidates_, range, options, stats);
-  require_coverage(servers, range, stats);
+  require_coverage(servers, range, stats, options);
   if (options.mode == RouteMode::max_throughput) return make_route(max_throughput_legs(servers, range), servers);
   return make_route(trace_legs(shortest_paths(servers, range, -1.0), range), servers);
 }

@@ -175,6 +175,25 @@ TEST_CASE("excluded peers are never used") {
   CHECK(not_found_message(planner, 0, 8, o) == "no server covers blocks 4-7 (of 0-7); 2 candidate(s) excluded");
 }
 
+TEST_CASE("the error names the candidates the caller left out, and why") {
+  const RoutePlanner planner({server(1, 0, 4, 1000), server(2, 4, 8, 100)});
+  RouteOptions o;
+  o.excluded_peers.insert(peer(2));
+  // A candidate with no record at all (its Info failed), and one the caller excluded itself.
+  o.known_exclusions = {{"127.0.0.1:5000", ExclusionReason::unreachable, "connection refused"},
+                        {"10.0.0.2:5000", ExclusionReason::full, "16 of 16 sessions in use"}};
+  CHECK(not_found_message(planner, 0, 8, o) ==
+        "no server covers blocks 4-7 (of 0-7): 127.0.0.1:5000 unreachable (connection refused), "
+        "10.0.0.2:5000 full (16 of 16 sessions in use)");
+  // An excluded peer without a reason is still counted.
+  o.known_exclusions.pop_back();
+  CHECK(not_found_message(planner, 0, 8, o) ==
+        "no server covers blocks 4-7 (of 0-7): 127.0.0.1:5000 unreachable (connection refused); 1 candidate(s) excluded");
+  // Reasons do not stop a plan that does not need the candidates.
+  CHECK(describe(planner.plan_range(0, 4, o)) == "1:0-4");
+  CHECK(Exclusion{"h:1", ExclusionReason::timed_out, ""}.describe() == "h:1 timed out");
+}
+
 TEST_CASE("plan_range replans exactly one failed hop's blocks") {
   const RoutePlanner planner({server(1, 0, 4, 100), server(2, 4, 8, 100), server(3, 2, 6, 50), server(4, 5, 8, 80)});
   const Route full = planner.plan(8);
