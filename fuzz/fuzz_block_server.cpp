@@ -4,10 +4,14 @@
 // must still answer Blocks.Info.
 //
 // Input: a flags byte, then messages, each a 2-byte big-endian length and that many bytes
-// (the last one takes what is left). Flag bit 0: send the first message to Forward as well.
+// (the last one takes what is left). Flag bit 0: send the first message to Forward as well;
+// bit 1: talk to the priced server instead of the free one; bit 2: the first "message" is
+// instead the `authorization` metadata (an L402 token) of both calls.
 #include <ATen/Parallel.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+
+#include <stdlib.h>
 
 #include <chrono>
 #include <memory>
@@ -17,6 +21,9 @@
 
 #include "fuzz_common.hpp"
 #include "petalsln/block_server.hpp"
+#include "petalsln/devnet_wallet.hpp"
+#include "petalsln/paywall.hpp"
+#include "petalsln/wallet.hpp"
 #include "petalsln/v1/blocks.grpc.pb.h"
 #include "util/log.hpp"
 
@@ -26,16 +33,19 @@ using Clock = std::chrono::system_clock;
 constexpr auto kCallDeadline = std::chrono::milliseconds(500);
 constexpr std::size_t kMaxMessages = 8;
 
+// One server and the stubs that reach it.
 struct Target {
   std::unique_ptr<petalsln::BlockServer> server;
   std::unique_ptr<grpc::GenericStub> generic;
   std::unique_ptr<petalsln::v1::Blocks::Stub> typed;
 };
 
-Target& target() {
-  static Target t;
-  return t;
-}
+// [0]: a free server; [1]: a priced one behind an L402 paywall (devnet wallet), where
+// `authorize` messages and unpaid calls take the paywall's paths.
+Target g_targets[2];
+Target* g_target = &g_targets[0];
+
+Target& target() { return *g_target; }
 
 // Waits for the one operation in flight on @p cq; returns its ok flag.
 // PETALSLN_FUZZ_VERBOSE=1 prints each call's status (to see what a reproducer does).
@@ -80,9 +90,23 @@ std::vector<std::string> split_messages(const std::uint8_t* data, std::size_t si
   return out;
 }
 
+std::string g_authorization;  // metadata for this input's calls ("" = none)
+
+// Sets the deadline and the authorization metadata, printable ASCII only (gRPC refuses other
+// bytes on the client side, before anything reaches the server).
+void prepare(grpc::ClientContext& ctx) {
+  ctx.set_deadline(Clock::now() + kCallDeadline);
+  if (g_authorization.empty()) return;
+  std::string value;
+  for (const char c : g_authorization) {
+    if (c >= 0x20 && c <= 0x7e) value.push_back(c);
+  }
+  ctx.AddMetadata("authorization", value);
+}
+
 void forward(const std::string& request) {
   grpc::ClientContext ctx;
-  ctx.set_deadline(Clock::now() + kCallDeadline);
+  prepare(ctx);
   grpc::CompletionQueue cq;
   auto call = target().generic->PrepareUnaryCall(&ctx, "/petalsln.v1.Blocks/Forward", buffer(request), &cq);
   call->StartCall();
@@ -96,7 +120,7 @@ void forward(const std::string& request) {
 
 void inference(const std::vector<std::string>& messages) {
   grpc::ClientContext ctx;
-  ctx.set_deadline(Clock::now() + kCallDeadline);
+  prepare(ctx);
   grpc::CompletionQueue cq;
   auto call = target().generic->PrepareCall(&ctx, "/petalsln.v1.Blocks/Inference", &cq);
   call->StartCall(&ctx);
@@ -148,14 +172,10 @@ void require_alive() {
   petalsln::fuzz::require(status.ok() && response.has_record(), "server stopped answering Info");
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-  using namespace petalsln;
-  util::set_log_level(util::LogLevel::error);  // every refused request would log a line
-  at::set_num_threads(1);  // the fuzzer drives one call at a time
-  BlockServerOptions o;
+petalsln::BlockServerOptions server_options() {
+  petalsln::BlockServerOptions o;
   o.model_dir = PETALSLN_FIXTURES_DIR "/tiny-llama3";  // 6 blocks, hidden 64
+  o.model_name = "tiny-llama3";
   o.block_begin = 1;
   o.block_end = 4;
   o.throughput = 1000;  // skip measuring
@@ -163,18 +183,61 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
   o.cache_mb = 16;
   o.max_batch = 2;
   o.max_length = 64;
-  Target& t = target();
-  t.server = std::make_unique<BlockServer>(o, NodeIdentity::generate());
+  return o;
+}
+
+// A paywall over a devnet wallet in a fresh temporary folder.
+std::shared_ptr<petalsln::Paywall> make_paywall(const petalsln::NodeIdentity& identity) {
+  using namespace petalsln;
+  char dir_template[] = "/tmp/petalsln-fuzz-paywall-XXXXXX";
+  const std::string dir = ::mkdtemp(dir_template);
+  DevnetWallet::create_account(dir + "/devnet.db", "server", 0);
+  PaywallOptions po;
+  po.price_msat = 1000;
+  po.credit_block_tokens = 100;
+  po.model = "tiny-llama3";
+  po.peer_hex = identity.peer_id_hex();
+  po.block_begin = 1;
+  po.block_end = 4;
+  po.store_path = dir + "/paywall.db";
+  return std::make_shared<Paywall>(po, std::shared_ptr<Wallet>(open_wallet("devnet:" + dir + "/devnet.db?account=server")));
+}
+
+void start(Target& t, petalsln::BlockServerOptions o, petalsln::NodeIdentity identity) {
+  t.server = std::make_unique<petalsln::BlockServer>(std::move(o), std::move(identity));
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(t.server->port()), grpc::InsecureChannelCredentials());
   t.generic = std::make_unique<grpc::GenericStub>(channel);
-  t.typed = v1::Blocks::NewStub(channel);
-  require_alive();
+  t.typed = petalsln::v1::Blocks::NewStub(channel);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
+  using namespace petalsln;
+  util::set_log_level(util::LogLevel::error);  // every refused request would log a line
+  at::set_num_threads(1);  // the fuzzer drives one call at a time
+  start(g_targets[0], server_options(), NodeIdentity::generate());
+  NodeIdentity identity = NodeIdentity::generate();
+  BlockServerOptions priced = server_options();
+  priced.paywall = make_paywall(identity);
+  priced.price_msat = 1000;
+  start(g_targets[1], std::move(priced), std::move(identity));
+  for (Target& t : g_targets) {
+    g_target = &t;
+    require_alive();
+  }
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
-  const std::vector<std::string> messages = split_messages(data + 1, size - 1);
+  g_target = &g_targets[(data[0] >> 1) & 1];
+  std::vector<std::string> messages = split_messages(data + 1, size - 1);
+  g_authorization.clear();
+  if ((data[0] & 4) != 0 && !messages.empty()) {
+    g_authorization = std::move(messages.front());
+    messages.erase(messages.begin());
+  }
   if ((data[0] & 1) != 0 && !messages.empty()) forward(messages.front());
   inference(messages);
   require_calls_released();

@@ -235,8 +235,12 @@ void rpc_seeds() {
   seed("block_server", "session", std::string(1, '\0') + session);
   v1::InferenceRequest auth;
   auth.mutable_authorize()->set_authorization("L402 AgEEbHNhdAJC:" + std::string(64, '0'));
+  // Flag byte: bit 0 also sends the first message to Forward, bit 1 picks the priced server.
   seed("block_server", "open-authorize", std::string(1, '\0') + with_length(open.SerializeAsString()) +
                                              with_length(auth.SerializeAsString()));
+  seed("block_server", "priced-open-authorize", "\x02" + with_length(open.SerializeAsString()) +
+                                                    with_length(auth.SerializeAsString()) + session.substr(with_length(open.SerializeAsString()).size()));
+  seed("block_server", "priced-session", "\x02" + session);
   v1::ForwardRequest forward;
   forward.set_block_begin(2);
   forward.set_block_end(3);
