@@ -40,6 +40,14 @@ struct ForwardCall {
   rpc::Admission::Ticket ticket;
   v1::ForwardRequest request;
   std::unique_ptr<KVCache> cache;
+
+  // Gives back everything the call holds, then answers: a client that saw the answer and
+  // asks the server at once finds the budget already free.
+  void finish(const grpc::Status& status) {
+    cache.reset();
+    ticket = rpc::Admission::Ticket();
+    reactor->Finish(status);
+  }
 };
 
 }  // namespace
@@ -53,15 +61,15 @@ grpc::ServerUnaryReactor* rpc::BlockService::Forward(grpc::CallbackServerContext
   call->response = response;
   const std::string peer = rpc::peer_address_key(context->peer());
   if (auto refusal = admission->admit(peer, {}, rpc::Admission::Clock::time_point::max(), &call->ticket); !refusal.empty()) {
-    reactor->Finish(rpc::refused(grpc::StatusCode::RESOURCE_EXHAUSTED, refusal));
+    call->finish(rpc::refused(grpc::StatusCode::RESOURCE_EXHAUSTED, refusal));
     return reactor;
   }
   if (!rpc::parse_raw(*request, &call->request)) {
-    reactor->Finish(rpc::refused(grpc::StatusCode::INVALID_ARGUMENT, "the request is not a valid ForwardRequest message"));
+    call->finish(rpc::refused(grpc::StatusCode::INVALID_ARGUMENT, "the request is not a valid ForwardRequest message"));
     return reactor;
   }
   if (auto s = check_range(call->request.block_begin(), call->request.block_end()); !s.ok()) {
-    reactor->Finish(s);
+    call->finish(s);
     return reactor;
   }
   // Decoding, payment and the cache reservation may wait on the store or the wallet: not on
@@ -69,7 +77,7 @@ grpc::ServerUnaryReactor* rpc::BlockService::Forward(grpc::CallbackServerContext
   control->submit(peer, [this, call, peer] {
     at::Tensor hidden;
     const grpc::Status admitted = rpc::guard([&] { return admit_forward(*call->context, peer, call->request, call->ticket, &hidden, &call->cache); });
-    if (!admitted.ok()) return call->reactor->Finish(admitted);
+    if (!admitted.ok()) return call->finish(admitted);
     compute_chunked(
         peer, hidden, call->cache.get(), [call] { return call->context->IsCancelled(); },
         [call](grpc::Status status, at::Tensor out, std::int64_t) {
@@ -81,8 +89,7 @@ grpc::ServerUnaryReactor* rpc::BlockService::Forward(grpc::CallbackServerContext
               return grpc::Status::OK;
             });
           }
-          call->cache.reset();
-          call->reactor->Finish(status);
+          call->finish(status);
         });
   });
   return reactor;

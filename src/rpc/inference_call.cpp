@@ -82,18 +82,28 @@ class InferenceCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
 
   // Ends the stream with @p status unless it has ended already.
   void end(const grpc::Status& status) {
-    if (guard_->claim_finish()) Finish(status);
+    if (!guard_->claim_finish()) return;
+    release();
+    Finish(status);
   }
 
   // Called by the guard (which has claimed Finish) when the stream's deadline passed.
   void expire(bool opened) {
     const auto& o = server_.options;
+    release();
     Finish(rpc::refused(grpc::StatusCode::DEADLINE_EXCEEDED,
                         opened ? "the session sent nothing for " + std::to_string(o.idle_timeout.count()) + " ms and was closed"
                                : "no `open` message within " + std::to_string(o.open_timeout.count()) + " ms of the stream's start"));
   }
 
  private:
+  // Gives back the slot, the budget and the cache before the client hears the end, so a
+  // client that asks the server at once finds them free. Only called with no job in flight.
+  void release() {
+    cache_.reset();
+    ticket_ = rpc::Admission::Ticket();
+  }
+
   bool opened() {
     std::lock_guard<std::mutex> lock(guard_->mu);
     return guard_->opened;
