@@ -112,7 +112,8 @@ void rpc::BlockService::compute_chunked(const std::string& peer, at::Tensor hidd
     std::int64_t next = 0, chunk = 1, micros = 0;
   };
   auto work = std::make_shared<Work>();
-  work->chunk = std::max<std::int64_t>(1, kRowsPerChunk / std::max<std::int64_t>(1, hidden.size(0)));
+  const std::int64_t blocks = cache->end() - cache->begin();
+  work->chunk = std::max<std::int64_t>(1, kBlockRowsPerChunk / (std::max<std::int64_t>(1, hidden.size(0)) * std::max<std::int64_t>(1, blocks)));
   work->hidden = std::move(hidden);
   auto step = std::make_shared<std::function<void()>>();
   // Each chunk schedules the next, so other peers' jobs run in between.

@@ -28,10 +28,10 @@ namespace petalsln {
 using RawBlocksService = v1::Blocks::WithRawCallbackMethod_Info<
     v1::Blocks::WithRawCallbackMethod_Forward<v1::Blocks::WithRawCallbackMethod_Inference<v1::Blocks::Service>>>;
 
-/// Rows ([batch × positions]) computed in one scheduled job: small enough that a decode step
-/// of another peer never waits long behind a huge prefill, large enough to keep the matrix
-/// products efficient.
-constexpr std::int64_t kRowsPerChunk = 256;
+/// Block-rows (blocks × batch × positions) computed in one scheduled job: small enough that a
+/// decode step of another peer never waits long behind a huge prefill (about one decode step
+/// of a 30-block server), large enough to keep the matrix products efficient.
+constexpr std::int64_t kBlockRowsPerChunk = 1024;
 /// Threads for work that may wait on the wallet or the credit store (opening, paying).
 constexpr int kControlThreads = 4;
 
@@ -96,7 +96,7 @@ struct BlockService : public RawBlocksService {
   // Decodes a Forward's tensor, charges it, and reserves and allocates its temporary cache.
   grpc::Status admit_forward(grpc::ServerContextBase& context, const std::string& peer, const v1::ForwardRequest& request,
                              Admission::Ticket& ticket, at::Tensor* hidden, std::unique_ptr<KVCache>* cache);
-  // Runs @p hidden through @p cache in chunks of kRowsPerChunk rows on the compute scheduler,
+  // Runs @p hidden through @p cache in chunks of kBlockRowsPerChunk block-rows on the compute scheduler,
   // then calls @p done with the output (or the failure). @p cancelled is polled between chunks.
   void compute_chunked(const std::string& peer, at::Tensor hidden, KVCache* cache, std::function<bool()> cancelled,
                        std::function<void(grpc::Status, at::Tensor, std::int64_t micros)> done);
