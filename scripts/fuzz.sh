@@ -73,7 +73,8 @@ for t in "${targets[@]}"; do
   regressions=()
   [ -d "fuzz/regressions/$t" ] && mapfile -t regressions < <(find "fuzz/regressions/$t" -type f | sort)
   if [ ${#regressions[@]} -gt 0 ] && ! "$bin" "${flags[@]}" "${regressions[@]}" >"$log.regressions" 2>&1; then
-    echo "fuzz_$t: REGRESSION: an input in fuzz/regressions/$t fails again (log: $log.regressions)"
+    what=$(grep -m1 -o -E "ERROR: [A-Za-z]+: [a-z -]+|fuzz property violated: .*|runtime error: .*" "$log.regressions" || true)
+    echo "fuzz_$t: REGRESSION: an input in fuzz/regressions/$t fails again${what:+ ($what)} (log: $log.regressions)"
     failed+=("$t")
     continue
   fi
