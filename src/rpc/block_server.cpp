@@ -104,45 +104,62 @@ grpc::Status rpc::BlockService::admit_payment(grpc::ServerContextBase* context, 
   }
 }
 
-void rpc::BlockService::compute_chunked(const std::string& peer, at::Tensor hidden, KVCache* cache, std::function<bool()> cancelled,
-                                        std::function<void(grpc::Status, at::Tensor, std::int64_t)> done) {
-  struct Work {
-    at::Tensor hidden;
-    std::vector<at::Tensor> outputs;
-    std::int64_t next = 0, chunk = 1, micros = 0;
-  };
-  auto work = std::make_shared<Work>();
-  const std::int64_t blocks = cache->end() - cache->begin();
-  work->chunk = std::max<std::int64_t>(1, kBlockRowsPerChunk / (std::max<std::int64_t>(1, hidden.size(0)) * std::max<std::int64_t>(1, blocks)));
-  work->hidden = std::move(hidden);
-  auto step = std::make_shared<std::function<void()>>();
-  // Each chunk schedules the next, so other peers' jobs run in between.
-  *step = [this, peer, cache, work, cancelled = std::move(cancelled), done = std::move(done), step]() mutable {
+namespace {
+
+// One computation cut into chunks: each queued job holds the run, runs one chunk and queues
+// the next, so other peers' jobs run in between. The last job to finish frees the run (no
+// job refers to itself, so nothing is kept alive by a cycle).
+struct ChunkedRun : std::enable_shared_from_this<ChunkedRun> {
+  rpc::BlockService* server = nullptr;
+  std::string peer;
+  at::Tensor hidden;
+  KVCache* cache = nullptr;
+  std::function<bool()> cancelled;
+  std::function<void(grpc::Status, at::Tensor, std::int64_t)> done;
+  std::vector<at::Tensor> outputs;
+  std::int64_t next = 0, chunk = 1, micros = 0;
+
+  void queue() {
+    server->compute->submit(peer, [self = shared_from_this()] { self->run_one(); });
+  }
+
+  void run_one() {
     grpc::Status status;
     try {
       if (cancelled()) {
         status = rpc::refused(grpc::StatusCode::CANCELLED, "cancelled");
       } else {
-        const auto len = std::min(work->chunk, work->hidden.size(1) - work->next);
-        const auto t0 = Clock::now();
-        work->outputs.push_back(stack->forward(work->hidden.narrow(1, work->next, len), *cache));
-        work->micros += std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
-        work->next += len;
-        if (work->next < work->hidden.size(1)) {
-          compute->submit(peer, *step);
-          return;
-        }
+        const auto len = std::min(chunk, hidden.size(1) - next);
+        const auto t0 = std::chrono::steady_clock::now();
+        outputs.push_back(server->stack->forward(hidden.narrow(1, next, len), *cache));
+        micros += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+        next += len;
+        if (next < hidden.size(1)) return queue();
       }
     } catch (...) {
       status = rpc::status_of_current_exception();
     }
-    auto callback = std::move(done);
-    step.reset();  // breaks the cycle step -> lambda -> step
-    if (!status.ok()) return callback(status, at::Tensor(), 0);
-    auto out = work->outputs.size() == 1 ? work->outputs[0] : torch::cat(work->outputs, 1);
-    callback(grpc::Status::OK, std::move(out), work->micros);
-  };
-  compute->submit(peer, *step);
+    if (!status.ok()) return done(status, at::Tensor(), 0);
+    auto out = outputs.size() == 1 ? outputs[0] : torch::cat(outputs, 1);
+    outputs.clear();
+    done(grpc::Status::OK, std::move(out), micros);
+  }
+};
+
+}  // namespace
+
+void rpc::BlockService::compute_chunked(const std::string& peer, at::Tensor hidden, KVCache* cache, std::function<bool()> cancelled,
+                                        std::function<void(grpc::Status, at::Tensor, std::int64_t)> done) {
+  auto run = std::make_shared<ChunkedRun>();
+  run->server = this;
+  run->peer = peer;
+  const std::int64_t blocks = cache->end() - cache->begin();
+  run->chunk = std::max<std::int64_t>(1, kBlockRowsPerChunk / (std::max<std::int64_t>(1, hidden.size(0)) * std::max<std::int64_t>(1, blocks)));
+  run->hidden = std::move(hidden);
+  run->cache = cache;
+  run->cancelled = std::move(cancelled);
+  run->done = std::move(done);
+  run->queue();
 }
 
 
