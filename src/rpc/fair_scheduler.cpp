@@ -25,7 +25,7 @@ void FairScheduler::submit(const std::string& peer, std::function<void()> job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto& queue = queues_[peer];
-    if (queue.empty()) turns_.push_back(peer);
+    if (queue.empty() && running_.count(peer) == 0) turns_.push_back(peer);
     queue.push_back(std::move(job));
     ++pending_;
   }
@@ -47,11 +47,8 @@ void FairScheduler::run() {
     auto it = queues_.find(peer);
     std::function<void()> job = std::move(it->second.front());
     it->second.pop_front();
-    if (it->second.empty()) {
-      queues_.erase(it);
-    } else {
-      turns_.push_back(peer);  // the peer's next job waits for everyone else's
-    }
+    if (it->second.empty()) queues_.erase(it);
+    running_.insert(peer);
     --pending_;
     lock.unlock();
     try {
@@ -61,7 +58,13 @@ void FairScheduler::run() {
     } catch (...) {
       util::log(util::LogLevel::error, "scheduled job failed");
     }
+    job = nullptr;  // whatever the job held is released before the next one runs
     lock.lock();
+    running_.erase(peer);
+    if (queues_.count(peer) != 0) {
+      turns_.push_back(peer);  // the peer's next job waits for everyone else's
+      cv_.notify_one();
+    }
   }
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Runs work for many peers on a fixed set of threads, taking turns between peers: each peer's
-// jobs run in the order it submitted them, and a peer with a long queue waits its turn behind
-// every other peer's next job. Long work is submitted as a chain of short jobs (the next one
+// jobs run one at a time in the order it submitted them, and a peer with a long queue waits its
+// turn behind every other peer's next job. One at a time matters on a pool of several threads:
+// a peer whose jobs block (on a wallet that is down) occupies one thread, never all of them. Long work is submitted as a chain of short jobs (the next one
 // submitted when the previous ends), so a peer flooding large requests delays an honest peer
 // by one job at most per round, never by its whole backlog.
 
@@ -10,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,7 +41,8 @@ class FairScheduler {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, std::deque<std::function<void()>>> queues_;
-  std::deque<std::string> turns_;  // peers with queued jobs, in the order they are served
+  std::deque<std::string> turns_;  // peers with queued jobs and none running, in serving order
+  std::set<std::string> running_;  // peers with a job running now
   std::size_t pending_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> threads_;

@@ -201,3 +201,27 @@ TEST_CASE("fair scheduler: an escaping exception does not stop the worker") {
   CHECK(ran == 1);
   CHECK_THROWS_AS(rpc::FairScheduler{0}, Error);
 }
+
+TEST_CASE("fair scheduler: a peer's jobs run one at a time, so a blocked peer holds one thread, not all") {
+  std::atomic<bool> release{false};
+  std::atomic<int> blocked_running{0}, max_blocked_running{0}, others_done{0};
+  {
+    rpc::FairScheduler s(3);
+    for (int i = 0; i < 6; ++i) {
+      s.submit("stuck", [&] {
+        const int now = ++blocked_running;
+        int seen = max_blocked_running.load();
+        while (now > seen && !max_blocked_running.compare_exchange_weak(seen, now)) {
+        }
+        while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        --blocked_running;
+      });
+    }
+    for (int i = 0; i < 10; ++i) s.submit("other" + std::to_string(i % 3), [&] { ++others_done; });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (others_done < 10 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    CHECK(others_done == 10);  // finished while the stuck peer's first job still blocks
+    release = true;
+  }
+  CHECK(max_blocked_running == 1);
+}
