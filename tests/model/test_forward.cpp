@@ -120,11 +120,13 @@ TEST_CASE("kv cache: a sub-range cache and a batch of two sequences") {
   auto x = head.embed({ids});
   auto sub = stack.new_cache(1, 64, 2, 4);
   CHECK(max_abs_diff(stack.forward(x, sub), middle.forward(x)) < 1e-5);
-  // A batch of two identical rows gives the same output for both.
+  // A batch of two identical rows gives the same output for both, up to rounding: OpenBLAS
+  // may compute the rows of one product with different kernels (on AMD EPYC its Zen kernels
+  // give the two rows results 2.7e-5 apart; on Sapphire Rapids they were bit-identical).
   auto batch = head.embed({ids, ids});
   auto cache = stack.new_cache(2, 64);
   auto out = stack.forward(batch, cache);
-  CHECK(max_abs_diff(out[0], out[1]) == 0.0);
+  CHECK(max_abs_diff(out[0], out[1]) < 1e-4);
   CHECK(max_abs_diff(out[0], stack.forward(x)[0]) < 1e-4);  // BLAS may block batches differently
   CHECK(cache.bytes() == stack.cache_bytes(2, 64, 6));
 }
