@@ -9,6 +9,7 @@
 #include <string>
 
 #include "devnet_test_support.hpp"
+#include "down_wallet.hpp"
 #include "petalsln/error.hpp"
 #include "petalsln/l402.hpp"
 #include "petalsln/paywall.hpp"
@@ -45,17 +46,6 @@ std::unique_ptr<Paywall> make_paywall(const test::DevnetFixture& devnet, const C
 
 std::string invoice_of(const std::string& header) { return L402Challenge::parse(header).invoice; }
 
-// A wallet whose invoices cannot be created, as when the node behind it is down.
-struct DownWallet final : Wallet {
-  CreatedInvoice create_invoice(const InvoiceRequest&) override {
-    throw Error(ErrorCode::io, "HTTP POST https://node.operator.example:8080/v1/invoices failed: connection refused");
-  }
-  PaymentResult pay_invoice(const std::string&, const PayOptions&) override { throw Error(ErrorCode::io, "down"); }
-  InvoiceStatus lookup_invoice(const PaymentHash&) override { throw Error(ErrorCode::io, "down"); }
-  std::optional<PaymentResult> lookup_payment(const PaymentHash&) override { return std::nullopt; }
-  std::uint64_t balance_msat() override { return 0; }
-  std::string describe() const override { return "down"; }
-};
 
 }  // namespace
 
@@ -121,6 +111,6 @@ TEST_CASE("paywall challenges: a paid invoice is never handed out again") {
 TEST_CASE("paywall challenges: a failing wallet throws its error and holds no place") {
   test::DevnetFixture devnet;
   Clocked clock;
-  auto paywall = make_paywall(devnet, clock, std::make_shared<DownWallet>(), 1, 1);
+  auto paywall = make_paywall(devnet, clock, std::make_shared<test::DownWallet>(), 1, 1);
   for (int i = 0; i < 5; ++i) CHECK_THROWS_WITH_AS(paywall->challenge(0, 4, 0, "p"), doctest::Contains("connection refused"), Error);
 }

@@ -12,6 +12,7 @@
 
 #include "petalsln/block_server.hpp"
 #include "petalsln/devnet_wallet.hpp"
+#include "down_wallet.hpp"
 #include "petalsln/error.hpp"
 #include "petalsln/paywall.hpp"
 #include "petalsln/v1/blocks.grpc.pb.h"
@@ -88,17 +89,6 @@ void honest_step(v1::Blocks::Stub& stub) {
   CHECK(resp.has_hidden());
 }
 
-// A wallet whose invoices cannot be created, as when the node behind it is down.
-struct DownWallet final : Wallet {
-  CreatedInvoice create_invoice(const InvoiceRequest&) override {
-    throw Error(ErrorCode::io, "HTTP POST https://node.operator.example:8080/v1/invoices failed: connection refused");
-  }
-  PaymentResult pay_invoice(const std::string&, const PayOptions&) override { throw Error(ErrorCode::io, "down"); }
-  InvoiceStatus lookup_invoice(const PaymentHash&) override { throw Error(ErrorCode::io, "down"); }
-  std::optional<PaymentResult> lookup_payment(const PaymentHash&) override { return std::nullopt; }
-  std::uint64_t balance_msat() override { return 0; }
-  std::string describe() const override { return "down"; }
-};
 
 }  // namespace
 
@@ -197,7 +187,7 @@ TEST_CASE("server limits: a wallet that cannot issue invoices costs no slot, lea
   po.store_path = dir.file("paywall.db");
   auto o = options();
   o.model_name = "tiny-llama3";
-  o.paywall = std::make_shared<Paywall>(po, std::make_shared<DownWallet>());
+  o.paywall = std::make_shared<Paywall>(po, std::make_shared<test::DownWallet>());
   o.price_msat = 1000;
   o.idle_timeout = 200ms;
   o.open_timeout = 200ms;
@@ -211,7 +201,7 @@ TEST_CASE("server limits: a wallet that cannot issue invoices costs no slot, lea
       CAPTURE(s.error_message());
       CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
       CHECK(s.error_message().find("cannot issue an invoice") != std::string::npos);
-      CHECK(s.error_message().find("operator.example") == std::string::npos);
+      CHECK(s.error_message().find(test::kDownWalletHost) == std::string::npos);
       CHECK(s.error_message().find("HTTP") == std::string::npos);
     }
     v1::ForwardRequest req;
@@ -222,7 +212,7 @@ TEST_CASE("server limits: a wallet that cannot issue invoices costs no slot, lea
     grpc::ClientContext ctx;
     const auto s = stub->Forward(&ctx, req, &resp);
     CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
-    CHECK(s.error_message().find("operator.example") == std::string::npos);
+    CHECK(s.error_message().find(test::kDownWalletHost) == std::string::npos);
   }
   CHECK(server.active_sessions() == 0);
   wait_until([&] { return server.active_calls() == 0; });
