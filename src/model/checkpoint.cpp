@@ -140,7 +140,8 @@ at::Tensor Checkpoint::load(const std::string& name, at::ScalarType dtype, const
   auto shard = impl_->shard(t.file);
   // Copy into an aligned tensor first: safetensors offsets need not be aligned to the element.
   at::Tensor raw = torch::empty(t.shape, torch::TensorOptions().dtype(scalar_type(t.dtype)));
-  std::memcpy(raw.data_ptr(), shard->file.data() + shard->data_offset + t.begin, t.end - t.begin);
+  // An empty tensor (a zero in its shape) has no storage: memcpy must not see its null pointer.
+  if (t.end > t.begin) std::memcpy(raw.data_ptr(), shard->file.data() + shard->data_offset + t.begin, t.end - t.begin);
   return raw.scalar_type() == dtype ? raw : raw.to(dtype);
 }
 
