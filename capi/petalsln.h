@@ -86,7 +86,7 @@ struct pln_generate_params {
   float top_p;                /* Nucleus sampling, in (0, 1] (1 = off). Default 1. */
   float repetition_penalty;   /* transformers' repetition penalty (> 0, 1 = off). Default 1. */
   uint64_t seed;              /* Sampling seed (same seed, same tokens). Default 0. */
-  int32_t raw;                /* 1: tokenize the prompt as is (no chat template). Default 0. */
+  int32_t raw;                /* 1: tokenize the prompt as is (no chat template; special tokens in it recognised). Default 0. */
   int32_t stop_at_eos;        /* 1: stop at the model's end-of-sequence ids. Default 1. */
 };
 

@@ -56,7 +56,8 @@ Payment (swarm mode; priced servers answer with L402 challenges):
 
 What to say:
   --prompt TEXT            one message; without it, read messages from stdin (interactive)
-  --raw                    tokenize TEXT as is (no chat template, no special tokens added)
+  --raw                    tokenize TEXT as is: no chat template and no special tokens added,
+                           special tokens written in TEXT (e.g. <|im_end|>) recognised
   --max-new-tokens N       stop after N new tokens (default 128; 0 = tokenize only)
 
 How to pick tokens (greedy unless a sampling option is given):

@@ -77,7 +77,9 @@ std::unique_ptr<BlockPipeline> LocalModel::new_pipeline() const {
 }
 
 std::vector<TokenId> LocalModel::encode_prompt(const std::string& text, bool raw) const {
-  if (raw) return tokenizer_->encode(text, /*parse_special=*/false);
+  // As transformers' tokenizer does: special tokens written in the text (<|im_end|>) are
+  // recognised, so a client that builds its own prompt (chat.petals.dev's) gets its turns.
+  if (raw) return tokenizer_->encode(text, /*parse_special=*/true);
   return encode_chat({ChatMessage{"user", text}});
 }
 

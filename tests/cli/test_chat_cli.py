@@ -47,6 +47,20 @@ class DemoModelAnswers(unittest.TestCase):
                 self.assertEqual(out["stop_reason"], "stop_token")
 
 
+    def test_raw_prompts_recognise_special_tokens(self):
+        # A client that renders ChatML itself (as chat.petals.dev's page does) and sends it raw
+        # gets the same ids as the chat template, so the model sees real turns.
+        system = "<|im_start|>system\nYou are a helpful AI assistant.<|im_end|>\n"
+        for case in reference(DEMO)["conversations"]:
+            turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in case["messages"])
+            with self.subTest(question=case["messages"][-1]["content"]):
+                out = chat_json("--model", DEMO, "--local", "--raw", "--prompt", system + turns + "<|im_start|>assistant\n",
+                                "--max-new-tokens", "64", "--greedy")
+                self.assertEqual(out["prompt_ids"], case["prompt_ids"])
+                self.assertEqual(out["new_ids"], case["new_ids"])
+                self.assertEqual(out["text"], case["expected"])
+
+
 class FixtureGreedy(unittest.TestCase):
     def test_greedy_with_and_without_repetition_penalty(self):
         for name in ("tiny-llama3", "tiny-smollm2"):
