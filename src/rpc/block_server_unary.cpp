@@ -100,6 +100,12 @@ grpc::Status rpc::BlockService::admit_forward(grpc::ServerContextBase& context, 
   *hidden = rpc::decode_tensor(request.hidden(), limits(options.max_batch));
   const std::uint32_t begin = request.block_begin(), end = request.block_end();  // checked by check_range
   const auto rows = static_cast<std::uint64_t>(hidden->size(0) * hidden->size(1));
+  // The budget is reserved before the credit is debited, so a call refused for the budget
+  // costs its client nothing; the cache itself is allocated only once the call is paid.
+  const int blocks = static_cast<int>(end - begin);
+  if (auto refusal = ticket.reserve_cache(stack->cache_bytes(hidden->size(0), hidden->size(1), blocks)); !refusal.empty()) {
+    return rpc::refused(grpc::StatusCode::RESOURCE_EXHAUSTED, refusal);
+  }
   if (options.paywall) {
     std::string token;
     std::uint64_t remaining = 0;
@@ -109,10 +115,6 @@ grpc::Status rpc::BlockService::admit_forward(grpc::ServerContextBase& context, 
       return payment_required(&context, peer, begin, end,
                               "the token has " + std::to_string(remaining) + " block-tokens left, the call needs " + std::to_string(cost), cost);
     }
-  }
-  const int blocks = static_cast<int>(end - begin);
-  if (auto refusal = ticket.reserve_cache(stack->cache_bytes(hidden->size(0), hidden->size(1), blocks)); !refusal.empty()) {
-    return rpc::refused(grpc::StatusCode::RESOURCE_EXHAUSTED, refusal);
   }
   *cache = std::make_unique<KVCache>(stack->new_cache(hidden->size(0), hidden->size(1), static_cast<int>(begin), static_cast<int>(end)));
   return grpc::Status::OK;

@@ -35,7 +35,7 @@ struct PricedServer {
 
 // A server for blocks [begin, end) charging 1000 msat per 1000 block-tokens, 100 per invoice.
 PricedServer priced_server(const test::TempDir& dir, const std::string& name, int begin, int end,
-                           std::function<std::int64_t()> clock = {}) {
+                           std::function<std::int64_t()> clock = {}, std::int64_t cache_mb = 512) {
   DevnetWallet::create_account(dir.file("devnet.db"), name, 0);
   auto identity = NodeIdentity::generate();
   PaywallOptions po;
@@ -55,6 +55,7 @@ PricedServer priced_server(const test::TempDir& dir, const std::string& name, in
   o.block_begin = begin;
   o.block_end = end;
   o.throughput = 1000;
+  o.cache_mb = cache_mb;
   o.paywall = s.paywall;
   o.price_msat = 1000;
   s.server = std::make_unique<BlockServer>(o, std::move(identity));
@@ -82,13 +83,14 @@ struct Session {
     }
   }
 
-  OpenResult open(v1::Blocks::Stub& stub, const std::string& authorization, std::uint32_t begin, std::uint32_t end) {
+  OpenResult open(v1::Blocks::Stub& stub, const std::string& authorization, std::uint32_t begin, std::uint32_t end,
+                  std::uint32_t max_length = 64) {
     if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
     stream = stub.Inference(&ctx);
     v1::InferenceRequest req;
     req.mutable_open()->set_block_begin(begin);
     req.mutable_open()->set_block_end(end);
-    req.mutable_open()->set_max_length(64);
+    req.mutable_open()->set_max_length(max_length);
     v1::InferenceResponse resp;
     OpenResult r;
     if (stream->Write(req) && stream->Read(&resp) && resp.has_opened()) {
@@ -295,4 +297,26 @@ TEST_CASE("paywall: credit survives a restart of the server's store, and is neve
   CHECK(left == 0);
   CHECK_FALSE(again.debit(grant.token_id, 1, &left));
   CHECK_THROWS_AS(again.authorize(token, 0, 2), Error);  // used up
+}
+
+TEST_CASE("paywall: a Forward refused for the cache budget costs its client no credit") {
+  test::TempDir dir;
+  DevnetWallet::create_account(dir.file("devnet.db"), "client", 1000000);
+  // Blocks [0, 2) of tiny-llama3 take 512 bytes per position: 1 MiB holds 2048 positions.
+  auto s = priced_server(dir, "server", 0, 2, {}, 1);
+  const std::string token = buy(dir, s, 0, 2);
+  Session held;
+  REQUIRE(held.open(*s.stub, token, 0, 2, 2040).opened);  // leaves room for 8 positions
+  v1::ForwardRequest req;
+  req.set_block_begin(0);
+  req.set_block_end(2);
+  rpc::encode_tensor(torch::randn({1, 10, 64}), v1::DTYPE_F32, req.mutable_hidden());  // 10 positions, 20 block-tokens
+  v1::ForwardResponse resp;
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", token);
+  const auto status = s.stub->Forward(&ctx, req, &resp);
+  CAPTURE(status.error_message());
+  CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(status.error_message().find("budget") != std::string::npos);
+  CHECK(held.step(torch::randn({1, 1, 64})).credit_remaining() == 98);  // 100 bought, 2 spent by this step
 }
