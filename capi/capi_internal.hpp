@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "petalsln.h"
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln::capi {
 

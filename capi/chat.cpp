@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "capi_internal.hpp"
-#include "petalsln/local_model.hpp"
-#include "petalsln/swarm_chat.hpp"
+#include "petalsln/client/local_model.hpp"
+#include "petalsln/client/swarm_chat.hpp"
 
 using namespace petalsln;
 using namespace petalsln::capi;

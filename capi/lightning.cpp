@@ -6,16 +6,16 @@
 #include <vector>
 
 #include "capi_internal.hpp"
-#include "petalsln/bolt11.hpp"
-#include "petalsln/devnet_wallet.hpp"
-#include "petalsln/l402.hpp"
-#include "petalsln/l402_caveats.hpp"
-#include "petalsln/l402_identifier.hpp"
-#include "petalsln/macaroon.hpp"
-#include "petalsln/payout_splitter.hpp"
-#include "petalsln/wallet.hpp"
+#include "petalsln/lightning/bolt11.hpp"
+#include "petalsln/lightning/devnet_wallet.hpp"
+#include "petalsln/lightning/l402.hpp"
+#include "petalsln/lightning/l402_caveats.hpp"
+#include "petalsln/lightning/l402_identifier.hpp"
+#include "petalsln/lightning/macaroon.hpp"
+#include "petalsln/lightning/payout_splitter.hpp"
+#include "petalsln/lightning/wallet.hpp"
+#include "petalsln/util/hex.hpp"
 #include "util/clock.hpp"
-#include "util/hex.hpp"
 
 using namespace petalsln;
 using namespace petalsln::capi;

@@ -3,8 +3,8 @@
 #include <vector>
 
 #include "capi_internal.hpp"
-#include "petalsln/contributor_server.hpp"
-#include "petalsln/server_info.hpp"
+#include "petalsln/rpc/server_info.hpp"
+#include "petalsln/server/contributor_server.hpp"
 
 using namespace petalsln;
 using namespace petalsln::capi;

@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "fuzz_common.hpp"
-#include "petalsln/block_server.hpp"
-#include "petalsln/devnet_wallet.hpp"
-#include "petalsln/paywall.hpp"
-#include "petalsln/wallet.hpp"
+#include "petalsln/lightning/devnet_wallet.hpp"
+#include "petalsln/lightning/paywall.hpp"
+#include "petalsln/lightning/wallet.hpp"
+#include "petalsln/server/block_server.hpp"
 #include "petalsln/v1/blocks.grpc.pb.h"
 #include "util/log.hpp"
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "fuzz_common.hpp"
-#include "petalsln/bolt11.hpp"
+#include "petalsln/lightning/bolt11.hpp"
 #include "util/bech32.hpp"
 
 namespace {

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "fuzz_common.hpp"
-#include "petalsln/chat_template.hpp"
+#include "petalsln/text/chat_template.hpp"
 
 namespace {
 

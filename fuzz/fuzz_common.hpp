@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln::fuzz {
 

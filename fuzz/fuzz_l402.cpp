@@ -2,7 +2,7 @@
 // server it pays) and Authorization tokens (a server reads them from any client).
 // Property: a parsed header writes back as a header that parses to the same values.
 #include "fuzz_common.hpp"
-#include "petalsln/l402.hpp"
+#include "petalsln/lightning/l402.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace petalsln;

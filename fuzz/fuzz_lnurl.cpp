@@ -1,7 +1,7 @@
 // Fuzzes what a payer reads from a Lightning address's LNURL-pay service (LUD-06/LUD-16):
 // the pay-request reply, the invoice reply, and the address text itself.
 #include "fuzz_common.hpp"
-#include "petalsln/lightning_address.hpp"
+#include "petalsln/lightning/lightning_address.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace petalsln;

@@ -4,9 +4,9 @@
 #include <string>
 
 #include "fuzz_common.hpp"
-#include "petalsln/l402_caveats.hpp"
-#include "petalsln/l402_identifier.hpp"
-#include "petalsln/macaroon.hpp"
+#include "petalsln/lightning/l402_caveats.hpp"
+#include "petalsln/lightning/l402_identifier.hpp"
+#include "petalsln/lightning/macaroon.hpp"
 
 namespace {
 

@@ -4,10 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz_common.hpp"
-#include "lightning/nip04.hpp"
-#include "lightning/nip44.hpp"
-#include "lightning/nostr_event.hpp"
-#include "lightning/nostr_relay.hpp"
+#include "lightning/wallet/nwc/nip04.hpp"
+#include "lightning/wallet/nwc/nip44.hpp"
+#include "lightning/wallet/nwc/nostr_event.hpp"
+#include "lightning/wallet/nwc/nostr_relay.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // Fuzzes the signed ServerRecords a client reads from the DHT (anyone can put values there).
 // check_signed() promises never to throw for bad input, so nothing is caught here.
 #include "fuzz_common.hpp"
-#include "petalsln/server_record.hpp"
+#include "petalsln/swarm/server_record.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace petalsln;

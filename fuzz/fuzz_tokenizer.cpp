@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "fuzz_common.hpp"
-#include "petalsln/tokenizer.hpp"
+#include "petalsln/text/tokenizer.hpp"
 
 namespace {
 

@@ -12,17 +12,17 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "lightning/nip04.hpp"
-#include "lightning/nip44.hpp"
-#include "lightning/nostr_event.hpp"
-#include "petalsln/l402.hpp"
-#include "petalsln/l402_caveats.hpp"
-#include "petalsln/node_identity.hpp"
-#include "petalsln/safetensors_writer.hpp"
-#include "petalsln/server_record.hpp"
+#include "lightning/wallet/nwc/nip04.hpp"
+#include "lightning/wallet/nwc/nip44.hpp"
+#include "lightning/wallet/nwc/nostr_event.hpp"
+#include "petalsln/lightning/l402.hpp"
+#include "petalsln/lightning/l402_caveats.hpp"
+#include "petalsln/model/safetensors_writer.hpp"
+#include "petalsln/swarm/node_identity.hpp"
+#include "petalsln/swarm/server_record.hpp"
+#include "petalsln/util/files.hpp"
 #include "petalsln/v1/blocks.pb.h"
 #include "rpc/tensor_codec.hpp"
-#include "util/files.hpp"
 
 namespace fs = std::filesystem;
 using namespace petalsln;

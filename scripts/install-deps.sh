@@ -18,6 +18,12 @@ packages=(
   # rpc / swarm / lightning (later layers)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libopendht-dev libsecp256k1-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
+  # net / gateway: Boost.Beast (HTTP, WebSocket) on Boost.Asio. Bookworm's libopendht-dev
+  # needs libmsgpack-cxx-dev, which needs libboost-dev (1.74); asking for libboost1.81-dev
+  # makes apt remove libopendht-dev, so Beast comes from 1.74 too.
+  libboost-dev
+  # every example program's command line
+  libcli11-dev
   # wallet-backend tests make self-signed TLS certificates for their loopback counterparts
   openssl
   # fuzz/: libFuzzer targets built with clang under ASan/UBSan (scripts/fuzz.sh)

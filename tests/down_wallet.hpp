@@ -5,8 +5,8 @@
 #include <optional>
 #include <string>
 
-#include "petalsln/error.hpp"
-#include "petalsln/wallet.hpp"
+#include "petalsln/lightning/wallet.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln::test {
 

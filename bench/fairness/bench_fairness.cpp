@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "common/cli.hpp"
-#include "petalsln/block_server.hpp"
-#include "petalsln/model_config.hpp"
+#include "petalsln/model/model_config.hpp"
+#include "petalsln/server/block_server.hpp"
 #include "petalsln/v1/blocks.grpc.pb.h"
 #include "rpc/tensor_codec.hpp"
 

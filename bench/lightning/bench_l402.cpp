@@ -11,11 +11,11 @@
 #include <memory>
 #include <vector>
 
-#include "petalsln/devnet_wallet.hpp"
-#include "petalsln/l402.hpp"
-#include "petalsln/l402_caveats.hpp"
-#include "petalsln/l402_identifier.hpp"
-#include "petalsln/paywall.hpp"
+#include "petalsln/lightning/devnet_wallet.hpp"
+#include "petalsln/lightning/l402.hpp"
+#include "petalsln/lightning/l402_caveats.hpp"
+#include "petalsln/lightning/l402_identifier.hpp"
+#include "petalsln/lightning/paywall.hpp"
 #include "util/sha256.hpp"
 
 using namespace petalsln;

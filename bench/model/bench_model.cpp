@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "common/cli.hpp"
-#include "petalsln/block_stack.hpp"
-#include "petalsln/checkpoint.hpp"
-#include "petalsln/local_head.hpp"
-#include "petalsln/model_config.hpp"
+#include "petalsln/model/block_stack.hpp"
+#include "petalsln/model/checkpoint.hpp"
+#include "petalsln/model/local_head.hpp"
+#include "petalsln/model/model_config.hpp"
 
 using namespace petalsln;
 using Clock = std::chrono::steady_clock;

@@ -20,15 +20,15 @@
 #include <vector>
 
 #include "common/cli.hpp"
-#include "petalsln/block_server.hpp"
-#include "petalsln/block_stack.hpp"
-#include "petalsln/checkpoint.hpp"
-#include "petalsln/local_head.hpp"
-#include "petalsln/model_config.hpp"
-#include "petalsln/devnet_wallet.hpp"
-#include "petalsln/paywall.hpp"
-#include "petalsln/remote_sequence.hpp"
-#include "petalsln/wallet.hpp"
+#include "petalsln/client/remote_sequence.hpp"
+#include "petalsln/lightning/devnet_wallet.hpp"
+#include "petalsln/lightning/paywall.hpp"
+#include "petalsln/lightning/wallet.hpp"
+#include "petalsln/model/block_stack.hpp"
+#include "petalsln/model/checkpoint.hpp"
+#include "petalsln/model/local_head.hpp"
+#include "petalsln/model/model_config.hpp"
+#include "petalsln/server/block_server.hpp"
 
 using namespace petalsln;
 using Clock = std::chrono::steady_clock;

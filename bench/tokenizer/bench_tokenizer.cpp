@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "petalsln/tokenizer.hpp"
-#include "util/files.hpp"
+#include "petalsln/text/tokenizer.hpp"
+#include "petalsln/util/files.hpp"
 
 namespace {
 

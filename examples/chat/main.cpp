@@ -10,7 +10,7 @@
 
 #include <unistd.h>
 
-#include <ATen/Parallel.h>
+
 
 #include <chrono>
 #include <thread>
@@ -19,13 +19,14 @@
 #include <string>
 
 #include "common/cli.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/generator.hpp"
-#include "petalsln/local_model.hpp"
-#include "petalsln/server_info.hpp"
-#include "petalsln/swarm_chat.hpp"
-#include "petalsln/wallet.hpp"
-#include "util/hex.hpp"
+#include "petalsln/client/generator.hpp"
+#include "petalsln/client/local_model.hpp"
+#include "petalsln/client/swarm_chat.hpp"
+#include "petalsln/lightning/wallet.hpp"
+#include "petalsln/model/compute_threads.hpp"
+#include "petalsln/rpc/server_info.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
 
 using namespace petalsln;
 
@@ -233,7 +234,7 @@ int main(int argc, char** argv) {
     options.max_new_tokens = args.integer("max-new-tokens", 128, 0, 1 << 20);
     options.sampling = sampling_from(args);
 
-    at::set_num_threads(static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency()), 1, 1024)));
+    petalsln::set_compute_threads(static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency()), 1, 1024)));
     const bool json = args.has("json");
     check_endpoint_lists(args);
     SwarmChat chat(dir, chat_options(args), json ? LoadProgress{} : progress_printer());

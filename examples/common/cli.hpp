@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln::cli {
 

@@ -15,13 +15,13 @@
 
 #include "common/cli.hpp"
 #include "payout/receipt.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/lightning_address.hpp"
-#include "petalsln/payout_ledger.hpp"
-#include "petalsln/payout_splitter.hpp"
-#include "petalsln/wallet.hpp"
-#include "util/files.hpp"
-#include "util/hex.hpp"
+#include "petalsln/lightning/lightning_address.hpp"
+#include "petalsln/lightning/payout_ledger.hpp"
+#include "petalsln/lightning/payout_splitter.hpp"
+#include "petalsln/lightning/wallet.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/files.hpp"
+#include "petalsln/util/hex.hpp"
 
 using namespace petalsln;
 using nlohmann::ordered_json;

@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "petalsln/error.hpp"
-#include "petalsln/lightning_address.hpp"
+#include "petalsln/lightning/lightning_address.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln::payout_cli {
 

@@ -8,7 +8,7 @@
 
 #include <signal.h>
 
-#include <ATen/Parallel.h>
+
 
 #include <atomic>
 #include <thread>
@@ -20,11 +20,12 @@
 #include <thread>
 
 #include "common/cli.hpp"
-#include "petalsln/contributor_server.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/model_config.hpp"
-#include "petalsln/server_info.hpp"
-#include "petalsln/wallet.hpp"
+#include "petalsln/lightning/wallet.hpp"
+#include "petalsln/model/compute_threads.hpp"
+#include "petalsln/model/model_config.hpp"
+#include "petalsln/rpc/server_info.hpp"
+#include "petalsln/server/contributor_server.hpp"
+#include "petalsln/util/error.hpp"
 
 using namespace petalsln;
 
@@ -175,7 +176,7 @@ ContributorServerOptions server_options(const cli::Args& args) {
 
 int run(const cli::Args& args, const sigset_t& stop_signals) {
   if (!args.has("dht-only")) {
-    at::set_num_threads(static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency()), 1, 1024)));
+    petalsln::set_compute_threads(static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency()), 1, 1024)));
   }
   ContributorServer server(server_options(args));
   if (args.has("dht-only")) {

@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "common/cli.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/model_config.hpp"
-#include "petalsln/safetensors_writer.hpp"
-#include "util/files.hpp"
+#include "petalsln/model/model_config.hpp"
+#include "petalsln/model/safetensors_writer.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/files.hpp"
 
 using namespace petalsln;
 

@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "common/cli.hpp"
+#include "petalsln/lightning/bolt11.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
 #include "wallet/wallet_commands.hpp"
-#include "petalsln/bolt11.hpp"
-#include "petalsln/error.hpp"
-#include "util/hex.hpp"
 
 using namespace petalsln;
 using nlohmann::ordered_json;

@@ -6,10 +6,10 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "petalsln/devnet_wallet.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/wallet.hpp"
-#include "util/hex.hpp"
+#include "petalsln/lightning/devnet_wallet.hpp"
+#include "petalsln/lightning/wallet.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
 
 namespace petalsln::wallet_cli {
 namespace {

@@ -1,66 +1,64 @@
 #pragma once
 /// @file petalsln.hpp
 /// The whole C++ API in one include: `#include <petalsln/petalsln.hpp>`. Each header below is
-/// one concept; include just the ones you use to compile faster (only the model, wire and
-/// client headers pull in libtorch).
+/// one concept, under its layer's folder (docs/DESIGN.md, "Layers"); include just the ones you
+/// use to compile faster (only model's headers, and the client and server headers that use
+/// them, pull in libtorch).
 
-// Errors
-#include "petalsln/error.hpp"
+// Util: errors, token ids, hex, files
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/files.hpp"
+#include "petalsln/util/hex.hpp"
+#include "petalsln/util/token.hpp"
 
 // Model: configs, checkpoints, blocks, the head (libtorch)
-#include "petalsln/model_config.hpp"
-#include "petalsln/checkpoint.hpp"
-#include "petalsln/block_stack.hpp"
-#include "petalsln/block_pipeline.hpp"
-#include "petalsln/local_head.hpp"
-#include "petalsln/safetensors_writer.hpp"
+#include "petalsln/model/block_pipeline.hpp"
+#include "petalsln/model/block_stack.hpp"
+#include "petalsln/model/checkpoint.hpp"
+#include "petalsln/model/compute_threads.hpp"
+#include "petalsln/model/local_head.hpp"
+#include "petalsln/model/model_config.hpp"
+#include "petalsln/model/safetensors_writer.hpp"
 
 // Text: tokenizer, chat templates, sampling
-#include "petalsln/token.hpp"
-#include "petalsln/tokenizer.hpp"
-#include "petalsln/chat_template.hpp"
-#include "petalsln/sampler.hpp"
+#include "petalsln/text/chat_template.hpp"
+#include "petalsln/text/sampler.hpp"
+#include "petalsln/text/tokenizer.hpp"
 
 // Swarm: identity, announcements, discovery, routes
-#include "petalsln/node_identity.hpp"
-#include "petalsln/model_fingerprint.hpp"
-#include "petalsln/server_record.hpp"
-#include "petalsln/discovery.hpp"
-#include "petalsln/route_planner.hpp"
+#include "petalsln/swarm/discovery.hpp"
+#include "petalsln/swarm/model_fingerprint.hpp"
+#include "petalsln/swarm/node_identity.hpp"
+#include "petalsln/swarm/route_planner.hpp"
+#include "petalsln/swarm/server_record.hpp"
 
 // Lightning: invoices, macaroons, L402, wallets, paywalls, payouts
-#include "petalsln/bolt11.hpp"
-#include "petalsln/macaroon.hpp"
-#include "petalsln/l402_identifier.hpp"
-#include "petalsln/l402_caveats.hpp"
-#include "petalsln/l402.hpp"
-#include "petalsln/wallet.hpp"
-#include "petalsln/rest_endpoint.hpp"
-#include "petalsln/rest_endpoint.hpp"
-#include "petalsln/devnet_wallet.hpp"
-#include "petalsln/lnd_rest_wallet.hpp"
-#include "petalsln/cln_rest_wallet.hpp"
-#include "petalsln/lnbits_wallet.hpp"
-#include "petalsln/nwc_wallet.hpp"
-#include "petalsln/lightning_address.hpp"
-#include "petalsln/paywall.hpp"
-#include "petalsln/payout_splitter.hpp"
-#include "petalsln/payout_ledger.hpp"
+#include "petalsln/lightning/bolt11.hpp"
+#include "petalsln/lightning/cln_rest_wallet.hpp"
+#include "petalsln/lightning/devnet_wallet.hpp"
+#include "petalsln/lightning/l402.hpp"
+#include "petalsln/lightning/l402_caveats.hpp"
+#include "petalsln/lightning/l402_identifier.hpp"
+#include "petalsln/lightning/lightning_address.hpp"
+#include "petalsln/lightning/lnbits_wallet.hpp"
+#include "petalsln/lightning/lnd_rest_wallet.hpp"
+#include "petalsln/lightning/macaroon.hpp"
+#include "petalsln/lightning/nwc_wallet.hpp"
+#include "petalsln/lightning/payout_ledger.hpp"
+#include "petalsln/lightning/payout_splitter.hpp"
+#include "petalsln/lightning/paywall.hpp"
+#include "petalsln/lightning/rest_endpoint.hpp"
+#include "petalsln/lightning/wallet.hpp"
 
-// Wire: the gRPC service and remote sessions
-#include "petalsln/block_server.hpp"
-#include "petalsln/server_info.hpp"
-#include "petalsln/remote_sequence.hpp"
+// Wire: what a server says about itself
+#include "petalsln/rpc/server_info.hpp"
 
-// Client: generation and the two roles as objects
-#include "petalsln/generator.hpp"
-#include "petalsln/local_model.hpp"
-#include "petalsln/swarm_chat.hpp"
-#include "petalsln/contributor_server.hpp"
+// Server: the contributor role
+#include "petalsln/server/block_server.hpp"
+#include "petalsln/server/contributor_server.hpp"
 
-namespace petalsln {
-
-/// The library version, "MAJOR.MINOR.PATCH" (the same as the C ABI's pln_version()).
-inline constexpr const char* kVersion = "0.1.0";
-
-}  // namespace petalsln
+// Client: remote sessions, generation, the local model, the swarm chat
+#include "petalsln/client/generator.hpp"
+#include "petalsln/client/local_model.hpp"
+#include "petalsln/client/remote_sequence.hpp"
+#include "petalsln/client/swarm_chat.hpp"

@@ -1,10 +1,10 @@
-#include "petalsln/generator.hpp"
+#include "petalsln/client/generator.hpp"
 
 #include <torch/torch.h>
 
 #include <algorithm>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln {
 

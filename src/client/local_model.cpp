@@ -1,10 +1,10 @@
-#include "petalsln/local_model.hpp"
+#include "petalsln/client/local_model.hpp"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "petalsln/error.hpp"
-#include "util/files.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/files.hpp"
 
 namespace petalsln {
 namespace {

@@ -1,16 +1,16 @@
-#include "petalsln/swarm_chat.hpp"
+#include "petalsln/client/swarm_chat.hpp"
 
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "petalsln/discovery.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/local_model.hpp"
-#include "petalsln/model_fingerprint.hpp"
-#include "petalsln/remote_sequence.hpp"
-#include "petalsln/server_info.hpp"
-#include "util/files.hpp"
-#include "util/hex.hpp"
+#include "petalsln/client/local_model.hpp"
+#include "petalsln/client/remote_sequence.hpp"
+#include "petalsln/rpc/server_info.hpp"
+#include "petalsln/swarm/discovery.hpp"
+#include "petalsln/swarm/model_fingerprint.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/files.hpp"
+#include "petalsln/util/hex.hpp"
 
 namespace petalsln {
 

@@ -1,11 +1,11 @@
-#include "petalsln/block_stack.hpp"
+#include "petalsln/model/block_stack.hpp"
 
 #include <torch/torch.h>
 
 #include <string>
 
 #include "model/llama_ops.hpp"
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln {
 namespace {

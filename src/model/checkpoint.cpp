@@ -1,4 +1,4 @@
-#include "petalsln/checkpoint.hpp"
+#include "petalsln/model/checkpoint.hpp"
 
 #include <torch/torch.h>
 
@@ -8,8 +8,8 @@
 #include <unordered_map>
 
 #include "model/safetensors_header.hpp"
-#include "petalsln/error.hpp"
-#include "util/files.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/files.hpp"
 
 namespace petalsln {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <torch/torch.h>
 
-#include "petalsln/model_config.hpp"
+#include "petalsln/model/model_config.hpp"
 
 namespace petalsln::model {
 

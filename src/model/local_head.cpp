@@ -1,9 +1,9 @@
-#include "petalsln/local_head.hpp"
+#include "petalsln/model/local_head.hpp"
 
 #include <torch/torch.h>
 
 #include "model/llama_ops.hpp"
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln {
 

@@ -1,5 +1,5 @@
-#include "petalsln/block_pipeline.hpp"
-#include "petalsln/error.hpp"
+#include "petalsln/model/block_pipeline.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln {
 

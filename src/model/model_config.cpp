@@ -1,9 +1,9 @@
-#include "petalsln/model_config.hpp"
+#include "petalsln/model/model_config.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include "petalsln/error.hpp"
-#include "util/files.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/files.hpp"
 
 namespace petalsln {
 namespace {

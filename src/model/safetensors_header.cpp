@@ -7,7 +7,7 @@
 #include <tuple>
 #include <vector>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln::model {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "petalsln/checkpoint.hpp"
+#include "petalsln/model/checkpoint.hpp"
 
 namespace petalsln::model {
 

@@ -1,11 +1,11 @@
-#include "petalsln/safetensors_writer.hpp"
+#include "petalsln/model/safetensors_writer.hpp"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln {
 namespace {

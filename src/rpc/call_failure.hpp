@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <string>
 
-#include "petalsln/discovery.hpp"
+#include "petalsln/swarm/discovery.hpp"
 #include "rpc/tcp_probe.hpp"
 
 namespace petalsln::rpc {

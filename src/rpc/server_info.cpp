@@ -1,15 +1,15 @@
-#include "petalsln/server_info.hpp"
+#include "petalsln/rpc/server_info.hpp"
 
 #include <grpcpp/grpcpp.h>
 
 #include <future>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
 #include "petalsln/v1/blocks.grpc.pb.h"
 #include "rpc/call_failure.hpp"
 #include "rpc/channels.hpp"
 #include "util/clock.hpp"
-#include "util/hex.hpp"
 
 namespace petalsln {
 namespace {

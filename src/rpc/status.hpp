@@ -9,8 +9,8 @@
 #include <exception>
 #include <string>
 
-#include "petalsln/error.hpp"
-#include "petalsln/paywall.hpp"
+#include "petalsln/lightning/paywall.hpp"
+#include "petalsln/util/error.hpp"
 #include "util/log.hpp"
 
 namespace petalsln::rpc {

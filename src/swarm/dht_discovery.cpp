@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "petalsln/discovery.hpp"
-#include "petalsln/error.hpp"
+#include "petalsln/swarm/discovery.hpp"
+#include "petalsln/util/error.hpp"
 #include "util/log.hpp"
 
 namespace petalsln {

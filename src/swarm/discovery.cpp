@@ -1,4 +1,4 @@
-#include "petalsln/discovery.hpp"
+#include "petalsln/swarm/discovery.hpp"
 
 #include <algorithm>
 #include <map>

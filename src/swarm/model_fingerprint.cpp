@@ -1,11 +1,11 @@
-#include "petalsln/model_fingerprint.hpp"
+#include "petalsln/swarm/model_fingerprint.hpp"
 
 #include <cstring>
 #include <string_view>
 
-#include "petalsln/error.hpp"
-#include "util/files.hpp"
-#include "util/hex.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/files.hpp"
+#include "petalsln/util/hex.hpp"
 #include "util/sha256.hpp"
 
 namespace petalsln {

@@ -1,4 +1,4 @@
-#include "petalsln/node_identity.hpp"
+#include "petalsln/swarm/node_identity.hpp"
 
 #include <fcntl.h>
 #include <secp256k1_extrakeys.h>
@@ -12,9 +12,9 @@
 #include <string_view>
 #include <utility>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
 #include "swarm/secp256k1_context.hpp"
-#include "util/hex.hpp"
 #include "util/random.hpp"
 #include "util/secure_wipe.hpp"
 

@@ -1,4 +1,4 @@
-#include "petalsln/route_planner.hpp"
+#include "petalsln/swarm/route_planner.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <map>
 #include <tuple>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln {
 namespace {

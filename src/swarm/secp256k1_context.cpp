@@ -3,7 +3,7 @@
 #include <array>
 #include <cstdint>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 #include "util/random.hpp"
 #include "util/secure_wipe.hpp"
 

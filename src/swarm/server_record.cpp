@@ -1,12 +1,12 @@
-#include "petalsln/server_record.hpp"
+#include "petalsln/swarm/server_record.hpp"
 
 #include <cmath>
 #include <limits>
 #include <string>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
 #include "petalsln/v1/swarm.pb.h"
-#include "util/hex.hpp"
 #include "util/sha256.hpp"
 #include "util/utf8.hpp"
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <limits>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 #include "text/bpe_byte_level.hpp"
 #include "text/unicode_text.hpp"
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "petalsln/token.hpp"
+#include "petalsln/util/token.hpp"
 
 namespace petalsln::text {
 

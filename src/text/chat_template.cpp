@@ -1,15 +1,15 @@
 // ChatTemplate: loading a checkpoint's template, recognising it, rendering conversations.
 
-#include "petalsln/chat_template.hpp"
+#include "petalsln/text/chat_template.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <string_view>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/files.hpp"
 #include "text/chat_template_jinja.hpp"
 #include "text/chat_template_known.hpp"
-#include "util/files.hpp"
 #include "util/utf8.hpp"
 
 namespace petalsln {

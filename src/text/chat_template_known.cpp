@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 #include "text/chat_template_jinja.hpp"
 
 namespace petalsln::text {

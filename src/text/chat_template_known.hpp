@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "petalsln/chat_template.hpp"
+#include "petalsln/text/chat_template.hpp"
 
 namespace petalsln::text {
 

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 #include "text/pretokenizer_regex.hpp"
 #include "text/unicode_text.hpp"
 

@@ -3,7 +3,7 @@
 
 #include <pcre2.h>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln::text {
 

@@ -4,7 +4,7 @@
 // temperature and thresholds are applied to float values), while sums and exponentials are
 // taken in double, so results agree with PyTorch far inside 1e-5.
 
-#include "petalsln/sampler.hpp"
+#include "petalsln/text/sampler.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -15,7 +15,7 @@
 #include <numeric>
 #include <string>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln {
 

@@ -1,8 +1,8 @@
-#include "petalsln/tokenizer.hpp"
+#include "petalsln/text/tokenizer.hpp"
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/files.hpp"
 #include "text/tokenizer_impl.hpp"
-#include "util/files.hpp"
 #include "util/utf8.hpp"
 
 namespace petalsln {

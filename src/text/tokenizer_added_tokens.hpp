@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "petalsln/token.hpp"
+#include "petalsln/util/token.hpp"
 #include "text/tokenizer_function_ref.hpp"
 
 namespace petalsln::text {

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "petalsln/tokenizer.hpp"
+#include "petalsln/text/tokenizer.hpp"
 #include "text/bpe_model.hpp"
 #include "text/pretokenizer.hpp"
 #include "text/tokenizer_added_tokens.hpp"

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 #include "text/bpe_byte_level.hpp"
 #include "text/tokenizer_impl.hpp"
 #include "text/tokenizer_json_reader.hpp"

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln::text {
 

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "petalsln/token.hpp"
+#include "petalsln/util/token.hpp"
 
 namespace petalsln::text {
 

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln::text {
 

@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln::util {
 namespace {

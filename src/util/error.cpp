@@ -1,4 +1,4 @@
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln {
 

@@ -1,6 +1,6 @@
-#include "util/hex.hpp"
+#include "petalsln/util/hex.hpp"
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln::util {
 namespace {

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 #include "util/secure_wipe.hpp"
 
 namespace petalsln::util {

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln::util {
 

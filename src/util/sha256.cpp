@@ -4,7 +4,7 @@
 
 #include <utility>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln::util {
 namespace {

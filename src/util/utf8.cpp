@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 namespace petalsln::util {
 namespace {

@@ -34,9 +34,9 @@
 #include <utility>
 #include <vector>
 
-#include "petalsln/model_fingerprint.hpp"
-#include "petalsln/node_identity.hpp"
-#include "petalsln/server_record.hpp"
+#include "petalsln/swarm/model_fingerprint.hpp"
+#include "petalsln/swarm/node_identity.hpp"
+#include "petalsln/swarm/server_record.hpp"
 
 using namespace petalsln;
 

@@ -20,9 +20,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "petalsln/devnet_wallet.hpp"
-#include "petalsln/error.hpp"
-#include "util/hex.hpp"
+#include "petalsln/lightning/devnet_wallet.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
 
 using petalsln::DevnetWallet;
 using ordered_json = nlohmann::ordered_json;

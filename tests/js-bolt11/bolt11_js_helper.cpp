@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "petalsln/bolt11.hpp"
-#include "petalsln/error.hpp"
-#include "util/hex.hpp"
+#include "petalsln/lightning/bolt11.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
 
 using namespace petalsln;
 using nlohmann::json;

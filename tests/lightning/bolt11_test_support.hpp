@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "petalsln/bolt11.hpp"
+#include "petalsln/lightning/bolt11.hpp"
+#include "petalsln/util/hex.hpp"
 #include "test_support.hpp"
 #include "util/bech32.hpp"
-#include "util/hex.hpp"
 
 namespace petalsln::test {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "petalsln/bolt11.hpp"
-#include "petalsln/devnet_wallet.hpp"
+#include "petalsln/lightning/bolt11.hpp"
+#include "petalsln/lightning/devnet_wallet.hpp"
 #include "test_support.hpp"
 #include "util/sha256.hpp"
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 #include "util/bech32.hpp"
 
 using namespace petalsln;

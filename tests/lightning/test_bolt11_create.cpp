@@ -5,7 +5,7 @@
 #include <string>
 
 #include "bolt11_test_support.hpp"
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 #include "util/sha256.hpp"
 
 using namespace petalsln;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "bolt11_test_support.hpp"
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 using namespace petalsln;
 using petalsln::test::bolt11_vectors;

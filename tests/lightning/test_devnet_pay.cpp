@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "devnet_test_support.hpp"
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 
 using namespace petalsln;
 using petalsln::test::DevnetFixture;

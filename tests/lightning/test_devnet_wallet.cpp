@@ -8,7 +8,7 @@
 #include <string>
 
 #include "devnet_test_support.hpp"
-#include "petalsln/error.hpp"
+#include "petalsln/util/error.hpp"
 #include "test_support.hpp"
 
 using namespace petalsln;

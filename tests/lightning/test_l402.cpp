@@ -3,10 +3,10 @@
 
 #include <string>
 
-#include "petalsln/error.hpp"
-#include "petalsln/l402.hpp"
+#include "petalsln/lightning/l402.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
 #include "test_support.hpp"
-#include "util/hex.hpp"
 #include "util/sha256.hpp"
 
 using namespace petalsln;

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "petalsln/error.hpp"
-#include "petalsln/l402_caveats.hpp"
+#include "petalsln/lightning/l402_caveats.hpp"
+#include "petalsln/util/error.hpp"
 #include "test_support.hpp"
 
 using namespace petalsln;

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "devnet_test_support.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/lightning_address.hpp"
+#include "petalsln/lightning/lightning_address.hpp"
+#include "petalsln/util/error.hpp"
 #include "util/sha256.hpp"
 
 using namespace petalsln;

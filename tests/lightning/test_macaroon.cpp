@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "petalsln/error.hpp"
-#include "petalsln/macaroon.hpp"
+#include "petalsln/lightning/macaroon.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
 #include "test_support.hpp"
-#include "util/hex.hpp"
 
 using namespace petalsln;
 

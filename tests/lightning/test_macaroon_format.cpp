@@ -5,8 +5,8 @@
 #include <random>
 #include <string>
 
-#include "petalsln/error.hpp"
-#include "petalsln/macaroon.hpp"
+#include "petalsln/lightning/macaroon.hpp"
+#include "petalsln/util/error.hpp"
 #include "test_support.hpp"
 
 using namespace petalsln;

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "lightning/nip04.hpp"
-#include "lightning/nip44.hpp"
-#include "lightning/nostr_schnorr.hpp"
-#include "petalsln/error.hpp"
+#include "lightning/wallet/nwc/nip04.hpp"
+#include "lightning/wallet/nwc/nip44.hpp"
+#include "lightning/wallet/nwc/nostr_schnorr.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
 #include "test_support.hpp"
-#include "util/hex.hpp"
 #include "util/sha256.hpp"
 
 using namespace petalsln;

@@ -6,12 +6,12 @@
 
 #include <string>
 
-#include "lightning/nostr_event.hpp"
-#include "lightning/websocket_client.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/nwc_wallet.hpp"
-#include "petalsln/wallet.hpp"
-#include "util/hex.hpp"
+#include "lightning/wallet/nwc/nostr_event.hpp"
+#include "net/websocket_client.hpp"
+#include "petalsln/lightning/nwc_wallet.hpp"
+#include "petalsln/lightning/wallet.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
 
 using namespace petalsln;
 using namespace petalsln::lightning;

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "devnet_test_support.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/payout_ledger.hpp"
+#include "petalsln/lightning/payout_ledger.hpp"
+#include "petalsln/util/error.hpp"
 
 using namespace petalsln;
 using petalsln::test::DevnetFixture;

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "petalsln/error.hpp"
-#include "petalsln/payout_splitter.hpp"
+#include "petalsln/lightning/payout_splitter.hpp"
+#include "petalsln/util/error.hpp"
 
 using namespace petalsln;
 

@@ -10,10 +10,10 @@
 
 #include "devnet_test_support.hpp"
 #include "down_wallet.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/l402.hpp"
-#include "petalsln/paywall.hpp"
-#include "petalsln/wallet.hpp"
+#include "petalsln/lightning/l402.hpp"
+#include "petalsln/lightning/paywall.hpp"
+#include "petalsln/lightning/wallet.hpp"
+#include "petalsln/util/error.hpp"
 
 using namespace petalsln;
 

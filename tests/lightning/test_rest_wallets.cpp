@@ -5,10 +5,10 @@
 
 #include <string>
 
-#include "lightning/rest_wallet_common.hpp"
-#include "petalsln/cln_rest_wallet.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/lnbits_wallet.hpp"
+#include "lightning/wallet/rest_wallet_common.hpp"
+#include "petalsln/lightning/cln_rest_wallet.hpp"
+#include "petalsln/lightning/lnbits_wallet.hpp"
+#include "petalsln/util/error.hpp"
 
 using namespace petalsln;
 

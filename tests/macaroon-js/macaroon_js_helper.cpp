@@ -17,10 +17,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "petalsln/error.hpp"
-#include "petalsln/l402_caveats.hpp"
-#include "petalsln/macaroon.hpp"
-#include "util/hex.hpp"
+#include "petalsln/lightning/l402_caveats.hpp"
+#include "petalsln/lightning/macaroon.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
 
 namespace {
 

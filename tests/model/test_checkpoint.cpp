@@ -6,11 +6,11 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "petalsln/block_stack.hpp"
-#include "petalsln/checkpoint.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/model_config.hpp"
-#include "petalsln/safetensors_writer.hpp"
+#include "petalsln/model/block_stack.hpp"
+#include "petalsln/model/checkpoint.hpp"
+#include "petalsln/model/model_config.hpp"
+#include "petalsln/model/safetensors_writer.hpp"
+#include "petalsln/util/error.hpp"
 #include "test_support.hpp"
 
 using namespace petalsln;

@@ -7,10 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "petalsln/block_stack.hpp"
-#include "petalsln/checkpoint.hpp"
-#include "petalsln/local_head.hpp"
-#include "petalsln/model_config.hpp"
+#include "petalsln/model/block_stack.hpp"
+#include "petalsln/model/checkpoint.hpp"
+#include "petalsln/model/local_head.hpp"
+#include "petalsln/model/model_config.hpp"
 #include "test_support.hpp"
 
 using namespace petalsln;

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "model/safetensors_header.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/model_config.hpp"
+#include "petalsln/model/model_config.hpp"
+#include "petalsln/util/error.hpp"
 
 using namespace petalsln;
 

@@ -19,11 +19,11 @@
 #include <string>
 #include <vector>
 
-#include "lightning/nostr_event.hpp"
-#include "lightning/websocket_client.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/nwc_wallet.hpp"
-#include "util/hex.hpp"
+#include "lightning/wallet/nwc/nostr_event.hpp"
+#include "net/websocket_client.hpp"
+#include "petalsln/lightning/nwc_wallet.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
 
 using namespace petalsln;
 using nlohmann::json;

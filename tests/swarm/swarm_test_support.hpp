@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "petalsln/node_identity.hpp"
-#include "petalsln/server_record.hpp"
+#include "petalsln/swarm/node_identity.hpp"
+#include "petalsln/swarm/server_record.hpp"
 
 namespace petalsln::test {
 

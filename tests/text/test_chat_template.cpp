@@ -12,8 +12,8 @@
 
 #include <unistd.h>
 
-#include "petalsln/chat_template.hpp"
-#include "petalsln/error.hpp"
+#include "petalsln/text/chat_template.hpp"
+#include "petalsln/util/error.hpp"
 #include "test_support.hpp"
 #include "text/chat_template_jinja.hpp"
 

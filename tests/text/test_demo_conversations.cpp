@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "petalsln/chat_template.hpp"
-#include "petalsln/tokenizer.hpp"
+#include "petalsln/text/chat_template.hpp"
+#include "petalsln/text/tokenizer.hpp"
 #include "test_support.hpp"
 
 using namespace petalsln;

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "petalsln/error.hpp"
-#include "petalsln/sampler.hpp"
+#include "petalsln/text/sampler.hpp"
+#include "petalsln/util/error.hpp"
 #include "test_support.hpp"
 
 using petalsln::Error;

@@ -8,10 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "petalsln/error.hpp"
-#include "petalsln/tokenizer.hpp"
+#include "petalsln/text/tokenizer.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/files.hpp"
 #include "test_support.hpp"
-#include "util/files.hpp"
 
 using petalsln::TokenId;
 using petalsln::Tokenizer;

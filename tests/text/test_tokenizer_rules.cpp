@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "petalsln/error.hpp"
-#include "petalsln/tokenizer.hpp"
+#include "petalsln/text/tokenizer.hpp"
+#include "petalsln/util/error.hpp"
 #include "test_support.hpp"
 #include "text/pretokenizer_regex.hpp"
 

@@ -12,9 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "petalsln/error.hpp"
-#include "petalsln/tokenizer.hpp"
-#include "util/files.hpp"
+#include "petalsln/text/tokenizer.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/files.hpp"
 
 namespace {
 

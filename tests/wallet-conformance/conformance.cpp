@@ -26,9 +26,9 @@
 #include <vector>
 
 #include "common/cli.hpp"
-#include "petalsln/bolt11.hpp"
-#include "petalsln/error.hpp"
-#include "petalsln/wallet.hpp"
+#include "petalsln/lightning/bolt11.hpp"
+#include "petalsln/lightning/wallet.hpp"
+#include "petalsln/util/error.hpp"
 #include "util/random.hpp"
 #include "util/sha256.hpp"
 

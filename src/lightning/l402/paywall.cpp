@@ -1,0 +1,360 @@
+#include "petalsln/lightning/paywall.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "petalsln/lightning/l402.hpp"
+#include "petalsln/lightning/l402_caveats.hpp"
+#include "petalsln/lightning/l402_identifier.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/hex.hpp"
+#include "util/random.hpp"
+#include "util/secure_wipe.hpp"
+
+namespace petalsln {
+namespace {
+
+// A prepared statement that finalizes itself.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+      throw Error(ErrorCode::io, std::string("paywall store: ") + sqlite3_errmsg(db));
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  Statement& bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  // Steps once; true if a row is available.
+  bool step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw Error(ErrorCode::io, std::string("paywall store: ") + sqlite3_errmsg(db_));
+  }
+  std::int64_t integer(int col) { return sqlite3_column_int64(stmt_, col); }
+  std::string text(int col) {
+    const auto* p = sqlite3_column_blob(stmt_, col);
+    return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+void exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err != nullptr ? err : "unknown error";
+    sqlite3_free(err);
+    throw Error(ErrorCode::io, "paywall store: " + msg);
+  }
+}
+
+// Creates the file with mode 0600 before SQLite sees it, so the root key is never readable
+// by others, not even for an instant.
+void create_private_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
+}
+
+}  // namespace
+
+// A challenge handed to a requester and not yet paid. `header` is empty while its invoice is
+// being created (the entry already counts against the limits, so concurrent calls cannot all
+// slip under them).
+struct HeldChallenge {
+  std::uint32_t begin = 0, end = 0;
+  std::uint64_t credit = 0;
+  std::string header;
+  PaymentHash payment_hash{};
+  std::int64_t minted_at = 0, expires_at = 0;
+  std::uint64_t serial = 0;
+};
+
+struct Paywall::Impl {
+  PaywallOptions options;
+  std::shared_ptr<Wallet> wallet;
+  sqlite3* db = nullptr;
+  std::string root_key;  // 32 bytes
+  std::mutex mu;
+  // Unpaid challenges by requester; never held across a wallet call.
+  std::mutex held_mu;
+  std::map<std::string, std::vector<HeldChallenge>> held;
+  std::size_t held_total = 0;
+  std::uint64_t next_serial = 1;
+
+  std::string mint(std::uint32_t begin, std::uint32_t end, std::uint64_t credit, PaymentHash* hash);
+  std::optional<std::string> reusable(const std::string& requester, std::uint32_t begin, std::uint32_t end, std::uint64_t credit);
+  std::uint64_t hold(const std::string& requester, std::uint32_t begin, std::uint32_t end, std::uint64_t credit);
+  void settle_hold(const std::string& requester, std::uint64_t serial, const std::string* header, const PaymentHash* hash);
+  void forget_paid(const PaymentHash& hash);
+
+  ~Impl() {
+    util::secure_wipe(root_key.data(), root_key.size());
+    if (db != nullptr) sqlite3_close(db);
+  }
+
+  std::int64_t now() const {
+    if (options.clock) return options.clock();
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+
+  void open_store() {
+    create_private_file(options.store_path);
+    const mode_t old = ::umask(077);  // the -wal and -shm files too
+    const int rc = sqlite3_open_v2(options.store_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+    ::umask(old);
+    if (rc != SQLITE_OK) throw Error(ErrorCode::io, "cannot open the paywall store " + options.store_path);
+    sqlite3_busy_timeout(db, 10000);
+    exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+             "CREATE TABLE IF NOT EXISTS tokens (token_id TEXT PRIMARY KEY, payment_hash TEXT NOT NULL,"
+             " credit INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0, expires INTEGER NOT NULL);");
+    Statement get(db, "SELECT value FROM meta WHERE key = 'root_key'");
+    if (get.step()) {
+      root_key = get.text(0);
+    } else {
+      root_key.assign(32, '\0');
+      util::random_bytes(reinterpret_cast<std::uint8_t*>(root_key.data()), root_key.size());
+      Statement put(db, "INSERT INTO meta (key, value) VALUES ('root_key', ?)");
+      put.bind(1, root_key).step();
+    }
+    if (root_key.size() != 32) throw Error(ErrorCode::io, "paywall store " + options.store_path + " holds a malformed root key");
+  }
+};
+
+Paywall::Paywall(PaywallOptions options, std::shared_ptr<Wallet> wallet) : impl_(std::make_unique<Impl>()) {
+  if (options.price_msat == 0 || options.credit_block_tokens == 0) {
+    throw Error(ErrorCode::invalid_argument, "a paywall needs a positive price and credit unit");
+  }
+  if (options.peer_hex.size() != 64 || options.block_begin >= options.block_end || options.model.empty()) {
+    throw Error(ErrorCode::invalid_argument, "a paywall needs a model, a 64-hex-digit peer id and a block range");
+  }
+  if (!wallet) throw Error(ErrorCode::invalid_argument, "a paywall needs a wallet to issue invoices");
+  if (options.store_path.empty()) throw Error(ErrorCode::invalid_argument, "a paywall needs a store path");
+  if (options.max_unpaid_per_requester == 0 || options.max_unpaid_total == 0 || options.invoice_expiry_s == 0) {
+    throw Error(ErrorCode::invalid_argument, "a paywall needs positive unpaid-challenge limits and invoice expiry");
+  }
+  impl_->options = std::move(options);
+  impl_->wallet = std::move(wallet);
+  impl_->open_store();
+}
+
+Paywall::~Paywall() = default;
+
+std::uint64_t Paywall::invoice_amount_msat(std::uint64_t block_tokens) const noexcept {
+  return (block_tokens * impl_->options.price_msat + 999) / 1000;
+}
+
+std::string Paywall::Impl::mint(std::uint32_t begin, std::uint32_t end, std::uint64_t credit, PaymentHash* hash) {
+  InvoiceRequest req;
+  req.amount_msat = (credit * options.price_msat + 999) / 1000;
+  req.memo = "petalsln: " + std::to_string(credit) + " block-tokens of " + options.model;
+  req.expiry_s = options.invoice_expiry_s;
+  const auto invoice = wallet->create_invoice(req);
+  L402Terms terms;
+  terms.model = options.model;
+  terms.peer = options.peer_hex;
+  terms.block_begin = std::max(begin, options.block_begin);
+  terms.block_end = std::min(end, options.block_end);
+  if (terms.block_begin >= terms.block_end) {
+    terms.block_begin = options.block_begin;
+    terms.block_end = options.block_end;
+  }
+  terms.credit = credit;
+  terms.expires = now() + static_cast<std::int64_t>(options.token_lifetime_s);
+  *hash = invoice.payment_hash;
+  const L402Challenge c{mint_l402_macaroon(root_key, L402Identifier::random_for(invoice.payment_hash), terms), invoice.bolt11};
+  return c.to_header();
+}
+
+// A held challenge for these terms whose invoice is still open with more than half its life
+// left, or nothing. Asks the wallet, so an invoice paid in the meantime is never handed out
+// again (paying it twice would fail).
+std::optional<std::string> Paywall::Impl::reusable(const std::string& requester, std::uint32_t begin, std::uint32_t end,
+                                                   std::uint64_t credit) {
+  HeldChallenge found;
+  {
+    std::lock_guard<std::mutex> lock(held_mu);
+    auto it = held.find(requester);
+    if (it == held.end()) return std::nullopt;
+    const std::int64_t t = now();
+    auto& list = it->second;
+    const auto before = list.size();
+    list.erase(std::remove_if(list.begin(), list.end(), [&](const HeldChallenge& h) { return !h.header.empty() && h.expires_at <= t; }),
+               list.end());
+    held_total -= before - list.size();
+    auto match = std::find_if(list.begin(), list.end(), [&](const HeldChallenge& h) {
+      return !h.header.empty() && h.begin == begin && h.end == end && h.credit == credit;
+    });
+    if (match == list.end()) {
+      if (list.empty()) held.erase(it);
+      return std::nullopt;
+    }
+    const bool fresh = (match->expires_at - t) * 2 > match->expires_at - match->minted_at;
+    if (fresh) found = *match;
+    list.erase(match);  // re-inserted below if still good; replaced by a new one otherwise
+    --held_total;
+    if (!fresh) {
+      if (list.empty()) held.erase(it);
+      return std::nullopt;
+    }
+  }
+  try {
+    const InvoiceStatus status = wallet->lookup_invoice(found.payment_hash);
+    if (status.settled || status.expired) return std::nullopt;
+  } catch (const Error&) {
+    return std::nullopt;  // cannot tell: mint anew rather than hand out a paid invoice
+  }
+  std::lock_guard<std::mutex> lock(held_mu);
+  held[requester].push_back(found);
+  ++held_total;
+  return found.header;
+}
+
+// Reserves a place for a new challenge, or throws ChallengeLimitReached.
+std::uint64_t Paywall::Impl::hold(const std::string& requester, std::uint32_t begin, std::uint32_t end, std::uint64_t credit) {
+  std::lock_guard<std::mutex> lock(held_mu);
+  auto& list = held[requester];
+  if (list.size() >= options.max_unpaid_per_requester) {
+    throw ChallengeLimitReached("this address already holds the maximum of " + std::to_string(options.max_unpaid_per_requester) +
+                                " unpaid challenges per address; pay one of them or wait for it to expire");
+  }
+  if (held_total >= options.max_unpaid_total) {
+    if (list.empty()) held.erase(requester);
+    throw ChallengeLimitReached("the server already holds its maximum of " + std::to_string(options.max_unpaid_total) +
+                                " unpaid challenges");
+  }
+  HeldChallenge h;
+  h.begin = begin;
+  h.end = end;
+  h.credit = credit;
+  h.serial = next_serial++;
+  list.push_back(h);
+  ++held_total;
+  return h.serial;
+}
+
+// Completes a place taken by hold() with its challenge, or gives it back (null header).
+void Paywall::Impl::settle_hold(const std::string& requester, std::uint64_t serial, const std::string* header, const PaymentHash* hash) {
+  std::lock_guard<std::mutex> lock(held_mu);
+  auto it = held.find(requester);
+  if (it == held.end()) return;
+  auto& list = it->second;
+  auto h = std::find_if(list.begin(), list.end(), [&](const HeldChallenge& x) { return x.serial == serial; });
+  if (h == list.end()) return;
+  if (header == nullptr) {
+    list.erase(h);
+    --held_total;
+    if (list.empty()) held.erase(it);
+    return;
+  }
+  h->header = *header;
+  h->payment_hash = *hash;
+  h->minted_at = now();
+  h->expires_at = h->minted_at + static_cast<std::int64_t>(options.invoice_expiry_s);
+}
+
+void Paywall::Impl::forget_paid(const PaymentHash& hash) {
+  std::lock_guard<std::mutex> lock(held_mu);
+  for (auto it = held.begin(); it != held.end();) {
+    auto& list = it->second;
+    const auto before = list.size();
+    list.erase(std::remove_if(list.begin(), list.end(), [&](const HeldChallenge& h) { return !h.header.empty() && h.payment_hash == hash; }),
+               list.end());
+    held_total -= before - list.size();
+    it = list.empty() ? held.erase(it) : std::next(it);
+  }
+}
+
+std::string Paywall::challenge(std::uint32_t begin, std::uint32_t end, std::uint64_t min_block_tokens, const std::string& requester) {
+  auto& m = *impl_;
+  // A step larger than the credit unit (a long prompt) is sold in one piece, or it could never run.
+  const std::uint64_t credit = std::max(m.options.credit_block_tokens, min_block_tokens);
+  PaymentHash hash{};
+  if (requester.empty()) return m.mint(begin, end, credit, &hash);
+  if (auto reused = m.reusable(requester, begin, end, credit)) return *reused;
+  const std::uint64_t serial = m.hold(requester, begin, end, credit);
+  std::string header;
+  try {
+    header = m.mint(begin, end, credit, &hash);
+  } catch (...) {
+    m.settle_hold(requester, serial, nullptr, nullptr);
+    throw;
+  }
+  m.settle_hold(requester, serial, &header, &hash);
+  return header;
+}
+
+PaywallGrant Paywall::authorize(std::string_view authorization, std::uint32_t begin, std::uint32_t end) {
+  auto& m = *impl_;
+  const L402Token token = [&] {
+    try {
+      return L402Token::parse(authorization);
+    } catch (const Error& e) {
+      throw Error(ErrorCode::invalid_argument, std::string("malformed L402 token: ") + e.what());
+    }
+  }();
+  L402Request request;
+  request.model = m.options.model;
+  request.peer = m.options.peer_hex;
+  request.block_begin = begin;
+  request.block_end = end;
+  request.now = m.now();
+  L402Terms granted;
+  const Verdict verdict = token.verify(m.root_key, request, &granted);
+  if (!verdict.ok) throw Error(ErrorCode::invalid_argument, "L402 token refused: " + verdict.reason);
+  const auto id = token.identifier();
+  m.forget_paid(id.payment_hash);  // its invoice is paid: never hand that challenge out again
+  PaywallGrant grant;
+  grant.token_id = util::to_hex(id.token_id.data(), id.token_id.size());
+  std::lock_guard<std::mutex> lock(m.mu);
+  // First use registers the credit the (verified) macaroon grants; later uses find it.
+  Statement insert(m.db, "INSERT OR IGNORE INTO tokens (token_id, payment_hash, credit, used, expires) VALUES (?, ?, ?, 0, ?)");
+  insert.bind(1, grant.token_id)
+      .bind(2, util::to_hex(id.payment_hash.data(), id.payment_hash.size()))
+      .bind(3, static_cast<std::int64_t>(granted.credit))
+      .bind(4, granted.expires)
+      .step();
+  Statement get(m.db, "SELECT credit - used FROM tokens WHERE token_id = ?");
+  get.bind(1, grant.token_id);
+  if (!get.step()) throw Error(ErrorCode::internal, "paywall store lost a token");
+  grant.credit_remaining = static_cast<std::uint64_t>(std::max<std::int64_t>(0, get.integer(0)));
+  if (grant.credit_remaining == 0) throw Error(ErrorCode::invalid_argument, "L402 token refused: its credit is used up");
+  return grant;
+}
+
+bool Paywall::debit(const std::string& token_id, std::uint64_t block_tokens, std::uint64_t* remaining) {
+  auto& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  Statement update(m.db, "UPDATE tokens SET used = used + ?1 WHERE token_id = ?2 AND used + ?1 <= credit");
+  update.bind(1, static_cast<std::int64_t>(block_tokens)).bind(2, token_id).step();
+  const bool ok = sqlite3_changes(m.db) == 1;
+  if (remaining != nullptr) {
+    Statement get(m.db, "SELECT credit - used FROM tokens WHERE token_id = ?");
+    get.bind(1, token_id);
+    *remaining = get.step() ? static_cast<std::uint64_t>(std::max<std::int64_t>(0, get.integer(0))) : 0;
+  }
+  return ok;
+}
+
+}  // namespace petalsln
