@@ -8,16 +8,10 @@
 #include <unistd.h>
 
 #include "petalsln/util/error.hpp"
+#include "util/private_file.hpp"
 
 namespace petalsln::util {
 namespace {
-
-struct FileDescriptor {
-  int fd = -1;
-  ~FileDescriptor() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 [[noreturn]] void throw_open_error(const std::string& path, int err) {
   if (err == ENOENT) throw Error(ErrorCode::not_found, "file not found: " + path);
@@ -34,10 +28,9 @@ std::size_t regular_file_size(int fd, const std::string& path) {
 }  // namespace
 
 std::string read_file(const std::string& path, std::size_t max_bytes) {
-  FileDescriptor f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f.fd < 0) throw_open_error(path, errno);
-  const std::size_t size = regular_file_size(f.fd, path);
+  const FileDescriptor f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!f.valid()) throw_open_error(path, errno);
+  const std::size_t size = regular_file_size(f.get(), path);
   if (size > max_bytes) {
     throw Error(ErrorCode::invalid_argument, path + " is " + std::to_string(size) +
                                                  " bytes, more than the limit of " + std::to_string(max_bytes));
@@ -45,7 +38,7 @@ std::string read_file(const std::string& path, std::size_t max_bytes) {
   std::string out(size, '\0');
   std::size_t done = 0;
   while (done < size) {
-    const ssize_t n = ::read(f.fd, out.data() + done, size - done);
+    const ssize_t n = ::read(f.get(), out.data() + done, size - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw Error(ErrorCode::io, "cannot read " + path + ": " + std::strerror(errno));
     if (n == 0) break;  // file shrank under us; return what exists
@@ -78,12 +71,11 @@ std::string join_path(const std::string& dir, const std::string& name) {
 }
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-  FileDescriptor f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f.fd < 0) throw_open_error(path, errno);
-  size_ = regular_file_size(f.fd, path);
+  const FileDescriptor f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!f.valid()) throw_open_error(path, errno);
+  size_ = regular_file_size(f.get(), path);
   if (size_ == 0) return;
-  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, f.fd, 0);
+  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, f.get(), 0);
   if (p == MAP_FAILED) throw Error(ErrorCode::io, "cannot map " + path + ": " + std::strerror(errno));
   data_ = static_cast<const std::uint8_t*>(p);
 }
