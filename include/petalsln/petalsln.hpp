@@ -6,6 +6,7 @@
 /// them, pull in libtorch).
 
 // Util: errors, token ids, hex, files
+#include "petalsln/util/duration.hpp"
 #include "petalsln/util/error.hpp"
 #include "petalsln/util/files.hpp"
 #include "petalsln/util/hex.hpp"
@@ -14,11 +15,12 @@
 // Model: configs, checkpoints, blocks, the head (libtorch)
 #include "petalsln/model/block_pipeline.hpp"
 #include "petalsln/model/block_stack.hpp"
+#include "petalsln/model/block_throughput.hpp"
 #include "petalsln/model/checkpoint.hpp"
 #include "petalsln/model/compute_threads.hpp"
 #include "petalsln/model/local_head.hpp"
 #include "petalsln/model/model_config.hpp"
-#include "petalsln/model/safetensors_writer.hpp"
+#include "petalsln/model/model_fingerprint.hpp"
 
 // Text: tokenizer, chat templates, sampling
 #include "petalsln/text/chat_template.hpp"
@@ -34,20 +36,15 @@
 
 // Lightning: invoices, macaroons, L402, wallets, paywalls, payouts
 #include "petalsln/lightning/bolt11.hpp"
-#include "petalsln/lightning/cln_rest_wallet.hpp"
-#include "petalsln/lightning/devnet_wallet.hpp"
+#include "petalsln/lightning/devnet.hpp"
 #include "petalsln/lightning/l402.hpp"
 #include "petalsln/lightning/l402_caveats.hpp"
 #include "petalsln/lightning/l402_identifier.hpp"
 #include "petalsln/lightning/lightning_address.hpp"
-#include "petalsln/lightning/lnbits_wallet.hpp"
-#include "petalsln/lightning/lnd_rest_wallet.hpp"
 #include "petalsln/lightning/macaroon.hpp"
-#include "petalsln/lightning/nwc_wallet.hpp"
 #include "petalsln/lightning/payout_ledger.hpp"
 #include "petalsln/lightning/payout_splitter.hpp"
 #include "petalsln/lightning/paywall.hpp"
-#include "petalsln/lightning/rest_endpoint.hpp"
 #include "petalsln/lightning/wallet.hpp"
 
 // Wire: what a server says about itself
@@ -59,6 +56,7 @@
 
 // Client: remote sessions, generation, the local model, the swarm chat
 #include "petalsln/client/generator.hpp"
+#include "petalsln/client/receipt.hpp"
 #include "petalsln/client/local_model.hpp"
 #include "petalsln/client/remote_sequence.hpp"
 #include "petalsln/client/swarm_chat.hpp"

@@ -66,7 +66,8 @@ std::vector<Exclusion> latest_per_candidate(const std::vector<Exclusion>& why) {
   return out;
 }
 
-std::chrono::milliseconds to_ms(double seconds) { return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000)); }
+// Seconds with a fraction, for messages and the retry arithmetic that works in seconds.
+double seconds_of(std::chrono::milliseconds d) { return std::chrono::duration<double>(d).count(); }
 
 std::string short_peer(const PeerId& p) { return util::to_hex(p.data(), 4) + "…"; }
 
@@ -84,11 +85,11 @@ class Watchdog {
     cv_.notify_all();
     thread_.join();
   }
-  void arm(grpc::ClientContext* ctx, double seconds) {
+  void arm(grpc::ClientContext* ctx, std::chrono::milliseconds timeout) {
     std::lock_guard<std::mutex> lock(mu_);
     ctx_ = ctx;
     fired_ = false;
-    deadline_ = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+    deadline_ = std::chrono::steady_clock::now() + timeout;
   }
   // Returns true if the deadline passed and the call was cancelled.
   bool disarm() {
@@ -240,11 +241,11 @@ struct RemoteSequence::Impl {
       const auto status = s.stream->Finish();
       s.stream.reset();
       if (timed_out) {
-        why = Exclusion{s.hop.endpoint, ExclusionReason::timed_out, "no answer within " + rpc::seconds_text(options.step_timeout_s)};
+        why = Exclusion{s.hop.endpoint, ExclusionReason::timed_out, "no answer within " + rpc::seconds_text(seconds_of(options.step_timeout))};
         detail += ": " + why.detail;
       } else {
         detail += ": " + std::to_string(static_cast<int>(status.error_code())) + " " + status.error_message();
-        if (!status.ok()) why = rpc::exclusion_from_status(s.hop.endpoint, status, options.step_timeout_s);
+        if (!status.ok()) why = rpc::exclusion_from_status(s.hop.endpoint, status, seconds_of(options.step_timeout));
       }
     }
     throw HopFailure{s.hop.peer_id, "server " + s.hop.endpoint + " (" + short_peer(s.hop.peer_id) + ") " + detail, why};
@@ -259,7 +260,7 @@ struct RemoteSequence::Impl {
       s->stub = v1::Blocks::NewStub(rpc::channel_for(hop.endpoint));
       s->ctx = std::make_unique<grpc::ClientContext>();
       if (auto t = tokens.find(hop.peer_id); t != tokens.end()) s->ctx->AddMetadata("authorization", t->second);
-      watchdog.arm(s->ctx.get(), options.step_timeout_s);
+      watchdog.arm(s->ctx.get(), options.step_timeout);
       s->stream = s->stub->Inference(s->ctx.get());
       v1::InferenceRequest req;
       auto* o = req.mutable_open();
@@ -305,7 +306,7 @@ struct RemoteSequence::Impl {
     st->set_position(static_cast<std::uint64_t>(s.length));
     v1::InferenceResponse resp;
     auto t0 = std::chrono::steady_clock::now();
-    watchdog.arm(s.ctx.get(), options.step_timeout_s);
+    watchdog.arm(s.ctx.get(), options.step_timeout);
     if (!s.stream->Write(req) || !s.stream->Read(&resp)) fail(s, "failed a step");
     watchdog.disarm();
     for (int attempt = 0; resp.kind_case() == v1::InferenceResponse::kPaymentRequired; ++attempt) {
@@ -314,17 +315,17 @@ struct RemoteSequence::Impl {
       tokens[s.hop.peer_id] = pay_challenge(s.hop, resp.payment_required().challenge());
       v1::InferenceRequest auth;
       auth.mutable_authorize()->set_authorization(tokens[s.hop.peer_id]);
-      watchdog.arm(s.ctx.get(), options.step_timeout_s);
+      watchdog.arm(s.ctx.get(), options.step_timeout);
       if (!s.stream->Write(auth) || !s.stream->Read(&resp)) fail(s, "failed to take a payment");
       watchdog.disarm();
       if (resp.kind_case() == v1::InferenceResponse::kPaymentRequired) continue;
       if (resp.kind_case() != v1::InferenceResponse::kAuthorized) fail(s, "answered a payment with something else");
       t0 = std::chrono::steady_clock::now();
-      watchdog.arm(s.ctx.get(), options.step_timeout_s);
+      watchdog.arm(s.ctx.get(), options.step_timeout);
       if (!s.stream->Write(req) || !s.stream->Read(&resp)) fail(s, "failed a step");
       watchdog.disarm();
     }
-    const double round_trip = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto round_trip = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
     if (resp.kind_case() != v1::InferenceResponse::kHidden) fail(s, "sent no hidden states");
     at::Tensor out;
     try {
@@ -337,7 +338,7 @@ struct RemoteSequence::Impl {
     s.length += x.size(1);
     count_work(s.hop, x.size(0) * x.size(1));
     if (timings.size() < kMaxTimings) {
-      timings.push_back({hop_index, x.size(1), round_trip, static_cast<double>(resp.compute_micros()) * 1e-6});
+      timings.push_back({hop_index, x.size(1), round_trip, std::chrono::microseconds(resp.compute_micros())});
     }
     return out;
   }
@@ -352,14 +353,14 @@ struct RemoteSequence::Impl {
     std::vector<PeerId> peers;
     for (const auto& c : found.records) {
       if (route_options.excluded_peers.count(c.peer_id) != 0) continue;
-      if (auto rtt = found.round_trip_s.find(c.peer_id); rtt != found.round_trip_s.end()) {
-        route_options.latency_s[c.peer_id] = rtt->second;
+      if (auto rtt = found.round_trip.find(c.peer_id); rtt != found.round_trip.end()) {
+        route_options.latency[c.peer_id] = rtt->second;
         continue;
       }
       endpoints.push_back(c.endpoint);
       peers.push_back(c.peer_id);
     }
-    const auto outcomes = fetch_server_infos(endpoints, to_ms(options.ping_timeout_s));
+    const auto outcomes = fetch_server_infos(endpoints, options.ping_timeout);
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
       const auto& o = outcomes[i];
       std::optional<Exclusion> failure = o.failure;
@@ -371,7 +372,7 @@ struct RemoteSequence::Impl {
         route_options.excluded_peers.insert(peers[i]);
         why.push_back(*failure);
       } else {
-        route_options.latency_s[peers[i]] = o.info->round_trip_s;
+        route_options.latency[peers[i]] = o.info->round_trip;
       }
     }
   }
@@ -409,7 +410,7 @@ struct RemoteSequence::Impl {
                                                   : "";
           throw Error(ErrorCode::not_found, none.message + retried);
         }
-        if (attempt == 1) emit(none.message + "; retrying for up to " + rpc::seconds_text(options.route_timeout_s));
+        if (attempt == 1) emit(none.message + "; retrying for up to " + rpc::seconds_text(seconds_of(options.route_timeout)));
         forgive();
       }
     }
@@ -435,8 +436,7 @@ struct RemoteSequence::Impl {
   }
 
   rpc::RetryBackoff::Clock::time_point retry_deadline() const {
-    return rpc::RetryBackoff::Clock::now() + std::chrono::duration_cast<rpc::RetryBackoff::Clock::duration>(
-                                                 std::chrono::duration<double>(options.route_timeout_s));
+    return rpc::RetryBackoff::Clock::now() + std::chrono::duration_cast<rpc::RetryBackoff::Clock::duration>(options.route_timeout);
   }
 
   // Replaces hops[i] (failed, or never opened) by a fresh chain over the same blocks and
@@ -497,7 +497,8 @@ RemoteSequence::RemoteSequence(CandidateLookup source, std::uint32_t num_blocks,
     : impl_(std::make_unique<Impl>()) {
   if (!source) throw Error(ErrorCode::invalid_argument, "RemoteSequence needs a candidate source");
   if (num_blocks == 0 || hidden_size <= 0) throw Error(ErrorCode::invalid_argument, "RemoteSequence needs blocks and a hidden size");
-  if (!(options.step_timeout_s > 0) || !(options.ping_timeout_s > 0) || !(options.route_timeout_s >= 0) || options.max_failovers < 0) {
+  if (options.step_timeout.count() <= 0 || options.ping_timeout.count() <= 0 || options.route_timeout.count() < 0 ||
+      options.max_failovers < 0) {
     throw Error(ErrorCode::invalid_argument, "invalid timeout or failover limit");
   }
   impl_->source = std::move(source);

@@ -5,12 +5,11 @@
 
 #include "petalsln/client/local_model.hpp"
 #include "petalsln/client/remote_sequence.hpp"
+#include "petalsln/model/model_fingerprint.hpp"
 #include "petalsln/rpc/server_info.hpp"
 #include "petalsln/swarm/discovery.hpp"
-#include "petalsln/swarm/model_fingerprint.hpp"
 #include "petalsln/util/error.hpp"
 #include "petalsln/util/files.hpp"
-#include "petalsln/util/hex.hpp"
 
 namespace petalsln {
 
@@ -32,47 +31,6 @@ std::vector<std::string> checked_endpoints(const std::vector<std::string>& list)
   return parse_endpoint_list(join(list));
 }
 
-std::chrono::milliseconds server_timeout(const SwarmChatOptions& o) {
-  return std::chrono::milliseconds(static_cast<std::int64_t>(o.step_timeout_s * 1000));
-}
-
-ojson route_json(const std::vector<RouteHop>& route) {
-  auto out = ojson::array();
-  for (const auto& hop : route) {
-    out.push_back({{"peer", util::to_hex(hop.peer_id.data(), hop.peer_id.size())},
-                   {"endpoint", hop.endpoint},
-                   {"blocks", {hop.begin, hop.end}}});
-  }
-  return out;
-}
-
-ojson payments_json(const RemoteSequence& remote) {
-  auto out = ojson::array();
-  for (const auto& p : remote.payments()) {
-    out.push_back({{"peer", util::to_hex(p.peer.data(), p.peer.size())},
-                   {"amount_msat", p.amount_msat},
-                   {"fee_msat", p.fee_msat},
-                   {"payment_hash", util::to_hex(p.payment_hash.data(), p.payment_hash.size())},
-                   {"preimage", util::to_hex(p.preimage.data(), p.preimage.size())}});
-  }
-  return out;
-}
-
-ojson work_json(const RemoteSequence& remote) {
-  auto out = ojson::array();
-  for (const auto& w : remote.work()) {
-    out.push_back({{"peer", util::to_hex(w.peer.data(), w.peer.size())},
-                   {"blocks", {w.block_begin, w.block_end}},
-                   {"block_tokens", w.block_tokens},
-                   {"lightning_address", w.lightning_address.empty() ? ojson(nullptr) : ojson(w.lightning_address)}});
-  }
-  return out;
-}
-
-ojson receipt_object(const RemoteSequence& remote) {
-  return ojson{{"route", route_json(remote.route())}, {"payments", payments_json(remote)}, {"work", work_json(remote)}};
-}
-
 }  // namespace
 
 struct SwarmChat::Impl {
@@ -88,7 +46,7 @@ SwarmChat::SwarmChat(const std::string& model_dir, SwarmChatOptions options,
   const int modes = int{options.local} + int{!options.initial_peers.empty()} + int{!options.peers.empty()};
   if (modes != 1) throw Error(ErrorCode::invalid_argument, "choose exactly one of local, initial peers and peers");
   if (options.budget_msat > 0 && !options.wallet) throw Error(ErrorCode::invalid_argument, "a budget needs a wallet");
-  if (!(options.step_timeout_s > 0)) throw Error(ErrorCode::invalid_argument, "the step timeout must be positive");
+  if (options.server_timeout.count() <= 0) throw Error(ErrorCode::invalid_argument, "the server timeout must be positive");
   // Check the endpoints before the (slow) model load so a typo fails at once.
   std::vector<std::string> endpoints;
   if (!options.initial_peers.empty()) endpoints = checked_endpoints(options.initial_peers);
@@ -104,7 +62,7 @@ SwarmChat::SwarmChat(const std::string& model_dir, SwarmChatOptions options,
     // A server that takes seconds to answer Info is busy, not gone (30 chats starting at once
     // on two cores made the old fixed 3 s deadline drop healthy servers): wait as long as the
     // user said a server may take.
-    impl_->discovery = std::make_unique<StaticDiscovery>(endpoints, server_timeout(options));
+    impl_->discovery = std::make_unique<StaticDiscovery>(endpoints, options.server_timeout);
   } else {
     DhtDiscoveryOptions o;
     o.bind_address = "0.0.0.0";
@@ -124,9 +82,9 @@ SwarmChat::SwarmChat(const std::string& model_dir, SwarmChatOptions options,
   ro.wallet = options.wallet;
   ro.budget_msat = options.budget_msat;
   ro.route.max_price_msat = options.max_price_msat;
-  ro.step_timeout_s = options.step_timeout_s;
-  ro.ping_timeout_s = options.step_timeout_s;
-  ro.route_timeout_s = options.step_timeout_s;
+  ro.step_timeout = options.server_timeout;
+  ro.ping_timeout = options.server_timeout;
+  ro.route_timeout = options.server_timeout;
   auto remote = std::make_unique<RemoteSequence>(std::move(source), static_cast<std::uint32_t>(model.config().num_hidden_layers),
                                                  model.config().hidden_size, ro);
   // on_event may be set after construction, so look it up at each event.
@@ -160,9 +118,9 @@ std::vector<RouteHop> SwarmChat::route() const {
 
 std::uint64_t SwarmChat::spent_msat() const noexcept { return impl_->remote != nullptr ? impl_->remote->spent_msat() : 0; }
 
-std::string SwarmChat::receipt_json() const {
-  if (impl_->remote == nullptr) return "{}";
-  return receipt_object(*impl_->remote).dump(-1, ' ', false, ojson::error_handler_t::replace);
+Receipt SwarmChat::receipt() const {
+  if (impl_->remote == nullptr) return {};
+  return Receipt{impl_->remote->route(), impl_->remote->payments(), impl_->remote->work()};
 }
 
 std::string generation_json(const std::vector<TokenId>& prompt_ids, const GenerationResult& result, const SwarmChat* chat) {
@@ -174,7 +132,7 @@ std::string generation_json(const std::vector<TokenId>& prompt_ids, const Genera
   std::string text = out.dump(-1, ' ', false, ojson::error_handler_t::replace);
   if (chat != nullptr && chat->remote()) {
     // Both are JSON objects: splice the receipt's members in after the generation's.
-    const std::string receipt = chat->receipt_json();
+    const std::string receipt = chat->receipt().to_json();
     text.pop_back();
     text += "," + receipt.substr(1);
   }

@@ -54,9 +54,9 @@ InfoOutcome try_fetch_server_info(const std::string& endpoint, std::chrono::mill
   v1::InfoResponse resp;
   const auto t0 = std::chrono::steady_clock::now();
   const auto status = stub->Info(&ctx, req, &resp);
-  const double rtt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   if (!status.ok()) {
-    out.failure = rpc::exclusion_from_status(endpoint, status, rtt);
+    out.failure = rpc::exclusion_from_status(endpoint, status, std::chrono::duration<double>(rtt).count());
     return out;
   }
   std::string bytes;
@@ -68,7 +68,7 @@ InfoOutcome try_fetch_server_info(const std::string& endpoint, std::chrono::mill
     out.failure = Exclusion{endpoint, ExclusionReason::bad_record, e.what()};
     return out;
   }
-  info.round_trip_s = rtt;
+  info.round_trip = rtt;
   info.active_sessions = static_cast<int>(resp.active_sessions());
   info.max_sessions = static_cast<int>(resp.max_sessions());
   out.info = std::move(info);
@@ -132,7 +132,7 @@ LookupResult StaticDiscovery::lookup(const std::string& model, const ModelFinger
       result.excluded.push_back(std::move(*why));
       continue;
     }
-    result.round_trip_s[o.info->record.peer_id] = o.info->round_trip_s;
+    result.round_trip[o.info->record.peer_id] = o.info->round_trip;
     result.records.push_back(std::move(o.info->record));
   }
   return result;

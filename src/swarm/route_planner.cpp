@@ -33,8 +33,8 @@ struct FilterStats {
 };
 
 double latency_for(const PeerId& peer, const RouteOptions& o) {
-  const auto it = o.latency_s.find(peer);
-  const double l = it == o.latency_s.end() ? o.default_latency_s : it->second;
+  const auto it = o.latency.find(peer);
+  const double l = (it == o.latency.end() ? o.default_latency : it->second).count();
   return std::isfinite(l) && l > 0.0 ? std::min(l, kMaxHopSeconds) : 0.0;
 }
 
@@ -315,8 +315,8 @@ Route make_route(const std::vector<Leg>& legs, const std::vector<Usable>& server
     const Usable& s = servers[l.server];
     const std::uint32_t blocks = l.end - l.begin;
     route.hops.push_back(RouteHop{s.record->peer_id, s.record->endpoint, l.begin, l.end, s.throughput,
-                                  s.latency_s, s.record->price_msat});
-    route.seconds_per_token += hop_seconds(s, blocks);
+                                  FractionalSeconds(s.latency_s), s.record->price_msat});
+    route.time_per_token += FractionalSeconds(hop_seconds(s, blocks));
     route.price_msat_per_1000_tokens = saturating_price(route.price_msat_per_1000_tokens, s.record->price_msat, blocks);
     auto& [throughput, total] = load[s.record->peer_id];
     throughput = s.throughput;

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "petalsln/client/remote_sequence.hpp"
+#include "petalsln/model/model_fingerprint.hpp"
 #include "petalsln/rpc/server_info.hpp"
 #include "petalsln/server/block_server.hpp"
 #include "petalsln/swarm/model_fingerprint.hpp"
@@ -66,8 +67,9 @@ struct StaticClient {
         remote(CandidateLookup([this, fingerprint] { return discovery.lookup(kName, fingerprint); }), 6, 64, remote_options(timeout_s)) {}
   static RemoteSequenceOptions remote_options(double timeout_s) {
     RemoteSequenceOptions o;
-    o.route_timeout_s = timeout_s;
-    o.ping_timeout_s = timeout_s;
+    const auto timeout = std::chrono::milliseconds(static_cast<int>(timeout_s * 1000));
+    o.route_timeout = timeout;
+    o.ping_timeout = timeout;
     return o;
   }
 };
@@ -203,7 +205,7 @@ TEST_CASE("static discovery: every candidate left out is named with its reason")
   CHECK(seconds_since(t0) < 2.0);  // a refused connection is not waited for
   REQUIRE(r.records.size() == 1);
   CHECK(r.records[0].endpoint == live.endpoint());
-  CHECK(r.round_trip_s.count(r.records[0].peer_id) == 1);
+  CHECK(r.round_trip.count(r.records[0].peer_id) == 1);
   REQUIRE(r.excluded.size() == 1);
   CHECK(r.excluded[0].describe() == dead + " unreachable (connection refused)");
   CHECK(r.dropped.unreachable == 1);
@@ -231,7 +233,7 @@ TEST_CASE("channels: a server slow to finish the connection handshake is waited 
   const InfoOutcome o = try_fetch_server_info(proxy.endpoint(), std::chrono::milliseconds(10000));
   CAPTURE(o.failure ? o.failure->describe() : std::string());
   REQUIRE(o.info);
-  CHECK(o.info->round_trip_s >= 0.5);
+  CHECK(o.info->round_trip >= std::chrono::milliseconds(500));
   CHECK(o.info->record.endpoint == server.endpoint());
 }
 

@@ -57,7 +57,7 @@ std::string not_found_message(const RoutePlanner& planner, std::uint32_t begin, 
 
 RouteOptions zero_latency() {
   RouteOptions o;
-  o.default_latency_s = 0.0;
+  o.default_latency = FractionalSeconds(0.0);
   return o;
 }
 
@@ -68,7 +68,7 @@ TEST_CASE("a single server covering everything is the route") {
   const Route r = planner.plan(8);
   CHECK(describe(r) == "1:0-8");
   CHECK(r.hops[0].endpoint == "10.0.0.1:5000");
-  CHECK(r.seconds_per_token == doctest::Approx(0.1 + 8.0 / 100));
+  CHECK(r.time_per_token.count() == doctest::Approx(0.1 + 8.0 / 100));
   CHECK(r.tokens_per_second == doctest::Approx(100.0 / 8));
 }
 
@@ -112,21 +112,21 @@ TEST_CASE("a faster two-hop route beats a slow one-hop route") {
   const RoutePlanner planner({server(1, 0, 8, 10), server(2, 0, 4, 100), server(3, 4, 8, 100)});
   const Route r = planner.plan(8);
   CHECK(describe(r) == "2:0-4 3:4-8");
-  CHECK(r.seconds_per_token == doctest::Approx(0.28));
+  CHECK(r.time_per_token.count() == doctest::Approx(0.28));
   // With high latency the single hop wins: 2 + 0.8 = 2.8 s against 2 * (2 + 0.04) = 4.08 s.
   RouteOptions slow_network;
-  slow_network.default_latency_s = 2.0;
+  slow_network.default_latency = FractionalSeconds(2.0);
   CHECK(describe(planner.plan(8, slow_network)) == "1:0-8");
 }
 
 TEST_CASE("measured latency changes the choice") {
   const RoutePlanner planner({server(1, 0, 8, 100), server(2, 0, 8, 100)});
   RouteOptions o;
-  o.latency_s[peer(1)] = 0.5;
-  o.latency_s[peer(2)] = 0.01;
+  o.latency[peer(1)] = FractionalSeconds(0.5);
+  o.latency[peer(2)] = FractionalSeconds(0.01);
   const Route r = planner.plan(8, o);
   CHECK(describe(r) == "2:0-8");
-  CHECK(r.hops[0].latency_s == doctest::Approx(0.01));
+  CHECK(r.hops[0].latency.count() == doctest::Approx(0.01));
 }
 
 TEST_CASE("price: the limit filters, equal routes go to the cheaper one") {
@@ -237,7 +237,7 @@ TEST_CASE("max_throughput maximises the slowest hop's tokens per second") {
   // With latency, min_latency prefers the single hop (0.18 s against 0.27 s); max_throughput
   // still splits.
   RouteOptions latency;
-  latency.default_latency_s = 0.1;
+  latency.default_latency = FractionalSeconds(0.1);
   CHECK(describe(planner.plan(8, latency)) == "1:0-8");
   latency.mode = RouteMode::max_throughput;
   CHECK(describe(planner.plan(8, latency)) == "1:0-4 2:4-8");

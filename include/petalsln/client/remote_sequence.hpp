@@ -4,11 +4,13 @@
 /// with failover that replays a dead hop's inputs on a replacement.
 
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "petalsln/client/receipt.hpp"
 #include "petalsln/lightning/wallet.hpp"
 #include "petalsln/model/block_pipeline.hpp"
 #include "petalsln/swarm/discovery.hpp"
@@ -29,42 +31,25 @@ using CandidateLookup = std::function<LookupResult()>;
 /// How a RemoteSequence plans, waits and recovers.
 struct RemoteSequenceOptions {
   RouteOptions route;              ///< Planner mode, price limit, excluded peers.
-  double step_timeout_s = 30;      ///< A hop that takes longer for one step has failed.
+  /// A hop that takes longer than this for one step (or to open its session) has failed.
+  std::chrono::milliseconds step_timeout{30000};
   /// Info timeout when measuring latency before planning (candidates the lookup already
   /// asked are not pinged again). A server slower than this is left out as "timed out".
-  double ping_timeout_s = 2;
+  std::chrono::milliseconds ping_timeout{2000};
   /// How long begin_sequence() (and each failover) keeps retrying when no route exists only
   /// because candidates are unreachable, timed out or full: it looks up, pings and plans
-  /// again after exponential backoff with jitter (0.1 s doubling to 2 s) until this many
-  /// seconds have passed, then fails naming every excluded candidate and its reason. Permanent
+  /// again after exponential backoff with jitter (0.1 s doubling to 2 s) until this much time
+  /// has passed, then fails naming every excluded candidate and its reason. Permanent
   /// reasons (a wrong model, a bad record, missing blocks) fail at once. 0: never retry.
-  double route_timeout_s = 30;
+  std::chrono::milliseconds route_timeout{30000};
   /// Replacements of failed hops allowed per sequence before giving up. Waiting for a full or
-  /// unreachable server to accept a session is not a failover: route_timeout_s bounds it.
+  /// unreachable server to accept a session is not a failover: route_timeout bounds it.
   int max_failovers = 8;
   bool ping_servers = true;        ///< Measure each candidate's latency with Info first.
   /// Pays priced servers' L402 challenges (null: only free servers can be used).
   std::shared_ptr<Wallet> wallet;
   std::uint64_t budget_msat = 0;   ///< Most this sequence object may spend, fees included.
   std::string model_name;          ///< Checked against challenges' `model=` caveat ("" = not checked).
-};
-
-/// One payment made to a server.
-struct RemotePayment {
-  PeerId peer{};
-  std::uint64_t amount_msat = 0;
-  std::uint64_t fee_msat = 0;
-  PaymentHash payment_hash{};
-  Preimage preimage{};
-};
-
-/// Work one server did for this client (over all sequences of a RemoteSequence).
-struct RemoteWork {
-  PeerId peer{};
-  std::uint32_t block_begin = 0;   ///< Blocks it ran (the last range used).
-  std::uint32_t block_end = 0;
-  std::uint64_t block_tokens = 0;  ///< Blocks × tokens it processed, replays included.
-  std::string lightning_address;   ///< As announced ("" when none).
 };
 
 /// What happened on the way (for interactive display and logs).
@@ -76,8 +61,8 @@ struct RemoteEvent {
 struct HopTiming {
   std::size_t hop = 0;       ///< Index of the hop in the route at the time.
   std::int64_t tokens = 0;   ///< Positions in the step.
-  double round_trip_s = 0;   ///< From sending the step to reading the reply.
-  double compute_s = 0;      ///< What the server reported spending on compute.
+  std::chrono::microseconds round_trip{0};  ///< From sending the step to reading the reply.
+  std::chrono::microseconds compute{0};     ///< What the server reported spending on compute.
 };
 
 /// Runs blocks [0, num_blocks) on remote servers, one Inference stream per hop. Keeps every
@@ -96,7 +81,7 @@ class RemoteSequence final : public BlockPipeline {
 
   /// Plans a route over the candidates and opens a session on every hop, paying priced
   /// servers' challenges through the wallet (a token is reused until its credit runs out).
-  /// Unreachable, slow or full servers are retried until route_timeout_s (see there).
+  /// Unreachable, slow or full servers are retried until route_timeout (see there).
   /// Throws Error(not_found) naming uncovered blocks and each excluded candidate with its
   /// reason when no route exists (e.g. "no server covers blocks 0-7 (of 0-7): 127.0.0.1:5000
   /// unreachable (connection refused); still so after 12 attempts in 3 s"), Error(io) when
@@ -108,7 +93,7 @@ class RemoteSequence final : public BlockPipeline {
   /// Sends @p hidden ([1, seq, hidden]) through every hop, failing over as needed (a failed
   /// hop whose blocks have no other server is retried as in begin_sequence()). Throws
   /// Error(io) after max_failovers, Error(not_found) when a failed hop's blocks have no other
-  /// server within route_timeout_s.
+  /// server within route_timeout.
   at::Tensor step(const at::Tensor& hidden) override;
 
   /// The current route (after any failover).

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "petalsln/client/generator.hpp"
+#include "petalsln/client/receipt.hpp"
 #include "petalsln/lightning/wallet.hpp"
 #include "petalsln/swarm/route_planner.hpp"
 #include "petalsln/util/token.hpp"
@@ -33,11 +34,11 @@ struct SwarmChatOptions {
   std::vector<std::string> peers;
   /// The name servers announce the model under ("" = the model folder's base name).
   std::string model_name;
-  /// Seconds a server may take: for one step before the client fails over, for an Info
+  /// How long a server may take: for one step before the client fails over, for an Info
   /// answer, and for a route to become available when the servers it needs are unreachable,
   /// slow or full (the client retries with backoff until then; see
-  /// RemoteSequenceOptions::route_timeout_s).
-  double step_timeout_s = 30;
+  /// RemoteSequenceOptions::route_timeout).
+  std::chrono::milliseconds server_timeout{30000};
   /// Longest wait to reach a DHT node before giving up.
   std::chrono::milliseconds dht_connect_timeout{10000};
   /// Pays priced servers (null: free servers only). Shared: the caller may keep using it.
@@ -90,11 +91,9 @@ class SwarmChat {
   /// Millisatoshis paid so far in this chat, fees included.
   std::uint64_t spent_msat() const noexcept;
 
-  /// The receipt so far as three JSON members, without the enclosing braces' siblings:
-  /// `{"route": [{"peer", "endpoint", "blocks": [a, b]}], "payments": [{"peer", "amount_msat",
-  /// "fee_msat", "payment_hash", "preimage"}], "work": [{"peer", "blocks", "block_tokens",
-  /// "lightning_address"}]}`. In local mode: `{}`.
-  std::string receipt_json() const;
+  /// The receipt so far: the route, every payment and each server's work over the chat's
+  /// life (empty in local mode). Receipt::to_json() gives its JSON form.
+  Receipt receipt() const;
 
   /// Called for each notable swarm event (failover, replan) with a one-line description.
   /// May be left empty.

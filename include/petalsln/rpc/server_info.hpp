@@ -15,7 +15,7 @@ namespace petalsln {
 /// What one Info call learned.
 struct ServerInfo {
   ServerRecord record;      ///< The server's verified, unexpired record.
-  double round_trip_s = 0;  ///< Wall time of the call (a latency estimate).
+  std::chrono::microseconds round_trip{0};  ///< Wall time of the call (a latency estimate).
   int active_sessions = 0;  ///< Sessions open on it.
   int max_sessions = 0;     ///< Its session limit.
 };

@@ -41,7 +41,7 @@ struct BlockServerOptions {
   std::chrono::milliseconds idle_timeout{300000};
   std::string public_name;          ///< Announced name.
   std::string lightning_address;    ///< Announced payout address.
-  std::uint64_t record_ttl_s = 180; ///< Lifetime of each signed record.
+  std::chrono::seconds record_ttl{180};  ///< Lifetime of each signed record.
   ComputeOptions compute;           ///< Device and dtype of the blocks.
   /// The L402 paywall (null: a free server). Its price is announced in the record, and every
   /// Forward call and Inference session must then carry a token with enough credit.
@@ -77,7 +77,7 @@ class BlockServer {
   std::string endpoint() const;
   /// The identity's x-only public key, hex.
   std::string peer_id_hex() const;
-  /// A fresh record describing this server now (issued now, expiring after record_ttl_s).
+  /// A fresh record describing this server now (issued now, expiring after record_ttl).
   ServerRecord record() const;
   /// The signing identity.
   const NodeIdentity& identity() const noexcept;

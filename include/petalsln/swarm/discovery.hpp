@@ -94,10 +94,10 @@ struct LookupResult {
   /// it asked (StaticDiscovery: every endpoint that gave no usable record). DHT lookups
   /// report anonymous values in `dropped` only.
   std::vector<Exclusion> excluded;
-  /// Round-trip time of the lookup's own call to each returned peer, in seconds, where the
-  /// lookup asked the servers directly (StaticDiscovery); empty for DHT lookups. Lets a client
-  /// plan by latency without pinging the same servers again.
-  std::map<PeerId, double> round_trip_s;
+  /// Round-trip time of the lookup's own call to each returned peer, where the lookup asked
+  /// the servers directly (StaticDiscovery); empty for DHT lookups. Lets a client plan by
+  /// latency without pinging the same servers again.
+  std::map<PeerId, std::chrono::microseconds> round_trip;
   /// True if the lookup stopped at its value-count limit or its time limit before the DHT
   /// search finished; the records are then what had arrived by then.
   bool truncated = false;

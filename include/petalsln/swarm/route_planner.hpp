@@ -13,6 +13,7 @@
 #include "petalsln/swarm/discovery.hpp"
 #include "petalsln/swarm/node_identity.hpp"
 #include "petalsln/swarm/server_record.hpp"
+#include "petalsln/util/duration.hpp"
 
 namespace petalsln {
 
@@ -46,10 +47,10 @@ struct RouteOptions {
   std::optional<std::uint64_t> max_price_msat;
   /// Peers never to use (e.g. one that just failed).
   std::set<PeerId> excluded_peers;
-  /// Measured round-trip latency to a peer in seconds (e.g. from Info pings).
-  std::map<PeerId, double> latency_s;
-  /// Latency assumed for a peer missing from latency_s.
-  double default_latency_s = 0.1;
+  /// Measured round-trip latency to a peer (e.g. from Info pings).
+  std::map<PeerId, FractionalSeconds> latency;
+  /// Latency assumed for a peer missing from latency.
+  FractionalSeconds default_latency{0.1};
   /// Candidates the caller already left out (its lookup, a ping or a failed session found
   /// them unreachable, full, ...). Not used for planning; named with their reasons in the
   /// error when no route exists, so that the user sees why, e.g. "127.0.0.1:5000 unreachable
@@ -65,15 +66,15 @@ struct RouteHop {
   std::uint32_t begin = 0;   ///< First block this hop runs.
   std::uint32_t end = 0;     ///< One past the last block this hop runs.
   double throughput = 0.0;   ///< The server's announced throughput, block-tokens/s.
-  double latency_s = 0.0;    ///< The latency used for it.
+  FractionalSeconds latency{0.0};  ///< The latency used for it.
   std::uint64_t price_msat = 0;  ///< The server's price per 1000 block-tokens.
 };
 
 /// A chain of hops covering a block range in order, with its estimates.
 struct Route {
   std::vector<RouteHop> hops;  ///< Consecutive hops: hops[i].end == hops[i + 1].begin.
-  /// Estimated seconds per token: sum over hops of latency + blocks / throughput.
-  double seconds_per_token = 0.0;
+  /// Estimated time per token: sum over hops of latency + blocks / throughput.
+  FractionalSeconds time_per_token{0.0};
   /// Estimated sustained rate: min over the route's servers of throughput / blocks it runs
   /// (tokens/s; infinite for no hops, 0 if a server announced throughput 0).
   double tokens_per_second = 0.0;

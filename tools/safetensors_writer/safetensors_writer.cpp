@@ -1,4 +1,4 @@
-#include "petalsln/model/safetensors_writer.hpp"
+#include "safetensors_writer/safetensors_writer.hpp"
 
 #include <cerrno>
 #include <cstdio>

@@ -23,7 +23,7 @@
 #include <optional>
 #include <string>
 
-#include "petalsln/lightning/rest_endpoint.hpp"
+#include "lightning/wallet/rest_endpoint.hpp"
 #include "petalsln/lightning/wallet.hpp"
 
 namespace petalsln {

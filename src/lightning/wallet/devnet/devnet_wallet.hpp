@@ -1,6 +1,7 @@
 #pragma once
 /// @file devnet_wallet.hpp
-/// The devnet wallet: a simulated Lightning network kept in one SQLite file that every local
+/// The devnet wallet (internal: reached through open_wallet("devnet:...") and the faucet in
+/// petalsln/lightning/devnet.hpp): a simulated Lightning network kept in one SQLite file that every local
 /// process can open. It moves no real money. Its invoices are real BOLT11 payment requests
 /// (regtest prefix `lnbcrt`, signed by the issuing account's node key), and paying one moves
 /// devnet balances atomically and reveals the invoice's real preimage, so the whole paid flow
@@ -14,38 +15,14 @@
 #include <string>
 
 #include "petalsln/lightning/bolt11.hpp"
+#include "petalsln/lightning/devnet.hpp"
 #include "petalsln/lightning/wallet.hpp"
 
 namespace petalsln {
 
-/// The parts of a devnet wallet URI, `devnet:PATH?account=NAME`.
-struct DevnetUri {
-  std::string path;     ///< The devnet file, absolute or relative to the working directory.
-  std::string account;  ///< The account name, [a-z0-9_-]{1,64}.
-
-  /// Parses @p uri. PATH is taken as written (no percent-decoding) and must not be empty,
-  /// contain '?' or start with "//"; `account` must be the only parameter. With
-  /// @p require_account false, a bare `devnet:PATH` is accepted too (account left empty), for
-  /// tools that name the account separately. Throws Error(invalid_argument) naming what is wrong.
-  static DevnetUri parse(const std::string& uri, bool require_account = true);
-
-  /// Returns "devnet:PATH?account=NAME" ("devnet:PATH" when the account is empty).
-  std::string to_string() const;
-};
-
-/// Returns true if @p name is a valid devnet account name: 1 to 64 of [a-z0-9_-].
-bool is_valid_devnet_account_name(const std::string& name) noexcept;
-
 /// Returns the current time in Unix seconds. Tests pass their own to DevnetWallet to move
 /// time forward (invoice expiry) without sleeping.
 using DevnetClock = std::function<std::uint64_t()>;
-
-/// One account of a devnet file, as the devnet faucet created it.
-struct DevnetAccount {
-  std::string name;            ///< The account name.
-  Bolt11NodeId node_id{};      ///< Its node's public key: the payee of the invoices it issues.
-  std::uint64_t balance_msat = 0;  ///< Its balance at creation.
-};
 
 /// A wallet on one account of a devnet file. Thread-safe (one SQLite connection, used under a
 /// mutex); any number of processes may open the same file at once, and every payment's checks
