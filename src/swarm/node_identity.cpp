@@ -1,8 +1,6 @@
 #include "petalsln/swarm/node_identity.hpp"
 
 #include <fcntl.h>
-#include <secp256k1_extrakeys.h>
-#include <secp256k1_schnorrsig.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,20 +12,14 @@
 
 #include "petalsln/util/error.hpp"
 #include "petalsln/util/hex.hpp"
-#include "swarm/secp256k1_context.hpp"
 #include "util/random.hpp"
+#include "util/schnorr.hpp"
 #include "util/secure_wipe.hpp"
 
 namespace petalsln {
 namespace {
 
-using Secret = std::array<std::uint8_t, 32>;
-
-// Wipes a keypair (which embeds the secret) however the scope is left.
-struct KeypairGuard {
-  secp256k1_keypair keypair{};
-  ~KeypairGuard() { util::secure_wipe(&keypair, sizeof keypair); }
-};
+using Secret = util::SecretKey;
 
 // Wipes a string holding secret material however the scope is left.
 struct SecretString {
@@ -42,8 +34,9 @@ struct FileDescriptor {
   }
 };
 
-bool make_keypair(const Secret& secret, KeypairGuard& out) noexcept {
-  return secp256k1_keypair_create(swarm::secp256k1_ctx(), &out.keypair, secret.data()) == 1;
+// A digest as the byte string util's BIP-340 functions sign.
+std::string_view as_bytes(const Digest32& digest) {
+  return {reinterpret_cast<const char*>(digest.data()), digest.size()};
 }
 
 std::string mode_string(mode_t mode) {
@@ -113,19 +106,12 @@ void write_all(int fd, std::string_view data, const std::string& path) {
 }  // namespace
 
 NodeIdentity NodeIdentity::from_secret(const Secret& secret) {
-  KeypairGuard kp;
-  if (!make_keypair(secret, kp)) {
+  if (!util::is_valid_secret_key(secret)) {
     throw Error(ErrorCode::invalid_argument, "secret key is zero or not below the secp256k1 group order");
   }
-  secp256k1_xonly_pubkey xonly{};
-  if (secp256k1_keypair_xonly_pub(swarm::secp256k1_ctx(), &xonly, nullptr, &kp.keypair) != 1) {
-    throw Error(ErrorCode::internal, "cannot derive the x-only public key");
-  }
   NodeIdentity id;
+  id.peer_id_ = util::xonly_public_key(secret);
   id.secret_ = secret;
-  if (secp256k1_xonly_pubkey_serialize(swarm::secp256k1_ctx(), id.peer_id_.data(), &xonly) != 1) {
-    throw Error(ErrorCode::internal, "cannot serialize the x-only public key");
-  }
   return id;
 }
 
@@ -134,7 +120,7 @@ NodeIdentity NodeIdentity::generate() {
   for (;;) {
     Secret secret{};
     util::random_bytes(secret.data(), secret.size());
-    const bool valid = secp256k1_ec_seckey_verify(swarm::secp256k1_ctx(), secret.data()) == 1;
+    const bool valid = util::is_valid_secret_key(secret);
     if (valid) {
       NodeIdentity id = from_secret(secret);
       util::secure_wipe(secret.data(), secret.size());
@@ -216,24 +202,12 @@ SchnorrSignature NodeIdentity::sign(const Digest32& msg32) const {
 }
 
 SchnorrSignature NodeIdentity::sign_with_aux(const Digest32& msg32, const std::array<std::uint8_t, 32>& aux_rand32) const {
-  KeypairGuard kp;
-  if (!make_keypair(secret_, kp)) throw Error(ErrorCode::internal, "signing with an empty or moved-from NodeIdentity");
-  SchnorrSignature sig{};
-  if (secp256k1_schnorrsig_sign32(swarm::secp256k1_ctx(), sig.data(), msg32.data(), &kp.keypair, aux_rand32.data()) != 1) {
-    throw Error(ErrorCode::internal, "secp256k1_schnorrsig_sign32 failed");
-  }
-  return sig;
+  if (!util::is_valid_secret_key(secret_)) throw Error(ErrorCode::internal, "signing with an empty or moved-from NodeIdentity");
+  return util::schnorr_sign(secret_, as_bytes(msg32), &aux_rand32);
 }
 
 bool NodeIdentity::verify(const PeerId& peer_id, const Digest32& msg32, const SchnorrSignature& signature) noexcept {
-  try {
-    const secp256k1_context* ctx = swarm::secp256k1_ctx();
-    secp256k1_xonly_pubkey pub{};
-    if (secp256k1_xonly_pubkey_parse(ctx, &pub, peer_id.data()) != 1) return false;
-    return secp256k1_schnorrsig_verify(ctx, signature.data(), msg32.data(), msg32.size(), &pub) == 1;
-  } catch (...) {
-    return false;  // context creation failed: nothing can be verified
-  }
+  return util::schnorr_verify(peer_id, as_bytes(msg32), signature);
 }
 
 }  // namespace petalsln

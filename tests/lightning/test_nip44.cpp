@@ -1,17 +1,15 @@
 // NIP-44 v2 against the official vectors (paulmillr/nip44, nip44.vectors.json): every valid
 // vector reproduces its conversation key, message keys, padded length and payload, and every
-// invalid one is refused. Also BIP-340 (the BIP's own test-vectors.csv) and NIP-04.
+// invalid one is refused. Also NIP-04. (BIP-340 itself is tested in tests/util/test_schnorr.cpp.)
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
 
-#include <sstream>
 #include <string>
-#include <vector>
 
 #include "lightning/wallet/nwc/nip04.hpp"
 #include "lightning/wallet/nwc/nip44.hpp"
-#include "lightning/wallet/nwc/nostr_schnorr.hpp"
+#include "lightning/wallet/nwc/nostr_keys.hpp"
 #include "petalsln/util/error.hpp"
 #include "petalsln/util/hex.hpp"
 #include "test_support.hpp"
@@ -150,70 +148,6 @@ TEST_CASE("nip44: a random nonce round-trips and a flipped byte is refused") {
   auto other = ck;
   other[0] ^= 1;
   CHECK_THROWS_AS(nip44::decrypt(p1, other), Error);
-}
-
-// --- BIP-340 ---------------------------------------------------------------------------
-
-namespace {
-
-struct Bip340Vector {
-  std::string index, secret, pubkey, aux, message, signature, result, comment;
-};
-
-std::vector<Bip340Vector> bip340_vectors() {
-  std::istringstream in(test::slurp(std::string(PETALSLN_SOURCE_DIR) + "/tests/lightning/bip340_test_vectors.csv"));
-  std::string line;
-  std::getline(in, line);  // header
-  std::vector<Bip340Vector> out;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    std::vector<std::string> cells;
-    std::string cell;
-    std::istringstream ls(line);
-    while (std::getline(ls, cell, ',')) cells.push_back(cell);
-    while (cells.size() < 8) cells.emplace_back();
-    out.push_back({cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7]});
-  }
-  return out;
-}
-
-}  // namespace
-
-TEST_CASE("bip340: the BIP's test vectors sign and verify as published") {
-  const auto vs = bip340_vectors();
-  REQUIRE(vs.size() == 19);
-  int signed_count = 0;
-  for (const auto& v : vs) {
-    CAPTURE(v.index);
-    CAPTURE(v.comment);
-    const std::string message = util::from_hex(v.message);
-    const bool expected = v.result == "TRUE";
-    if (!v.secret.empty()) {
-      const auto sk = arr<32>(v.secret);
-      CHECK(util::to_hex(v.pubkey.empty() ? "" : util::from_hex(v.pubkey)) == hex(xonly_public_key(sk)));
-      const auto aux = arr<32>(v.aux);
-      CHECK(util::to_hex(util::from_hex(v.signature)) == hex(schnorr_sign(sk, message, &aux)));
-      ++signed_count;
-    }
-    // Public keys that are no curve point cannot even be held as keys: verification is false.
-    XOnlyPublicKey pk = arr<32>(v.pubkey);
-    CHECK(schnorr_verify(pk, message, arr<64>(v.signature)) == expected);
-  }
-  CHECK(signed_count == 8);
-}
-
-TEST_CASE("bip340: a fresh signature verifies; another message or key does not") {
-  const auto sk = arr<32>("b7e151628aed2a6abf7158809cf4f3c762e7160f38b4da56a784d9045190cfef");
-  const auto pk = xonly_public_key(sk);
-  const auto sig = schnorr_sign(sk, "message");
-  CHECK(schnorr_verify(pk, "message", sig));
-  CHECK_FALSE(schnorr_verify(pk, "messagf", sig));
-  CHECK_FALSE(schnorr_verify(xonly_public_key(arr<32>("0000000000000000000000000000000000000000000000000000000000000003")),
-                             "message", sig));
-  CHECK_THROWS_AS(xonly_public_key(NostrSecretKey{}), Error);
-  CHECK_FALSE(is_valid_secret_key(arr<32>("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")));
-  CHECK(is_valid_secret_key(sk));
 }
 
 // --- NIP-04 -----------------------------------------------------------------------------

@@ -7,13 +7,12 @@
 #include <cstdint>
 #include <string>
 
+#include "petalsln/util/schnorr_signature.hpp"
+
 namespace petalsln {
 
 /// A peer id: the 32-byte x-only secp256k1 public key of a node (BIP-340).
 using PeerId = std::array<std::uint8_t, 32>;
-
-/// A 64-byte BIP-340 Schnorr signature.
-using SchnorrSignature = std::array<std::uint8_t, 64>;
 
 /// A 32-byte message digest, the only thing a NodeIdentity signs (hash your data first,
 /// with a tagged hash so a signature made for one purpose is never valid for another).

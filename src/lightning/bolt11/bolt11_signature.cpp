@@ -5,7 +5,7 @@
 #include <secp256k1_recovery.h>
 
 #include "lightning/bolt11/bolt11_codec.hpp"
-#include "lightning/secp256k1_context.hpp"
+#include "util/secp256k1_context.hpp"
 
 namespace petalsln::lightning {
 namespace {
@@ -13,7 +13,7 @@ namespace {
 Bolt11NodeId serialize(const secp256k1_pubkey& key) {
   Bolt11NodeId out{};
   std::size_t len = out.size();
-  secp256k1_ec_pubkey_serialize(secp256k1_ctx(), out.data(), &len, &key, SECP256K1_EC_COMPRESSED);
+  secp256k1_ec_pubkey_serialize(util::secp256k1_ctx(), out.data(), &len, &key, SECP256K1_EC_COMPRESSED);
   return out;
 }
 
@@ -21,18 +21,18 @@ Bolt11NodeId serialize(const secp256k1_pubkey& key) {
 // verifies low-S signatures only, which is exactly what the specification requires here.
 std::optional<std::string> verify_against_node_id(const Bolt11Hash& digest, const Bolt11Invoice& inv) {
   secp256k1_pubkey key;
-  if (secp256k1_ec_pubkey_parse(secp256k1_ctx(), &key, inv.payee_node_id->data(), inv.payee_node_id->size()) != 1) {
+  if (secp256k1_ec_pubkey_parse(util::secp256k1_ctx(), &key, inv.payee_node_id->data(), inv.payee_node_id->size()) != 1) {
     return "field 'n' (payee node id) is not a valid public key";
   }
   secp256k1_ecdsa_signature sig;
-  if (secp256k1_ecdsa_signature_parse_compact(secp256k1_ctx(), &sig, inv.signature.data()) != 1) {
+  if (secp256k1_ecdsa_signature_parse_compact(util::secp256k1_ctx(), &sig, inv.signature.data()) != 1) {
     return "signature R or S is not below the curve order";
   }
   secp256k1_ecdsa_signature normalized;
-  if (secp256k1_ecdsa_signature_normalize(secp256k1_ctx(), &normalized, &sig) == 1) {
+  if (secp256k1_ecdsa_signature_normalize(util::secp256k1_ctx(), &normalized, &sig) == 1) {
     return "signature is not low-S, which readers must refuse when the invoice has an 'n' field";
   }
-  if (secp256k1_ecdsa_verify(secp256k1_ctx(), &sig, digest.data(), &key) != 1) {
+  if (secp256k1_ecdsa_verify(util::secp256k1_ctx(), &sig, digest.data(), &key) != 1) {
     return "signature does not verify against the 'n' field's public key";
   }
   return std::nullopt;
@@ -41,12 +41,12 @@ std::optional<std::string> verify_against_node_id(const Bolt11Hash& digest, cons
 // Without `n`, the payee is whoever signed: recover the key (high-S accepted, per the spec).
 std::optional<std::string> recover_payee(const Bolt11Hash& digest, Bolt11Invoice& inv) {
   secp256k1_ecdsa_recoverable_signature sig;
-  if (secp256k1_ecdsa_recoverable_signature_parse_compact(secp256k1_ctx(), &sig, inv.signature.data(),
+  if (secp256k1_ecdsa_recoverable_signature_parse_compact(util::secp256k1_ctx(), &sig, inv.signature.data(),
                                                           inv.recovery_id) != 1) {
     return "signature is not recoverable (R or S is not below the curve order)";
   }
   secp256k1_pubkey key;
-  if (secp256k1_ecdsa_recover(secp256k1_ctx(), &key, &sig, digest.data()) != 1) {
+  if (secp256k1_ecdsa_recover(util::secp256k1_ctx(), &key, &sig, digest.data()) != 1) {
     return "signature is not recoverable";
   }
   inv.payee = serialize(key);
@@ -69,7 +69,7 @@ std::optional<std::string> check_signature(const Bolt11Hash& digest, Bolt11Invoi
 
 Bolt11NodeId public_key_of(const Bolt11SecretKey& secret_key) {
   secp256k1_pubkey key;
-  if (secp256k1_ec_pubkey_create(secp256k1_ctx(), &key, secret_key.data()) != 1) {
+  if (secp256k1_ec_pubkey_create(util::secp256k1_ctx(), &key, secret_key.data()) != 1) {
     fail(ErrorCode::invalid_argument, "the signing key is not a valid secp256k1 secret key");
   }
   return serialize(key);
@@ -79,11 +79,11 @@ Bolt11NodeId sign_digest(const Bolt11Hash& digest, const Bolt11SecretKey& secret
   const Bolt11NodeId pubkey = public_key_of(secret_key);
   secp256k1_ecdsa_recoverable_signature sig;
   // A null nonce function means RFC 6979, so the same invoice and key give the same signature.
-  if (secp256k1_ecdsa_sign_recoverable(secp256k1_ctx(), &sig, digest.data(), secret_key.data(), nullptr, nullptr) != 1) {
+  if (secp256k1_ecdsa_sign_recoverable(util::secp256k1_ctx(), &sig, digest.data(), secret_key.data(), nullptr, nullptr) != 1) {
     fail(ErrorCode::internal, "secp256k1 could not sign the invoice");
   }
   int recid = 0;
-  secp256k1_ecdsa_recoverable_signature_serialize_compact(secp256k1_ctx(), inv.signature.data(), &recid, &sig);
+  secp256k1_ecdsa_recoverable_signature_serialize_compact(util::secp256k1_ctx(), inv.signature.data(), &recid, &sig);
   inv.recovery_id = static_cast<std::uint8_t>(recid);
   return pubkey;
 }

@@ -2,9 +2,9 @@
 
 #include <secp256k1.h>
 
-#include "lightning/secp256k1_context.hpp"
 #include "petalsln/util/error.hpp"
 #include "util/random.hpp"
+#include "util/secp256k1_context.hpp"
 #include "util/secure_wipe.hpp"
 
 namespace petalsln::lightning::devnet {
@@ -72,18 +72,18 @@ Bolt11SecretKey fresh_node_secret() {
   Bolt11SecretKey key{};
   do {
     util::random_bytes(key.data(), key.size());
-  } while (secp256k1_ec_seckey_verify(secp256k1_ctx(), key.data()) != 1);
+  } while (secp256k1_ec_seckey_verify(util::secp256k1_ctx(), key.data()) != 1);
   return key;
 }
 
 Bolt11NodeId node_id_of(const Bolt11SecretKey& secret) {
   secp256k1_pubkey pub;
-  if (secp256k1_ec_pubkey_create(secp256k1_ctx(), &pub, secret.data()) != 1) {
+  if (secp256k1_ec_pubkey_create(util::secp256k1_ctx(), &pub, secret.data()) != 1) {
     throw Error(ErrorCode::internal, "devnet: cannot derive a node id");
   }
   Bolt11NodeId id{};
   std::size_t len = id.size();
-  secp256k1_ec_pubkey_serialize(secp256k1_ctx(), id.data(), &len, &pub, SECP256K1_EC_COMPRESSED);
+  secp256k1_ec_pubkey_serialize(util::secp256k1_ctx(), id.data(), &len, &pub, SECP256K1_EC_COMPRESSED);
   return id;
 }
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "lightning/wallet/nwc/nostr_schnorr.hpp"
+#include "lightning/wallet/nwc/nostr_keys.hpp"
 
 namespace petalsln::lightning::nip04 {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "lightning/wallet/nwc/nostr_schnorr.hpp"
+#include "lightning/wallet/nwc/nostr_keys.hpp"
 
 namespace petalsln::lightning::nip44 {
 

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "lightning/wallet/nwc/nostr_schnorr.hpp"
+#include "lightning/wallet/nwc/nostr_keys.hpp"
 
 namespace petalsln::lightning {
 

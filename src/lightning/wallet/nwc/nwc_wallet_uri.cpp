@@ -1,8 +1,8 @@
 // Parsing nostr+walletconnect:// URIs (NIP-47 "Nostr Wallet Connect URI").
 
-#include "lightning/wallet/nwc/nostr_schnorr.hpp"
+#include "lightning/wallet/nwc/nostr_keys.hpp"
 #include "net/websocket_client.hpp"
-#include "petalsln/lightning/nwc_wallet.hpp"
+#include "lightning/wallet/nwc/nwc_wallet.hpp"
 #include "petalsln/util/error.hpp"
 #include "petalsln/util/hex.hpp"
 #include "util/secure_wipe.hpp"

@@ -1,4 +1,4 @@
-#include "swarm/secp256k1_context.hpp"
+#include "util/secp256k1_context.hpp"
 
 #include <array>
 #include <cstdint>
@@ -7,19 +7,19 @@
 #include "util/random.hpp"
 #include "util/secure_wipe.hpp"
 
-namespace petalsln::swarm {
+namespace petalsln::util {
 namespace {
 
 secp256k1_context* create_randomized_context() {
   secp256k1_context* ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-  if (ctx == nullptr) throw Error(ErrorCode::internal, "secp256k1_context_create failed");
+  if (ctx == nullptr) throw Error(ErrorCode::internal, "secp256k1: cannot create a context");
   std::array<std::uint8_t, 32> seed{};
-  util::random_bytes(seed.data(), seed.size());
-  const int ok = secp256k1_context_randomize(ctx, seed.data());
-  util::secure_wipe(seed.data(), seed.size());
-  if (ok != 1) {
+  random_bytes(seed.data(), seed.size());
+  const bool randomized = secp256k1_context_randomize(ctx, seed.data()) == 1;
+  secure_wipe(seed.data(), seed.size());
+  if (!randomized) {
     secp256k1_context_destroy(ctx);
-    throw Error(ErrorCode::internal, "secp256k1_context_randomize failed");
+    throw Error(ErrorCode::internal, "secp256k1: cannot randomize the context");
   }
   return ctx;
 }
@@ -32,4 +32,4 @@ const secp256k1_context* secp256k1_ctx() {
   return ctx;
 }
 
-}  // namespace petalsln::swarm
+}  // namespace petalsln::util
