@@ -11,7 +11,7 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/petalsln DESTINATION ${CMAKE_INS
 # Every static library the C++ target reaches goes into the export set (CMake needs them
 # to describe petalsln::petalsln's link line).
 set(_petalsln_static petalsln_util petalsln_net petalsln_model petalsln_text petalsln_swarm
-    petalsln_lightning petalsln_rpc petalsln_server petalsln_client petalsln_swarm_proto
+    petalsln_lightning petalsln_rpc petalsln_server petalsln_client petalsln_gateway petalsln_swarm_proto
     petalsln_blocks_proto)
 install(TARGETS petalsln ${_petalsln_static} petalsln_c EXPORT petalslnTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -17,6 +17,6 @@ add_custom_command(OUTPUT ${_petalsln_layer_stamp}
   VERBATIM)
 add_custom_target(petalsln_layer_check ALL DEPENDS ${_petalsln_layer_stamp})
 # Every layer's library waits for the check, so a forbidden include stops the build early.
-foreach(_layer util net model text swarm lightning rpc server client)
+foreach(_layer util net model text swarm lightning rpc server client gateway)
   add_dependencies(petalsln_${_layer} petalsln_layer_check)
 endforeach()

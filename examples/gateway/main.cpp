@@ -1,0 +1,160 @@
+// petalsln-gateway: sell chat on the swarm over HTTP and WebSocket, in OpenAI's and
+// chat.petals.dev's dialects. A swarm client for one model (through the DHT, a static list of
+// servers, or --local), and a server for anyone's chat program.
+//
+// When it serves it prints exactly one line to stdout:
+//   ready url=http://HOST:PORT model=NAME price_msat_per_1k_tokens=N
+// then one line per request on stderr. SIGINT/SIGTERM stop it: no new connections, running
+// messages finish (at most --stop-grace seconds), exit 0.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "petalsln/gateway/gateway.hpp"
+#include "petalsln/lightning/wallet.hpp"
+#include "petalsln/util/error.hpp"
+
+using namespace petalsln;
+
+namespace {
+
+struct GatewayFlags {
+  std::string model_dir;
+  std::string model_name;
+  std::string listen = "127.0.0.1:0";
+  bool local = false;
+  std::vector<std::string> initial_peers;
+  std::vector<std::string> peers;
+  double timeout_s = 30;
+  std::string wallet;
+  std::uint64_t budget_sats = 0;
+  std::uint64_t price_msat_per_1k_tokens = 0;
+  std::size_t max_connections = 256;
+  std::size_t max_sessions = 8;
+  std::uint64_t max_body_bytes = 1024 * 1024;
+  std::uint32_t max_header_bytes = 16 * 1024;
+  std::int64_t max_new_tokens = 512;
+  double idle_timeout_s = 120;
+  double header_timeout_s = 10;
+  double body_timeout_s = 30;
+  double stop_grace_s = 30;
+};
+
+std::chrono::milliseconds seconds(double s) { return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0)); }
+
+void declare_flags(CLI::App& app, GatewayFlags& f) {
+  app.add_option("--model", f.model_dir, "model folder (in swarm mode only the tokenizer and head are loaded)")->required();
+  app.add_option("--model-name", f.model_name, "the name servers announce and clients ask for (default: the folder's base name)");
+  app.add_option("--listen", f.listen, "HOST:PORT to serve on (port 0: any free port)")->capture_default_str();
+  app.add_flag("--local", f.local, "run every block in this process (no swarm)");
+  app.add_option("--initial-peers", f.initial_peers, "find the swarm through the DHT via HOST:PORT[,...]")->delimiter(',');
+  app.add_option("--peers", f.peers, "use the servers at HOST:PORT[,...] (no DHT)")->delimiter(',');
+  app.add_option("--timeout", f.timeout_s, "seconds a server may take for one step")->check(CLI::Range(0.001, 3600.0))->capture_default_str();
+  app.add_option("--wallet", f.wallet, "wallet that pays priced servers, e.g. devnet:FILE?account=NAME");
+  app.add_option("--budget-sats", f.budget_sats, "most the gateway may spend on servers (default 0: free servers only)");
+  app.add_option("--price-msat-per-1k-tokens", f.price_msat_per_1k_tokens, "price of 1000 tokens to clients (0: free; paying is not yet implemented)")
+      ->capture_default_str();
+  app.add_option("--max-connections", f.max_connections, "open connections at most")->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--max-sessions", f.max_sessions, "messages generating at once at most (more get 503)")->check(CLI::Range(1, 10000))->capture_default_str();
+  app.add_option("--max-body-bytes", f.max_body_bytes, "largest request body or WebSocket message (larger: 413)")
+      ->check(CLI::Range(1024, 64 * 1024 * 1024))->capture_default_str();
+  app.add_option("--max-header-bytes", f.max_header_bytes, "largest request head (larger: 431)")->check(CLI::Range(1024, 1024 * 1024))->capture_default_str();
+  app.add_option("--max-new-tokens", f.max_new_tokens, "most new tokens any request may ask for")->check(CLI::Range(1, 1000000))->capture_default_str();
+  app.add_option("--idle-timeout", f.idle_timeout_s, "seconds an idle keep-alive connection or WebSocket is kept")
+      ->check(CLI::Range(0.01, 86400.0))->capture_default_str();
+  app.add_option("--header-timeout", f.header_timeout_s, "seconds to receive a request's head")->check(CLI::Range(0.01, 3600.0))->capture_default_str();
+  app.add_option("--body-timeout", f.body_timeout_s, "seconds to receive a request's body")->check(CLI::Range(0.01, 3600.0))->capture_default_str();
+  app.add_option("--stop-grace", f.stop_grace_s, "seconds running messages get to finish on SIGINT/SIGTERM")->check(CLI::Range(0.0, 3600.0))->capture_default_str();
+  app.footer("Serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models, POST /api/v1/generate,\n"
+             "WebSocket /api/v2/generate and GET /api/v1/swarm. Stops cleanly on SIGINT or SIGTERM.");
+}
+
+// "HOST:PORT" (HOST may be a bracketed IPv6 literal) into its parts.
+void parse_listen(const std::string& listen, GatewayOptions& o) {
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw Error(ErrorCode::invalid_argument, "--listen must be HOST:PORT, got \"" + listen + "\"");
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535) {
+    throw Error(ErrorCode::invalid_argument, "--listen: bad port \"" + port + "\"");
+  }
+  o.listen_host = host;
+  o.listen_port = static_cast<std::uint16_t>(std::stoul(port));
+}
+
+GatewayOptions gateway_options(const GatewayFlags& f) {
+  GatewayOptions o;
+  o.model_dir = f.model_dir;
+  o.model_name = f.model_name;
+  parse_listen(f.listen, o);
+  o.local = f.local;
+  o.initial_peers = f.initial_peers;
+  o.peers = f.peers;
+  o.server_timeout = seconds(f.timeout_s);
+  if (!f.wallet.empty()) o.wallet = std::shared_ptr<Wallet>(open_wallet(f.wallet));
+  o.budget_msat = f.budget_sats * 1000;
+  o.max_connections = f.max_connections;
+  o.max_generations = f.max_sessions;
+  o.max_body_bytes = f.max_body_bytes;
+  o.max_header_bytes = f.max_header_bytes;
+  o.max_new_tokens = f.max_new_tokens;
+  o.idle_timeout = seconds(f.idle_timeout_s);
+  o.header_timeout = seconds(f.header_timeout_s);
+  o.body_timeout = seconds(f.body_timeout_s);
+  o.request_log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  return o;
+}
+
+// Blocks SIGINT/SIGTERM in every thread (before any starts) so that main can sigwait.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int run(const GatewayFlags& f, const sigset_t& stop_signals) {
+  if (f.price_msat_per_1k_tokens != 0) {
+    throw Error(ErrorCode::unsupported, "--price-msat-per-1k-tokens: selling chat is not implemented yet; run a free gateway (0)");
+  }
+  Gateway gateway(gateway_options(f));
+  std::printf("ready url=%s model=%s price_msat_per_1k_tokens=%llu\n", gateway.url().c_str(), gateway.model_name().c_str(),
+              static_cast<unsigned long long>(f.price_msat_per_1k_tokens));
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::fprintf(stderr, "petalsln-gateway: %s received, finishing running messages and stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  gateway.stop(seconds(f.stop_grace_s));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const sigset_t stop_signals = block_stop_signals();
+  CLI::App app{"Serve chat on the swarm over HTTP and WebSocket (OpenAI and chat.petals.dev APIs).", "petalsln-gateway"};
+  GatewayFlags flags;
+  declare_flags(app, flags);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return run(flags, stop_signals);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "petalsln-gateway: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,77 @@
+#pragma once
+/// @file gateway_options.hpp
+/// What a Gateway serves, where its blocks run, and the limits it holds every client to.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "petalsln/lightning/wallet.hpp"
+
+namespace petalsln {
+
+/// Options of a Gateway. Every size, count and time a client could push on has a limit here;
+/// the defaults suit a gateway on loopback behind a reverse proxy.
+struct GatewayOptions {
+  /// The Hugging Face model folder (the client side is loaded from it: tokenizer, chat
+  /// template, head; with `local` also the blocks).
+  std::string model_dir;
+  /// The name clients ask for and servers announce (""= the model folder's base name).
+  std::string model_name;
+
+  /// Run every block in this process. Exactly one of local, initial_peers and peers.
+  bool local = false;
+  /// DHT nodes ("host:port") to join to find the model's servers.
+  std::vector<std::string> initial_peers;
+  /// Servers ("host:port") to use directly, no DHT.
+  std::vector<std::string> peers;
+  /// How long a server may take for one step, an Info answer, or a route to become available.
+  std::chrono::milliseconds server_timeout{30000};
+  /// Pays priced servers on the route (null: free servers only). Shared with the caller.
+  std::shared_ptr<Wallet> wallet;
+  /// Most the gateway may spend on servers over its life, fees included, in millisatoshis.
+  std::uint64_t budget_msat = 0;
+  /// Skip servers charging more than this per 1000 block-tokens (nullopt: no limit).
+  std::optional<std::uint64_t> max_server_price_msat;
+
+  /// Address to listen on (a host name or IP literal).
+  std::string listen_host = "127.0.0.1";
+  /// Port to listen on; 0 picks a free one (see Gateway::url()).
+  std::uint16_t listen_port = 0;
+  /// Threads running the sockets' I/O (generation runs on each connection's own thread).
+  int io_threads = 2;
+
+  /// Open connections at most (HTTP and WebSocket together); one more gets 503.
+  std::size_t max_connections = 256;
+  /// Messages generating at once at most; one more gets 503 with Retry-After.
+  std::size_t max_generations = 8;
+  /// Largest request head (request line and headers) in bytes; larger gets 431.
+  std::uint32_t max_header_bytes = 16 * 1024;
+  /// Largest request body or WebSocket message in bytes; larger gets 413 (or a closed socket).
+  std::uint64_t max_body_bytes = 1024 * 1024;
+  /// Most new tokens any one message may ask for.
+  std::int64_t max_new_tokens = 512;
+  /// Most stop strings per request, and the longest one in bytes.
+  std::size_t max_stop_strings = 8;
+  std::size_t max_stop_string_bytes = 256;  ///< See max_stop_strings.
+
+  /// Time to receive a request's head once a connection is open or idle between requests.
+  std::chrono::milliseconds header_timeout{10000};
+  /// Time to receive a request's body once its head has arrived.
+  std::chrono::milliseconds body_timeout{30000};
+  /// Time a client may take to accept each piece of a response.
+  std::chrono::milliseconds write_timeout{30000};
+  /// A keep-alive connection or a WebSocket silent this long is closed.
+  std::chrono::milliseconds idle_timeout{120000};
+
+  /// Receives one line per HTTP request or WebSocket message: method, path, status, tokens,
+  /// msat, milliseconds. Never holds a secret. May be empty (no log).
+  std::function<void(const std::string& line)> request_log;
+};
+
+}  // namespace petalsln

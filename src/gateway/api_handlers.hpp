@@ -1,0 +1,43 @@
+#pragma once
+// The gateway's routes and the handler of each, by dialect: OpenAI's in openai_api.cpp,
+// chat.petals.dev's in petals_api.cpp (HTTP) and petals_session.cpp (WebSocket), the rest in
+// routes.cpp.
+
+#include "gateway/generation_service.hpp"
+#include "gateway/http_types.hpp"
+#include "petalsln/gateway/gateway_options.hpp"
+
+namespace petalsln::gateway {
+
+/// What every handler works with.
+struct ApiContext {
+  GenerationService& service;     ///< The model and the swarm.
+  const GatewayOptions& options;  ///< Limits.
+};
+
+/// The WebSocket path of chat.petals.dev's streaming API.
+inline constexpr const char* kPetalsWebSocketPath = "/api/v2/generate";
+
+/// Answers any HTTP request (not a WebSocket upgrade): routes it, and turns every refusal into
+/// the error shape of the route's dialect.
+void handle_request(ApiContext& api, const HttpRequest& request, ResponseWriter& writer);
+
+/// POST /v1/chat/completions.
+void handle_chat_completions(ApiContext& api, const HttpRequest& request, ResponseWriter& writer);
+/// POST /v1/completions.
+void handle_completions(ApiContext& api, const HttpRequest& request, ResponseWriter& writer);
+/// GET /v1/models.
+void handle_models(ApiContext& api, ResponseWriter& writer);
+/// Sends @p error as OpenAI's {"error": {...}} with its status.
+void respond_openai_error(ResponseWriter& writer, int status, const std::string& type, const std::string& message,
+                          const std::string& param, const std::string& code);
+
+/// GET or POST /api/v1/generate (form-encoded).
+void handle_petals_generate(ApiContext& api, const HttpRequest& request, ResponseWriter& writer);
+/// GET /api/v1/swarm.
+void handle_swarm(ApiContext& api, ResponseWriter& writer);
+
+/// Runs one chat.petals.dev WebSocket session (/api/v2/generate) until the client leaves.
+void run_petals_session(ApiContext& api, MessageChannel& channel);
+
+}  // namespace petalsln::gateway

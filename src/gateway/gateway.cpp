@@ -1,0 +1,140 @@
+#include "petalsln/gateway/gateway.hpp"
+
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+
+#include "gateway/connection.hpp"
+#include "gateway/generation_service.hpp"
+#include "petalsln/util/error.hpp"
+
+namespace petalsln {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+void check_options(const GatewayOptions& o) {
+  auto require = [](bool ok, const char* what) {
+    if (!ok) throw Error(ErrorCode::invalid_argument, what);
+  };
+  require(o.io_threads >= 1 && o.io_threads <= 64, "io threads must be in [1, 64]");
+  require(o.max_connections >= 1, "max connections must be at least 1");
+  require(o.max_header_bytes >= 1024, "max header bytes must be at least 1024");
+  require(o.max_body_bytes >= 1024, "max body bytes must be at least 1024");
+  require(o.max_new_tokens >= 1, "max new tokens must be at least 1");
+  require(o.header_timeout.count() > 0 && o.body_timeout.count() > 0 && o.write_timeout.count() > 0 && o.idle_timeout.count() > 0,
+          "every timeout must be positive");
+}
+
+// What a client past max_connections reads before the socket closes.
+const std::string& busy_response() {
+  static const std::string text =
+      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nConnection: close\r\n"
+      "Content-Length: 112\r\n\r\n"
+      R"({"error": {"message": "too many connections; retry shortly", "type": "server_error", "param": null, "code": null}})";
+  return text;
+}
+
+}  // namespace
+
+struct Gateway::Impl {
+  explicit Impl(GatewayOptions o) : options(std::move(o)), service(options), api{service, options} {}
+
+  GatewayOptions options;
+  gateway::GenerationService service;
+  gateway::ApiContext api;
+  net::io_context io;
+  tcp::acceptor acceptor{io};
+  std::vector<std::thread> io_threads;
+  gateway::ConnectionHub hub;
+  std::string url;
+  std::mutex stop_mutex;
+  bool stopped = false;
+
+  void bind() {
+    tcp::resolver resolver(io);
+    const auto endpoints = resolver.resolve(options.listen_host, std::to_string(options.listen_port));
+    const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(net::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(net::socket_base::max_listen_connections);
+    const auto bound = acceptor.local_endpoint();
+    const std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string();
+    url = "http://" + host + ":" + std::to_string(bound.port());
+  }
+
+  void accept_next() {
+    acceptor.async_accept(net::make_strand(io), [this](boost::system::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      if (!ec) admit(std::move(socket));
+      accept_next();
+    });
+  }
+
+  void admit(tcp::socket socket) {
+    auto io_ptr = std::make_shared<gateway::ConnectionIo>(std::move(socket));
+    if (!hub.admit(io_ptr, options.max_connections)) {
+      // Tell the client why, then drop it; the write keeps the socket alive until done.
+      net::async_write(io_ptr->tcp, net::buffer(busy_response()), [io_ptr](boost::system::error_code, std::size_t) {
+        boost::system::error_code ignored;
+        io_ptr->tcp.socket().close(ignored);
+      });
+      return;
+    }
+    std::thread([this, io_ptr] {
+      gateway::run_connection(io_ptr, hub, api);
+      hub.leave(io_ptr);  // the last touch of this object: stop() may destroy it after
+    }).detach();
+  }
+};
+
+Gateway::Gateway(GatewayOptions options) {
+  check_options(options);
+  impl_ = std::make_unique<Impl>(std::move(options));
+  try {
+    impl_->bind();
+  } catch (const boost::system::system_error& e) {
+    throw Error(ErrorCode::io, "cannot listen on " + impl_->options.listen_host + ":" + std::to_string(impl_->options.listen_port) + ": " + e.what());
+  }
+  impl_->accept_next();
+  for (int i = 0; i < impl_->options.io_threads; ++i) impl_->io_threads.emplace_back([this] { impl_->io.run(); });
+}
+
+Gateway::~Gateway() { stop(std::chrono::milliseconds(0)); }
+
+std::string Gateway::url() const { return impl_->url; }
+
+const std::string& Gateway::model_name() const noexcept { return impl_->service.model_name(); }
+
+void Gateway::stop(std::chrono::milliseconds grace) {
+  std::lock_guard<std::mutex> lock(impl_->stop_mutex);
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  std::promise<void> closed;
+  net::post(impl_->io, [this, &closed] {
+    boost::system::error_code ignored;
+    impl_->acceptor.close(ignored);
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  impl_->hub.begin_stop();
+  if (!impl_->hub.wait_empty(grace)) {
+    impl_->hub.cancel_all();
+    // A message's current step ends within the server timeout; its socket is closed already.
+    impl_->hub.wait_empty(impl_->options.server_timeout + std::chrono::seconds(5));
+  }
+  impl_->io.stop();
+  for (auto& t : impl_->io_threads) t.join();
+  impl_->io_threads.clear();
+}
+
+}  // namespace petalsln

@@ -1,0 +1,226 @@
+#include "gateway/generation_service.hpp"
+
+#include <chrono>
+
+#include "gateway/api_error.hpp"
+#include "gateway/chat_prompt.hpp"
+#include "gateway/stop_strings.hpp"
+#include "petalsln/client/generator.hpp"
+#include "petalsln/client/local_model.hpp"
+#include "petalsln/client/remote_sequence.hpp"
+#include "petalsln/model/model_fingerprint.hpp"
+#include "petalsln/rpc/server_info.hpp"
+#include "petalsln/swarm/discovery.hpp"
+#include "petalsln/util/error.hpp"
+#include "petalsln/util/files.hpp"
+
+namespace petalsln::gateway {
+
+namespace {
+
+// Lookups are shared by every session; a DHT search takes a while, so a fresh answer is
+// reused for this long (a failover still excludes the peer that failed).
+constexpr std::chrono::milliseconds kLookupReuse{2000};
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+}  // namespace
+
+const char* to_string(FinishReason reason) noexcept {
+  switch (reason) {
+    case FinishReason::stop: return "stop";
+    case FinishReason::length: return "length";
+    case FinishReason::cancelled: return "cancelled";
+  }
+  return "length";
+}
+
+// The discovery every remote sequence looks its candidates up through.
+struct GenerationService::Swarm {
+  std::unique_ptr<Discovery> discovery;
+  std::string model_name;
+  ModelFingerprint fingerprint{};
+  std::mutex mutex;  // Discovery is not documented thread-safe: one lookup at a time
+  LookupResult last;
+  std::chrono::steady_clock::time_point last_at{};
+
+  LookupResult lookup() {
+    std::lock_guard<std::mutex> lock(mutex);
+    const auto now = std::chrono::steady_clock::now();
+    if (last_at == std::chrono::steady_clock::time_point{} || now - last_at > kLookupReuse) {
+      last = discovery->lookup(model_name, fingerprint);
+      last_at = now;
+    }
+    return last;
+  }
+};
+
+GenerationService::GenerationService(const GatewayOptions& options) : options_(options) {
+  const int modes = int{options.local} + int{!options.initial_peers.empty()} + int{!options.peers.empty()};
+  if (modes != 1) throw Error(ErrorCode::invalid_argument, "choose exactly one of local, initial peers and peers");
+  if (options.budget_msat > 0 && !options.wallet) throw Error(ErrorCode::invalid_argument, "a budget needs a wallet");
+  if (options.server_timeout.count() <= 0) throw Error(ErrorCode::invalid_argument, "the server timeout must be positive");
+  if (options.max_generations == 0) throw Error(ErrorCode::invalid_argument, "max generations must be at least 1");
+  model_ = LocalModel::open(options.model_dir, {}, {}, /*load_blocks=*/options.local);
+  model_name_ = options.model_name.empty() ? util::base_name(model_->dir()) : options.model_name;
+  if (options.local) return;
+  swarm_ = std::make_unique<Swarm>();
+  swarm_->model_name = model_name_;
+  swarm_->fingerprint = compute_model_fingerprint(model_->dir());
+  if (!options.peers.empty()) {
+    swarm_->discovery = std::make_unique<StaticDiscovery>(parse_endpoint_list(join(options.peers)), options.server_timeout);
+    return;
+  }
+  DhtDiscoveryOptions o;
+  o.bind_address = "0.0.0.0";
+  o.bootstrap_nodes = parse_endpoint_list(join(options.initial_peers));
+  auto dht = std::make_unique<DhtDiscovery>(o);
+  if (!dht->wait_until_connected(std::chrono::milliseconds(10000))) {
+    throw Error(ErrorCode::io, "could not reach any DHT node in " + join(options.initial_peers));
+  }
+  swarm_->discovery = std::move(dht);
+}
+
+GenerationService::~GenerationService() = default;
+
+std::int64_t GenerationService::context_length() const noexcept { return model_->config().max_position_embeddings; }
+
+std::int64_t GenerationService::num_blocks() const noexcept { return model_->config().num_hidden_layers; }
+
+std::vector<TokenId> GenerationService::encode_chat(const std::vector<ChatMessage>& messages) const {
+  return encode_chat_messages(*model_, messages);
+}
+
+std::vector<TokenId> GenerationService::encode_raw(const std::string& text) const {
+  return model_->encode_prompt(text, /*raw=*/true);
+}
+
+std::unique_ptr<BlockPipeline> GenerationService::new_pipeline() {
+  if (options_.local) return model_->new_pipeline();
+  Swarm* swarm = swarm_.get();
+  RemoteSequenceOptions ro;
+  ro.model_name = model_name_;
+  ro.wallet = options_.wallet;
+  ro.budget_msat = options_.budget_msat;
+  ro.route.max_price_msat = options_.max_server_price_msat;
+  ro.step_timeout = options_.server_timeout;
+  ro.ping_timeout = options_.server_timeout;
+  ro.route_timeout = options_.server_timeout;
+  return std::make_unique<RemoteSequence>(CandidateLookup([swarm] { return swarm->lookup(); }),
+                                          static_cast<std::uint32_t>(model_->config().num_hidden_layers),
+                                          model_->config().hidden_size, ro);
+}
+
+std::unique_ptr<GenerationSlot> GenerationService::try_acquire() {
+  std::unique_ptr<BlockPipeline> pipeline;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (running_ >= options_.max_generations) return nullptr;
+    ++running_;
+    if (!idle_.empty()) {
+      pipeline = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  try {
+    if (!pipeline) pipeline = new_pipeline();
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --running_;
+    throw;
+  }
+  return std::unique_ptr<GenerationSlot>(new GenerationSlot(*this, std::move(pipeline)));
+}
+
+void GenerationService::give_back(std::unique_ptr<BlockPipeline> pipeline) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  --running_;
+  // A remote pipeline keeps the credit it bought from each server: reuse it.
+  if (pipeline) idle_.push_back(std::move(pipeline));
+}
+
+std::size_t GenerationService::running() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return running_;
+}
+
+GenerationSlot::GenerationSlot(GenerationService& owner, std::unique_ptr<BlockPipeline> pipeline)
+    : owner_(owner), pipeline_(std::move(pipeline)) {}
+
+GenerationSlot::~GenerationSlot() { owner_.give_back(std::move(pipeline_)); }
+
+namespace {
+
+// Maps the client layer's failures to what an API client is told.
+[[noreturn]] void rethrow_as_api_error(const Error& e) {
+  switch (e.code()) {
+    case ErrorCode::invalid_argument:
+    case ErrorCode::out_of_range:
+      if (std::string(e.what()).find("budget") != std::string::npos) {
+        throw ApiError(503, "server_error", std::string("the gateway's budget for the swarm is spent: ") + e.what(), "", "budget_exhausted");
+      }
+      throw bad_request(e.what());
+    case ErrorCode::not_found:
+      throw ApiError(503, "server_error", std::string("the swarm cannot serve this model now: ") + e.what(), "", "swarm_unavailable");
+    case ErrorCode::io:
+      throw ApiError(502, "server_error", std::string("the swarm failed: ") + e.what(), "", "swarm_failed");
+    default:
+      throw ApiError(500, "server_error", e.what(), "", "internal_error");
+  }
+}
+
+}  // namespace
+
+TextResult GenerationService::generate(GenerationSlot& slot, const TextRequest& request, const TextSink& sink) {
+  TextResult result;
+  result.prompt_tokens = static_cast<std::int64_t>(request.prompt_ids.size());
+  if (request.prompt_ids.empty()) throw bad_request("the prompt is empty", "", "empty_prompt");
+  if (result.prompt_tokens >= context_length()) {
+    throw bad_request("the prompt has " + std::to_string(result.prompt_tokens) + " tokens; this model's context is " +
+                          std::to_string(context_length()),
+                      "", "context_length_exceeded");
+  }
+  GenerationOptions go;
+  go.max_new_tokens = request.max_new_tokens;
+  go.sampling = request.sampling;
+  go.stop_ids = model_->stop_ids();
+  StopStringFilter filter(request.stop_strings, request.keep_stop_string);
+  std::int64_t tokens = 0;
+  auto on_token = [&](TokenId, const std::string& piece) {
+    ++tokens;
+    const std::string out = filter.push(piece);
+    result.text += out;
+    if (sink && !sink(out, tokens)) return false;
+    return !filter.stopped();
+  };
+  GenerationResult generated;
+  try {
+    Generator generator(model_->tokenizer(), model_->head(), *slot.pipeline_);
+    generated = generator.generate(request.prompt_ids, go, on_token);
+  } catch (const Error& e) {
+    rethrow_as_api_error(e);
+  }
+  result.new_ids = std::move(generated.new_ids);
+  if (filter.stopped()) {
+    result.finish = FinishReason::stop;
+  } else {
+    const std::string rest = filter.finish();
+    result.text += rest;
+    if (!rest.empty() && sink) sink(rest, tokens);
+    result.finish = generated.stop_reason == StopReason::stop_token ? FinishReason::stop
+                    : generated.stop_reason == StopReason::length ? FinishReason::length
+                                                                   : FinishReason::cancelled;
+  }
+  return result;
+}
+
+std::vector<ServerRecord> GenerationService::servers() {
+  if (!swarm_) return {};
+  return swarm_->lookup().records;
+}
+
+}  // namespace petalsln::gateway

@@ -1,0 +1,88 @@
+// Which handler answers which request, and how each dialect says no.
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/api_error.hpp"
+#include "gateway/api_handlers.hpp"
+#include "petalsln/util/error.hpp"
+#include "util/log.hpp"
+
+namespace petalsln::gateway {
+
+namespace {
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+std::string index_text(const ApiContext& api) {
+  return "petalsln gateway for " + api.service.model_name() +
+         "\n\n"
+         "OpenAI-compatible:   POST /v1/chat/completions, POST /v1/completions, GET /v1/models\n"
+         "chat.petals.dev:     POST /api/v1/generate (form-encoded), WebSocket /api/v2/generate\n"
+         "the swarm:           GET /api/v1/swarm\n";
+}
+
+// chat.petals.dev answers its own errors with HTTP 200 and {"ok": false}; refusals about the
+// request itself (busy, no such path, wrong method) keep their status.
+void respond_petals_error(ResponseWriter& writer, int status, const std::string& message, const std::string& code) {
+  const bool keep = status == 503 || status == 405 || status == 426 || code == "not_found";
+  nlohmann::json body = {{"ok", false}, {"traceback", message}};
+  HttpResponse response{keep ? status : 200, "application/json", body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), {}};
+  if (status == 503) response.headers.emplace_back("Retry-After", "1");
+  writer.account.status = status;
+  writer.respond(response);
+}
+
+void route(ApiContext& api, const HttpRequest& request, ResponseWriter& writer) {
+  const std::string& path = request.path;
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  const bool post = request.method == "POST";
+  if (path == "/" && get) {
+    writer.respond({200, "text/plain; charset=utf-8", index_text(api), {}});
+  } else if (path == "/v1/models" && get) {
+    handle_models(api, writer);
+  } else if (path == "/v1/chat/completions" && post) {
+    handle_chat_completions(api, request, writer);
+  } else if (path == "/v1/completions" && post) {
+    handle_completions(api, request, writer);
+  } else if (path == "/api/v1/generate" && (post || get)) {
+    handle_petals_generate(api, request, writer);
+  } else if (path == "/api/v1/swarm" && get) {
+    handle_swarm(api, writer);
+  } else if (path == kPetalsWebSocketPath) {
+    throw ApiError(426, "invalid_request_error", "this path speaks WebSocket: open it with a WebSocket upgrade");
+  } else if (path == "/" || path == "/v1/models" || path == "/v1/chat/completions" || path == "/v1/completions" ||
+             path == "/api/v1/generate" || path == "/api/v1/swarm") {
+    throw ApiError(405, "invalid_request_error", "method " + request.method + " is not allowed on " + path);
+  } else {
+    throw ApiError(404, "invalid_request_error", "no route " + path + " (see GET /)", "", "not_found");
+  }
+}
+
+}  // namespace
+
+void handle_request(ApiContext& api, const HttpRequest& request, ResponseWriter& writer) {
+  const bool openai = starts_with(request.path, "/v1/");
+  try {
+    route(api, request, writer);
+    if (writer.account.status == 0) writer.account.status = 200;
+  } catch (const ApiError& e) {
+    if (openai) {
+      respond_openai_error(writer, e.status(), e.type(), e.what(), e.param(), e.code());
+    } else if (starts_with(request.path, "/api/")) {
+      respond_petals_error(writer, e.status(), e.what(), e.code());
+    } else {
+      writer.account.status = e.status();
+      writer.respond({e.status(), "text/plain; charset=utf-8", std::string(e.what()) + "\n", {}});
+    }
+  } catch (const std::exception& e) {
+    // A bug or an unexpected failure: log it here, tell the client no more than that.
+    util::log(util::LogLevel::error, std::string("gateway: ") + request.method + " " + request.path + ": " + e.what());
+    if (openai) {
+      respond_openai_error(writer, 500, "server_error", "internal error", "", "internal_error");
+    } else {
+      respond_petals_error(writer, 500, "internal error", "internal_error");
+    }
+  }
+}
+
+}  // namespace petalsln::gateway
