@@ -2,6 +2,7 @@
 // translation unit of the C ABI that sees libtorch's headers.
 #include <ATen/Parallel.h>
 
+#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -26,11 +27,13 @@ namespace {
 // The longest prompt given as ids; far beyond any model's context, so the model's own check
 // names the real limit, but it bounds the copy.
 constexpr std::size_t kMaxPromptIds = std::size_t{1} << 24;
+// The most compute threads pln_model_params may ask for.
+constexpr std::uint32_t kMaxThreads = 65536;
 
-std::vector<std::string> split_list(const char* list) {
+std::vector<std::string> split_list(const char* list, const char* name) {
   std::vector<std::string> out;
   if (list == nullptr) return out;
-  std::string s(list);
+  const std::string s(bounded(list, name));
   std::size_t start = 0;
   while (start <= s.size()) {
     const auto comma = s.find(',', start);
@@ -43,31 +46,86 @@ std::vector<std::string> split_list(const char* list) {
 
 GenerationOptions generation_options(const SwarmChat& chat, const pln_generate_params* p) {
   const pln_generate_params params = p != nullptr ? *p : pln_generate_default_params();
-  if (params.max_new_tokens < 0) throw Error(ErrorCode::invalid_argument, "max_new_tokens must not be negative");
   GenerationOptions o;
   o.max_new_tokens = params.max_new_tokens;
-  o.sampling.greedy = params.greedy != 0;
+  o.sampling.greedy = params.greedy;
   o.sampling.temperature = params.temperature;
-  o.sampling.top_k = params.top_k;
+  o.sampling.top_k = to_int(params.top_k, "top_k");
   o.sampling.top_p = params.top_p;
   o.sampling.repetition_penalty = params.repetition_penalty;
   o.sampling.seed = params.seed;
   o.sampling.validate();
-  if (params.stop_at_eos != 0) o.stop_ids = chat.model().stop_ids();
+  if (params.stop_at_eos) o.stop_ids = chat.model().stop_ids();
   return o;
 }
 
-// Runs one generation and stores its JSON; the callback's non-zero return cancels.
+// malloc'd memory released with free(): what pln_generation_clear() releases.
+struct FreeDeleter {
+  void operator()(void* p) const noexcept { std::free(p); }
+};
+
+std::unique_ptr<pln_token, FreeDeleter> copy_ids(const std::vector<TokenId>& ids) {
+  if (ids.empty()) return nullptr;
+  auto* p = static_cast<pln_token*>(std::malloc(ids.size() * sizeof(pln_token)));
+  if (p == nullptr) throw std::bad_alloc();
+  for (std::size_t i = 0; i < ids.size(); ++i) p[i] = static_cast<pln_token>(ids[i]);
+  return std::unique_ptr<pln_token, FreeDeleter>(p);
+}
+
+pln_stop_reason stop_reason_of(StopReason reason) noexcept {
+  switch (reason) {
+    case StopReason::stop_token: return PLN_STOP_REASON_STOP_TOKEN;
+    case StopReason::length: return PLN_STOP_REASON_LENGTH;
+    case StopReason::cancelled: return PLN_STOP_REASON_CANCELLED;
+  }
+  return PLN_STOP_REASON_LENGTH;
+}
+
+// Runs one generation and stores it in *out, which is written only once everything is allocated.
 void generate(SwarmChat& chat, const std::vector<TokenId>& prompt_ids, const GenerationOptions& options,
-              pln_token_callback callback, void* user_data, char** out_json) {
+              pln_token_callback callback, void* user_data, pln_generation* out) {
   TokenCallback on_token;
   if (callback != nullptr) {
     on_token = [callback, user_data](TokenId id, const std::string& piece) {
-      return callback(static_cast<int32_t>(id), piece.data(), piece.size(), user_data) == 0;
+      return callback(static_cast<pln_token>(id), piece.data(), piece.size(), user_data);
     };
   }
   const GenerationResult result = chat.generate(prompt_ids, options, on_token);
-  put_string(out_json, generation_json(prompt_ids, result, &chat));
+  auto prompt = copy_ids(prompt_ids);
+  auto fresh = copy_ids(result.new_ids);
+  std::unique_ptr<char, FreeDeleter> text(dup_string(result.text));
+  out->stop_reason = stop_reason_of(result.stop_reason);
+  out->n_prompt_ids = prompt_ids.size();
+  out->prompt_ids = prompt.release();
+  out->n_new_ids = result.new_ids.size();
+  out->new_ids = fresh.release();
+  out->text = text.release();
+}
+
+// pln_model_generate() and pln_chat_generate(): a text prompt on either kind of handle (@p chat
+// is the handle's, never null).
+pln_status generate_text(SwarmChat* chat, const char* prompt, const pln_generate_params* params,
+                         pln_token_callback callback, void* user_data, pln_generation* out) {
+  return guard([&] {
+    const std::string text(bounded(prompt, "prompt"));
+    require(out, "out");
+    const auto options = generation_options(*chat, params);
+    const bool raw = params != nullptr && params->raw;
+    generate(*chat, chat->encode_prompt(text, raw), options, callback, user_data, out);
+  });
+}
+
+SwarmChatOptions chat_options(const pln_chat_params& p) {
+  SwarmChatOptions o;
+  o.initial_peers = split_list(p.initial_peers, "initial_peers");
+  o.peers = split_list(p.peers, "peers");
+  o.model_name = optional_string(p.model_name, "model_name");
+  if (p.wallet_uri != nullptr) o.wallet = std::shared_ptr<Wallet>(open_wallet(std::string(bounded(p.wallet_uri, "wallet_uri"))));
+  o.budget_msat = p.budget_msat;
+  if (p.max_price_msat != std::numeric_limits<std::uint64_t>::max()) o.max_price_msat = p.max_price_msat;
+  o.server_timeout = positive_ms(p.server_timeout_ms, "server_timeout_ms");
+  o.dht_connect_timeout = positive_ms(p.dht_connect_timeout_ms, "dht_connect_timeout_ms");
+  return o;
 }
 
 }  // namespace
@@ -77,15 +135,23 @@ extern "C" {
 PLN_API pln_generate_params pln_generate_default_params(void) {
   pln_generate_params p{};
   p.max_new_tokens = 128;
-  p.greedy = 1;
+  p.greedy = true;
   p.temperature = 1.0f;
   p.top_k = 0;
   p.top_p = 1.0f;
   p.repetition_penalty = 1.0f;
   p.seed = 0;
-  p.raw = 0;
-  p.stop_at_eos = 1;
+  p.raw = false;
+  p.stop_at_eos = true;
   return p;
+}
+
+PLN_API void pln_generation_clear(pln_generation* generation) {
+  if (generation == nullptr) return;
+  std::free(generation->prompt_ids);
+  std::free(generation->new_ids);
+  std::free(generation->text);
+  *generation = pln_generation{};
 }
 
 PLN_API pln_model_params pln_model_default_params(void) {
@@ -94,61 +160,58 @@ PLN_API pln_model_params pln_model_default_params(void) {
   return p;
 }
 
-PLN_API int pln_model_open(const char* model_dir, const pln_model_params* params, pln_model** out) {
+PLN_API pln_status pln_model_open(const char* model_dir, const pln_model_params* params, pln_model** out) {
   return guard([&] {
-    require(model_dir, "model_dir");
+    const std::string dir(bounded(model_dir, "model_dir"));
     require(out, "out");
     const pln_model_params p = params != nullptr ? *params : pln_model_default_params();
-    if (p.n_threads < 0) throw Error(ErrorCode::invalid_argument, "n_threads must not be negative");
-    if (p.n_threads > 0) at::set_num_threads(p.n_threads);
+    if (p.n_threads > kMaxThreads) throw Error(ErrorCode::invalid_argument, "n_threads must be at most 65536");
+    if (p.n_threads > 0) at::set_num_threads(static_cast<int>(p.n_threads));
     SwarmChatOptions o;
     o.local = true;
     auto model = std::make_unique<pln_model>();
-    model->chat = std::make_unique<SwarmChat>(model_dir, o);
+    model->chat = std::make_unique<SwarmChat>(dir, o);
     *out = model.release();
   });
 }
 
 PLN_API void pln_model_free(pln_model* model) { delete model; }
 
-PLN_API int pln_model_tokenize(const pln_model* model, const char* text, int32_t raw, int32_t* ids, size_t capacity,
-                               size_t* n_ids) {
+PLN_API pln_status pln_model_tokenize(const pln_model* model, const char* text, bool raw, pln_token* ids, size_t capacity,
+                                      size_t* out_n_ids) {
   return guard([&] {
     require(model, "model");
-    require(text, "text");
-    require(n_ids, "n_ids");
-    if (ids == nullptr && capacity > 0) throw Error(ErrorCode::invalid_argument, "ids must not be NULL when capacity > 0");
-    const auto encoded = model->chat->encode_prompt(text, raw != 0);
-    *n_ids = encoded.size();
+    const std::string input(bounded(text, "text"));
+    require(out_n_ids, "out_n_ids");
+    if (ids == nullptr && capacity > 0) throw Error(ErrorCode::invalid_argument, "ids must not be NULL when capacity is above 0");
+    const auto encoded = model->chat->encode_prompt(input, raw);
+    *out_n_ids = encoded.size();
     if (encoded.size() > capacity) {
-      throw Error(ErrorCode::out_of_range, "the text encodes to " + std::to_string(encoded.size()) + " ids, the buffer holds " +
+      throw Error(ErrorCode::out_of_range, "the text encodes to " + std::to_string(encoded.size()) + " ids, the array holds " +
                                                std::to_string(capacity));
     }
-    for (std::size_t i = 0; i < encoded.size(); ++i) ids[i] = static_cast<int32_t>(encoded[i]);
+    for (std::size_t i = 0; i < encoded.size(); ++i) ids[i] = static_cast<pln_token>(encoded[i]);
   });
 }
 
-PLN_API int pln_model_generate(pln_model* model, const char* prompt, const pln_generate_params* params,
-                               pln_token_callback callback, void* user_data, char** out_json) {
-  return guard([&] {
-    require(model, "model");
-    require(prompt, "prompt");
-    const auto options = generation_options(*model->chat, params);
-    const bool raw = params != nullptr && params->raw != 0;
-    generate(*model->chat, model->chat->encode_prompt(prompt, raw), options, callback, user_data, out_json);
-  });
+PLN_API pln_status pln_model_generate(pln_model* model, const char* prompt, const pln_generate_params* params,
+                                      pln_token_callback callback, void* user_data, pln_generation* out) {
+  if (model == nullptr) return fail(PLN_ERR_INVALID_ARGUMENT, "model must not be NULL");
+  return generate_text(model->chat.get(), prompt, params, callback, user_data, out);
 }
 
-PLN_API int pln_model_generate_tokens(pln_model* model, const int32_t* ids, size_t n_ids, const pln_generate_params* params,
-                                      pln_token_callback callback, void* user_data, char** out_json) {
+PLN_API pln_status pln_model_generate_tokens(pln_model* model, const pln_token* ids, size_t n_ids,
+                                             const pln_generate_params* params, pln_token_callback callback, void* user_data,
+                                             pln_generation* out) {
   return guard([&] {
     require(model, "model");
     require(ids, "ids");
+    require(out, "out");
     if (n_ids == 0) throw Error(ErrorCode::invalid_argument, "the prompt must hold at least one id");
     if (n_ids > kMaxPromptIds) throw Error(ErrorCode::out_of_range, "the prompt holds more than 2^24 ids");
     const auto options = generation_options(*model->chat, params);
-    std::vector<TokenId> prompt(ids, ids + n_ids);
-    generate(*model->chat, prompt, options, callback, user_data, out_json);
+    const std::vector<TokenId> prompt(ids, ids + n_ids);
+    generate(*model->chat, prompt, options, callback, user_data, out);
   });
 }
 
@@ -159,53 +222,40 @@ PLN_API pln_chat_params pln_chat_default_params(void) {
   p.model_name = nullptr;
   p.wallet_uri = nullptr;
   p.budget_msat = 0;
-  p.max_price_msat = -1;
-  p.step_timeout_s = 30;
+  p.max_price_msat = std::numeric_limits<std::uint64_t>::max();
+  p.server_timeout_ms = 30000;
+  p.dht_connect_timeout_ms = 10000;
   return p;
 }
 
-PLN_API int pln_chat_open(const char* model_dir, const pln_chat_params* params, pln_chat** out) {
+PLN_API pln_status pln_chat_open(const char* model_dir, const pln_chat_params* params, pln_chat** out) {
   return guard([&] {
-    require(model_dir, "model_dir");
-    require(params, "params");
+    const std::string dir(bounded(model_dir, "model_dir"));
     require(out, "out");
-    SwarmChatOptions o;
-    o.initial_peers = split_list(params->initial_peers);
-    o.peers = split_list(params->peers);
-    o.model_name = str_or_empty(params->model_name);
-    if (params->wallet_uri != nullptr) o.wallet = std::shared_ptr<Wallet>(open_wallet(params->wallet_uri));
-    o.budget_msat = params->budget_msat;
-    if (params->max_price_msat < -1) throw Error(ErrorCode::invalid_argument, "max_price_msat must be -1 (no limit) or >= 0");
-    if (params->max_price_msat >= 0) o.max_price_msat = static_cast<std::uint64_t>(params->max_price_msat);
-    o.step_timeout_s = params->step_timeout_s;
+    const pln_chat_params p = params != nullptr ? *params : pln_chat_default_params();
     auto chat = std::make_unique<pln_chat>();
-    chat->chat = std::make_unique<SwarmChat>(model_dir, o);
+    chat->chat = std::make_unique<SwarmChat>(dir, chat_options(p));
     *out = chat.release();
   });
 }
 
 PLN_API void pln_chat_free(pln_chat* chat) { delete chat; }
 
-PLN_API int pln_chat_generate(pln_chat* chat, const char* prompt, const pln_generate_params* params,
-                              pln_token_callback callback, void* user_data, char** out_json) {
-  return guard([&] {
-    require(chat, "chat");
-    require(prompt, "prompt");
-    const auto options = generation_options(*chat->chat, params);
-    const bool raw = params != nullptr && params->raw != 0;
-    generate(*chat->chat, chat->chat->encode_prompt(prompt, raw), options, callback, user_data, out_json);
-  });
+PLN_API pln_status pln_chat_generate(pln_chat* chat, const char* prompt, const pln_generate_params* params,
+                                     pln_token_callback callback, void* user_data, pln_generation* out) {
+  if (chat == nullptr) return fail(PLN_ERR_INVALID_ARGUMENT, "chat must not be NULL");
+  return generate_text(chat->chat.get(), prompt, params, callback, user_data, out);
 }
 
-PLN_API int pln_chat_receipt(const pln_chat* chat, char** out_json) {
+PLN_API pln_status pln_chat_receipt(const pln_chat* chat, char** out_json) {
   return guard([&] {
     require(chat, "chat");
     require(out_json, "out_json");
-    *out_json = dup_string(chat->chat->receipt_json());
+    *out_json = dup_string(chat->chat->receipt().to_json());
   });
 }
 
-PLN_API int pln_chat_spent_msat(const pln_chat* chat, uint64_t* out_msat) {
+PLN_API pln_status pln_chat_spent_msat(const pln_chat* chat, uint64_t* out_msat) {
   return guard([&] {
     require(chat, "chat");
     require(out_msat, "out_msat");

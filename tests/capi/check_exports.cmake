@@ -1,6 +1,8 @@
 # Fails unless the shared library's dynamic symbol table defines exactly the functions that
-# petalsln.h declares: nothing of the static C++ layers, libtorch, gRPC or the C++ runtime
-# leaks out (it would clash with the host program's own copies), and nothing declared is missing.
+# petalsln.h declares (nothing of the static C++ layers, libtorch, gRPC or the C++ runtime leaks
+# out, where it would clash with the host program's own copies, and nothing declared is
+# missing); its soname is libpetalsln.so.<PLN_ABI_VERSION>; and every function returning a
+# pln_status is marked PLN_NODISCARD (rule 1 of the header).
 execute_process(COMMAND ${NM} -D --defined-only ${LIBRARY} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "nm failed on ${LIBRARY}")
@@ -17,16 +19,30 @@ foreach(line IN LISTS lines)
   endif()
   list(APPEND exported ${name})
 endforeach()
+
 file(STRINGS ${HEADER} decls REGEX "^PLN_API ")
 set(declared)
 foreach(d IN LISTS decls)
   string(REGEX MATCH "(pln_[a-z0-9_]+)\\(" m "${d}")
   list(APPEND declared ${CMAKE_MATCH_1})
+  if(d MATCHES " pln_status pln_" AND NOT d MATCHES "PLN_NODISCARD")
+    message(FATAL_ERROR "returns a pln_status without PLN_NODISCARD: ${d}")
+  endif()
 endforeach()
 list(SORT exported)
 list(SORT declared)
 if(NOT exported STREQUAL declared)
   message(FATAL_ERROR "exported and declared functions differ\n exported: ${exported}\n declared: ${declared}")
 endif()
+
+file(STRINGS ${HEADER} abi_line REGEX "^#define PLN_ABI_VERSION [0-9]+")
+string(REGEX REPLACE ".* ([0-9]+)$" "\\1" abi "${abi_line}")
+execute_process(COMMAND ${READELF} -d ${LIBRARY} OUTPUT_VARIABLE dynamic RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "readelf failed on ${LIBRARY}")
+endif()
+if(NOT dynamic MATCHES "\\(SONAME\\)[^\n]*\\[libpetalsln\\.so\\.${abi}\\]")
+  message(FATAL_ERROR "the soname is not libpetalsln.so.${abi} (PLN_ABI_VERSION):\n${dynamic}")
+endif()
 list(LENGTH exported n)
-message(STATUS "libpetalsln exports exactly the ${n} functions of petalsln.h")
+message(STATUS "libpetalsln.so.${abi} exports exactly the ${n} functions of petalsln.h")

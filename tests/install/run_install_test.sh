@@ -14,19 +14,22 @@ py_preload=${PETALSLN_ASAN_RUNTIME:-}
 
 echo "== cmake --install into $prefix"
 cmake --install "$build" --prefix "$prefix" > "$work/install.log"
-for f in include/petalsln.h include/petalsln/petalsln.hpp include/petalsln/swarm_chat.hpp \
-         lib/libpetalsln.so lib/pkgconfig/petalsln.pc lib/cmake/petalsln/petalslnConfig.cmake \
+abi=$(sed -n 's/^#define PLN_ABI_VERSION \([0-9]*\)$/\1/p' "$source/capi/petalsln.h")
+for f in include/petalsln.h include/petalsln/petalsln.hpp include/petalsln/client/swarm_chat.hpp \
+         lib/libpetalsln.so "lib/libpetalsln.so.$abi" lib/pkgconfig/petalsln.pc lib/cmake/petalsln/petalslnConfig.cmake \
          bin/petalsln-chat bin/petalsln-server bin/petalsln-wallet; do
   [[ -e $prefix/$f ]] || { echo "missing after install: $f"; exit 1; }
 done
-# The umbrella header includes every public header.
-for h in "$prefix"/include/petalsln/*.hpp; do
-  h=$(basename "$h")
-  [[ $h == petalsln.hpp ]] || grep -q "\"petalsln/$h\"" "$prefix/include/petalsln/petalsln.hpp" \
-    || { echo "include/petalsln/petalsln.hpp does not include petalsln/$h"; exit 1; }
+# The umbrella header includes every public header, each under its layer's folder.
+for h in "$prefix"/include/petalsln/*/*.hpp; do
+  h=${h#"$prefix/include/"}
+  grep -q "\"$h\"" "$prefix/include/petalsln/petalsln.hpp" \
+    || { echo "include/petalsln/petalsln.hpp does not include $h"; exit 1; }
 done
-# The installed headers must not reach into the source tree's private folders.
-if grep -rn '#include "util/' "$prefix/include"; then echo "an installed header includes a private one"; exit 1; fi
+# The installed headers include only installed ones: nothing of the source tree's private folders.
+if grep -rn '#include "' "$prefix/include" | grep -v '#include "petalsln/'; then
+  echo "an installed header includes a private one"; exit 1
+fi
 
 echo "== C consumer, through pkg-config only"
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig

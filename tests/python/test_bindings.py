@@ -3,10 +3,13 @@ tokens, streaming and cancelling, a paid swarm of three servers started from Pyt
 macaroons and L402 headers, payouts, wallets — and wrong calls raising exceptions with the
 library's message instead of crashing the interpreter.
 
-Run by CTest with PETALSLN_LIBRARY, PYTHONPATH, PETALSLN_FIXTURES and PETALSLN_DEMO_MODEL set.
+Run by CTest with PETALSLN_LIBRARY, PYTHONPATH, PETALSLN_FIXTURES, PETALSLN_DEMO_MODEL and
+PETALSLN_STRUCT_LAYOUT set.
 """
+import ctypes
 import json
 import os
+import subprocess
 import tempfile
 import unittest
 
@@ -31,6 +34,36 @@ class Library(unittest.TestCase):
             self.assertIn(f'version = "{petalsln.__version__}"', f.read())
         with open(os.path.join(root, "_build", "petalsln_build.py"), encoding="utf-8") as f:
             self.assertIn(f'VERSION = "{petalsln.__version__}"', f.read())
+
+
+class StructLayouts(unittest.TestCase):
+    # Each ctypes declaration and the struct of petalsln.h it stands for.
+    STRUCTS = {
+        "GenerateParams": "pln_generate_params", "Generation": "pln_generation", "ModelParams": "pln_model_params",
+        "ChatParams": "pln_chat_params", "ServerParams": "pln_server_params", "ServerInfo": "pln_server_info",
+        "Bolt11Invoice": "pln_bolt11_invoice", "L402Terms": "pln_l402_terms", "L402Request": "pln_l402_request",
+        "L402Grant": "pln_l402_grant", "MacaroonParams": "pln_macaroon_params", "L402Challenge": "pln_l402_challenge",
+        "L402Token": "pln_l402_token", "PayoutParams": "pln_payout_params", "PayoutWeight": "pln_payout_weight",
+        "PayoutShare": "pln_payout_share", "InvoiceParams": "pln_invoice_params", "PayParams": "pln_pay_params",
+        "Payment": "pln_payment", "InvoiceStatus": "pln_invoice_status",
+    }
+
+    def test_ctypes_declarations_match_the_header(self):
+        # The C compiler's layout (tests/python/struct_layout.c) against ctypes', field by field.
+        from petalsln import _native
+        printed = subprocess.run([os.environ["PETALSLN_STRUCT_LAYOUT"]], capture_output=True, text=True,
+                                 check=True).stdout.split("\n")
+        layout = {}
+        for line in filter(None, printed):
+            kind, name, *numbers = line.split()
+            layout[name] = tuple(int(n) for n in numbers)
+        for py_name, c_name in self.STRUCTS.items():
+            cls = getattr(_native, py_name)
+            with self.subTest(struct=c_name):
+                self.assertEqual(ctypes.sizeof(cls), layout[c_name][0])
+                for field, *_ in cls._fields_:
+                    descriptor = getattr(cls, field)
+                    self.assertEqual((descriptor.offset, descriptor.size), layout[f"{c_name}.{field}"], field)
 
 
 class LocalModel(unittest.TestCase):
@@ -139,6 +172,23 @@ class WrongCalls(unittest.TestCase):
             petalsln.decode_invoice("a\0b")
         with self.assertRaises(petalsln.InvalidArgument):
             petalsln.Server(LLAMA3, blocks=(0, 2), port=70000)
+        with self.assertRaises(petalsln.InvalidArgument):
+            petalsln.Server(LLAMA3, blocks=(0, 2), open_timeout_s=0)
+        with self.assertRaises(petalsln.InvalidArgument):
+            petalsln.Chat(LLAMA3, peers="127.0.0.1:1", server_timeout_s=0)
+        with self.assertRaises(TypeError):
+            petalsln.Chat(LLAMA3, peers="127.0.0.1:1", server_timeout_s="30")
+        with self.assertRaises(petalsln.InvalidArgument) as e:
+            petalsln.mint_macaroon(b"k", "abc", model="m", peer="ab" * 32, blocks=(0, 1), credit=1, expires=1)
+        self.assertIn("payment_hash", str(e.exception))
+
+    def test_the_library_names_what_it_refuses(self):
+        with self.assertRaises(petalsln.InvalidArgument) as e:
+            petalsln.Server(LLAMA3, blocks=(2, 9))
+        self.assertIn("6 blocks", str(e.exception))
+        with self.assertRaises(petalsln.InvalidArgument) as e:
+            petalsln.Chat(LLAMA3)
+        self.assertIn("peers", str(e.exception))
 
     def test_closed_and_misused_objects_raise(self):
         model = petalsln.Model(LLAMA3)
@@ -167,6 +217,10 @@ class Lightning(unittest.TestCase):
         self.assertEqual(d["payment_hash"], "0001020304050607080900010203040506070809000102030405060708090102")
         self.assertEqual(d["description"], "Please consider supporting this project")
         self.assertEqual(d["payee"], "03e7156ae33b0a208d0744199163177e909e80176e55d97a2f221ede0f934dd9ad")
+        self.assertEqual((d["timestamp"], d["expiry"], d["expires_at"]), (1496314658, 3600, 1496314658 + 3600))
+        self.assertEqual((d["features"], d["route_hints"], d["min_final_cltv_expiry"]), ([8, 14], 0, 18))
+        self.assertIsNone(d["description_hash"])
+        self.assertTrue(d["signature_valid"])
 
     def test_macaroon_round_trip(self):
         key = os.urandom(32)
@@ -202,27 +256,43 @@ class Lightning(unittest.TestCase):
     def test_devnet_wallet_and_l402_headers(self):
         with tempfile.TemporaryDirectory() as tmp:
             devnet = os.path.join(tmp, "devnet.db")
-            payer_uri = petalsln.create_devnet_account(devnet, "payer", 1_000_000)["uri"]
+            payer = petalsln.create_devnet_account(devnet, "payer", 1_000_000)
+            payer_uri = payer["uri"]
+            self.assertEqual((payer["name"], payer["balance_msat"], len(payer["node_id"])), ("payer", 1_000_000, 66))
             shop_uri = petalsln.create_devnet_account(devnet, "shop")["uri"]
             with petalsln.Wallet(payer_uri) as payer, petalsln.Wallet(shop_uri) as shop:
                 inv = shop.create_invoice(5000, memo="tea")
                 self.assertEqual(petalsln.decode_invoice(inv["bolt11"])["amount_msat"], 5000)
+                self.assertFalse(shop.lookup_invoice(inv["payment_hash"])["settled"])
                 paid = payer.pay(inv["bolt11"])
                 self.assertEqual(paid["status"], "succeeded")
-                self.assertEqual(payer.pay(inv["bolt11"])["status"], "failed")
+                self.assertEqual((paid["payment_hash"], paid["amount_msat"], paid["fee_msat"], paid["failure_reason"]),
+                                 (inv["payment_hash"], 5000, 0, ""))
+                again = payer.pay(inv["bolt11"], timeout_s=5)
+                self.assertEqual((again["status"], again["preimage"]), ("failed", None))
+                self.assertTrue(again["failure_reason"])
                 self.assertEqual(payer.balance_msat, 995_000)
                 self.assertTrue(shop.lookup_invoice(inv["payment_hash"])["settled"])
                 with self.assertRaises(petalsln.NotFound):
                     shop.lookup_invoice("00" * 32)
+                with self.assertRaises(petalsln.InvalidArgument):
+                    shop.lookup_invoice("00")
+                short = petalsln.decode_invoice(shop.create_invoice(expiry_s=1.5)["bolt11"])
+                self.assertEqual((short["amount_msat"], short["expiry"], short["description"]), (None, 2, ""))
                 key = b"server root key"
                 mac = petalsln.mint_macaroon(key, inv["payment_hash"], model="m", peer="ef" * 32, blocks=(0, 2),
                                              credit=50, expires=4000000000)
                 challenge = petalsln.parse_l402_challenge(f'L402 macaroon="{mac}", invoice="{inv["bolt11"]}"')
                 self.assertEqual(challenge["payment_hash"], inv["payment_hash"])
                 header = f"L402 {mac}:{paid['preimage']}"
-                self.assertTrue(petalsln.parse_l402_token(header)["preimage_matches"])
-                self.assertEqual(petalsln.verify_l402_token(header, key, model="m", peer="ef" * 32,
-                                                            blocks=(0, 2))["credit"], 50)
+                token = petalsln.parse_l402_token(header)
+                self.assertEqual((token["macaroon"], token["preimage"], token["payment_hash"], token["preimage_matches"]),
+                                 (mac, paid["preimage"], inv["payment_hash"], True))
+                self.assertEqual(challenge["macaroon"], mac)
+                self.assertEqual(challenge["invoice"], inv["bolt11"])
+                self.assertEqual(petalsln.verify_l402_token(header, key, model="m", peer="ef" * 32, blocks=(0, 2)),
+                                 {"service": "petalsln", "model": "m", "peer": "ef" * 32, "blocks": [0, 2],
+                                  "credit": 50, "expires": 4000000000})
                 forged = f"L402 {mac}:{'00' * 32}"
                 with self.assertRaises(petalsln.Denied):
                     petalsln.verify_l402_token(forged, key, model="m", peer="ef" * 32, blocks=(0, 2))
@@ -241,7 +311,9 @@ class PaidSwarm(unittest.TestCase):
                     servers.append(petalsln.Server(
                         LLAMA3, blocks=blocks, initial_peers=servers[0].dht_address if servers else None,
                         price_msat=2000, wallet=uri, paywall_store=os.path.join(tmp, f"paywall{i}.db"),
-                        credit_block_tokens=100, lightning_address=f"server{i}@example.com"))
+                        credit_block_tokens=100, lightning_address=f"server{i}@example.com",
+                        max_sessions_per_peer=2, max_streams_per_peer=4, max_unpaid_per_peer=2,
+                        open_timeout_s=5, idle_timeout_s=60))
                 self.assertEqual([s.blocks for s in servers], [(0, 2), (2, 4), (4, 6)])
                 with petalsln.Chat(LLAMA3, initial_peers=[servers[0].dht_address], wallet=client_uri,
                                    budget_msat=100_000) as chat:

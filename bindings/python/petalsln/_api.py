@@ -1,5 +1,7 @@
 """The Python face of the C ABI: handles as classes with close() and context managers,
-structured results as dicts (the JSON the C functions return), failures as exceptions."""
+structured results as dicts (built from the C result structs, or the JSON of the few C
+functions that return JSON), failures as exceptions. Hashes, preimages and node ids are lower-case
+hex strings here, raw bytes in C."""
 from __future__ import annotations
 
 import contextlib
@@ -8,7 +10,7 @@ import json
 import os
 import queue
 import threading
-from ctypes import POINTER, byref, c_char_p, c_int32, c_size_t, c_uint8, c_uint64, c_void_p
+from ctypes import byref, c_int32, c_size_t, c_uint8, c_uint64, c_void_p
 from typing import Any, Callable, Dict, Generator, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _native
@@ -79,8 +81,37 @@ def _int(value: Any, name: str, lo: int, hi: int) -> int:
     return value
 
 
+U32 = (1 << 32) - 1
 U64 = (1 << 64) - 1
+I32 = (1 << 31) - 1
 I64 = (1 << 63) - 1
+
+
+def _ms(seconds: Any, name: str) -> int:
+    """Seconds (an int or a float) as the C ABI's milliseconds, above 0."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(seconds).__name__}")
+    ms = int(round(seconds * 1000))
+    if not 0 < ms <= I64:
+        raise InvalidArgument(f"{name} must be above 0 and at most {I64 // 1000} seconds, got {seconds}")
+    return ms
+
+
+def _hex(data: Any) -> str:
+    return bytes(data).hex()
+
+
+def _bytes(value: str, name: str, size: int) -> Any:
+    """A hex string of @size bytes as a C uint8_t array."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str of {2 * size} hex digits, not {type(value).__name__}")
+    try:
+        data = bytes.fromhex(value)
+    except ValueError:
+        data = b""
+    if len(data) != size:
+        raise InvalidArgument(f"{name} must be {2 * size} hex digits")
+    return (c_uint8 * size).from_buffer_copy(data)
 
 
 class _Handle:
@@ -141,23 +172,34 @@ def _generate_params(max_new_tokens: int = 128, *, greedy: Optional[bool] = None
                      top_k: Optional[int] = None, top_p: Optional[float] = None, repetition_penalty: float = 1.0,
                      seed: Optional[int] = None, raw: bool = False, stop_at_eos: bool = True) -> _native.GenerateParams:
     p = _native.lib().pln_generate_default_params()
-    p.max_new_tokens = _int(max_new_tokens, "max_new_tokens", 0, I64)
+    p.max_new_tokens = _int(max_new_tokens, "max_new_tokens", 0, U32)
     sampling = any(v is not None for v in (temperature, top_k, top_p, seed))
     if greedy and sampling:
         raise InvalidArgument("greedy=True cannot be combined with temperature, top_k, top_p or seed")
-    p.greedy = 0 if (greedy is False or (greedy is None and sampling)) else 1
+    p.greedy = not (greedy is False or (greedy is None and sampling))
     if temperature is not None:
         p.temperature = float(temperature)
     if top_k is not None:
-        p.top_k = _int(top_k, "top_k", 0, (1 << 31) - 1)
+        p.top_k = _int(top_k, "top_k", 0, I32)
     if top_p is not None:
         p.top_p = float(top_p)
     p.repetition_penalty = float(repetition_penalty)
     if seed is not None:
         p.seed = _int(seed, "seed", 0, U64)
-    p.raw = 1 if raw else 0
-    p.stop_at_eos = 1 if stop_at_eos else 0
+    p.raw = bool(raw)
+    p.stop_at_eos = bool(stop_at_eos)
     return p
+
+
+def _take_generation(g: _native.Generation) -> Dict[str, Any]:
+    """Copies a pln_generation into the result dict and releases it."""
+    try:
+        return {"prompt_ids": list(g.prompt_ids[:g.n_prompt_ids]) if g.n_prompt_ids else [],
+                "new_ids": list(g.new_ids[:g.n_new_ids]) if g.n_new_ids else [],
+                "text": ctypes.string_at(g.text).decode("utf-8", errors="replace") if g.text else "",
+                "stop_reason": _native.STOP_REASONS.get(g.stop_reason, "unknown")}
+    finally:
+        _native.lib().pln_generation_clear(byref(g))
 
 
 class _Generating(_Handle):
@@ -169,18 +211,18 @@ class _Generating(_Handle):
              on_token: Optional[Callable[[Token], Optional[bool]]]) -> Dict[str, Any]:
         failure: List[BaseException] = []
 
-        def trampoline(token_id: int, piece: int, length: int, _user: int) -> int:
+        def trampoline(token_id: int, piece: int, length: int, _user: int) -> bool:
             if on_token is None:
-                return 0
+                return True
             try:
                 text = ctypes.string_at(piece, length).decode("utf-8", errors="replace") if length else ""
-                return 1 if on_token(Token(token_id, text)) is False else 0
+                return on_token(Token(token_id, text)) is not False
             except BaseException as e:  # an exception must not unwind through C: stop and re-raise
                 failure.append(e)
-                return 1
+                return False
 
         callback = _native.TOKEN_CALLBACK(trampoline)
-        out = c_void_p()
+        out = _native.Generation()
         lib = _native.lib()
         with self._use() as handle:
             if isinstance(prompt, str):
@@ -188,14 +230,20 @@ class _Generating(_Handle):
                                                          None, byref(out))
             else:
                 status = self._generate_ids(handle, prompt, params, callback, out)
+            result = _take_generation(out) if status == 0 else {}
+            if status == 0 and not failure:
+                result.update(self._after_generation(handle))
         if failure:
-            _take(out)
             raise failure[0]
         _check(status)
-        return _take_json(out)
+        return result
 
     def _generate_ids(self, handle, prompt, params, callback, out) -> int:
         raise TypeError(f"prompt must be a str, not {type(prompt).__name__}")
+
+    def _after_generation(self, handle) -> Dict[str, Any]:
+        """Members added to every generation's result (a Chat's receipt)."""
+        return {}
 
     def generate(self, prompt: Prompt, *, on_token: Optional[Callable[[Token], Optional[bool]]] = None,
                  **options: Any) -> Dict[str, Any]:
@@ -265,15 +313,15 @@ class Model(_Generating):
         encoded = _text(text, "text", allow_none=False)
         needed = c_size_t(0)
         with self._use() as handle:
-            status = lib.pln_model_tokenize(handle, encoded, 1 if raw else 0, None, 0, byref(needed))
-            if status not in (0, 5):  # 5: out of range, the buffer (none) is too small
+            status = lib.pln_model_tokenize(handle, encoded, bool(raw), None, 0, byref(needed))
+            if status not in (0, 5):  # 5: out of range, the array (none) is too small
                 _check(status)
             ids = (c_int32 * max(needed.value, 1))()
-            _check(lib.pln_model_tokenize(handle, encoded, 1 if raw else 0, ids, len(ids), byref(needed)))
+            _check(lib.pln_model_tokenize(handle, encoded, bool(raw), ids, len(ids), byref(needed)))
         return list(ids[:needed.value])
 
     def _generate_ids(self, handle, prompt, params, callback, out) -> int:
-        ids = [_int(i, "token id", -(1 << 31), (1 << 31) - 1) for i in prompt]
+        ids = [_int(i, "token id", -(1 << 31), I32) for i in prompt]
         array = (c_int32 * max(len(ids), 1))(*ids)
         return _native.lib().pln_model_generate_tokens(handle, array, len(ids), byref(params), callback, None, byref(out))
 
@@ -288,10 +336,12 @@ class Chat(_Generating):
     def __init__(self, model_dir: str, *, initial_peers: Union[None, str, Iterable[str]] = None,
                  peers: Union[None, str, Iterable[str]] = None, model_name: Optional[str] = None,
                  wallet: Optional[str] = None, budget_msat: int = 0, max_price_msat: Optional[int] = None,
-                 step_timeout_s: float = 30.0) -> None:
+                 server_timeout_s: float = 30.0, dht_connect_timeout_s: float = 10.0) -> None:
         """Loads the client side of @model_dir and joins the DHT (or checks @peers). @wallet is a
         wallet URI such as "devnet:FILE?account=NAME"; @budget_msat the most the whole chat may
-        spend; @max_price_msat skips servers charging more per 1000 block-tokens."""
+        spend; @max_price_msat skips servers charging more per 1000 block-tokens;
+        @server_timeout_s is how long a server may take for one step before the chat fails over
+        (and for an Info answer, and for a route to become available)."""
         super().__init__()
         lib = _native.lib()
         p = lib.pln_chat_default_params()
@@ -300,16 +350,24 @@ class Chat(_Generating):
         p.model_name = _text(model_name, "model_name")
         p.wallet_uri = _text(wallet, "wallet")
         p.budget_msat = _int(budget_msat, "budget_msat", 0, U64)
-        p.max_price_msat = -1 if max_price_msat is None else _int(max_price_msat, "max_price_msat", 0, I64)
-        p.step_timeout_s = float(step_timeout_s)
+        p.max_price_msat = U64 if max_price_msat is None else _int(max_price_msat, "max_price_msat", 0, U64 - 1)
+        p.server_timeout_ms = _ms(server_timeout_s, "server_timeout_s")
+        p.dht_connect_timeout_ms = _ms(dht_connect_timeout_s, "dht_connect_timeout_s")
         _check(lib.pln_chat_open(_text(model_dir, "model_dir", allow_none=False), byref(p), byref(self._ptr)))
+
+    def _after_generation(self, handle) -> Dict[str, Any]:
+        return self._receipt(handle)
+
+    @staticmethod
+    def _receipt(handle) -> Dict[str, Any]:
+        out = c_void_p()
+        _check(_native.lib().pln_chat_receipt(handle, byref(out)))
+        return _take_json(out)
 
     def receipt(self) -> Dict[str, Any]:
         """Returns {"route", "payments", "work"} so far (see generate())."""
-        out = c_void_p()
         with self._use() as handle:
-            _check(_native.lib().pln_chat_receipt(handle, byref(out)))
-        return _take_json(out)
+            return self._receipt(handle)
 
     @property
     def spent_msat(self) -> int:
@@ -331,23 +389,26 @@ class Server(_Handle):
                  host: str = "127.0.0.1", port: int = 0, dht_port: int = 0, model_name: Optional[str] = None,
                  identity_file: Optional[str] = None, public_name: Optional[str] = None,
                  lightning_address: Optional[str] = None, throughput: float = 0.0, max_sessions: int = 16,
-                 cache_mb: int = 512, max_batch: int = 8, max_length: int = 0, price_msat: int = 0,
-                 wallet: Optional[str] = None, paywall_store: Optional[str] = None,
-                 credit_block_tokens: int = 20000) -> None:
+                 max_sessions_per_peer: int = 0, max_streams_per_peer: int = 0, max_unpaid_per_peer: int = 4,
+                 open_timeout_s: float = 10.0, idle_timeout_s: float = 300.0, cache_mb: int = 512,
+                 max_batch: int = 8, max_length: int = 0, price_msat: int = 0, wallet: Optional[str] = None,
+                 paywall_store: Optional[str] = None, credit_block_tokens: int = 20000) -> None:
         """Starts serving blocks [a, b) = @blocks of @model_dir (or the @num_blocks the swarm
         covers least), joining the DHT through @initial_peers (none: a new swarm). A priced
         server (@price_msat per 1000 block-tokens) needs @wallet (a URI) and @paywall_store (or
-        @identity_file)."""
+        @identity_file). What one address may hold: @max_sessions_per_peer (0: 3/4 of
+        @max_sessions), @max_streams_per_peer (0: that + 8), @max_unpaid_per_peer payment
+        challenges; a stream must open its session within @open_timeout_s, and a session idle
+        for @idle_timeout_s is closed."""
         super().__init__()
-        lib = _native.lib()
-        p = lib.pln_server_default_params()
-        p.dht_only = 1 if dht_only else 0
+        p = _native.lib().pln_server_default_params()
+        p.dht_only = bool(dht_only)
         if blocks is not None:
             if len(blocks) != 2:
                 raise InvalidArgument("blocks must be a pair (begin, end)")
-            p.block_begin = _int(blocks[0], "blocks[0]", 0, (1 << 31) - 1)
-            p.block_end = _int(blocks[1], "blocks[1]", 0, (1 << 31) - 1)
-        p.num_blocks = _int(num_blocks, "num_blocks", 0, (1 << 31) - 1)
+            p.block_begin = _int(blocks[0], "blocks[0]", 0, I32)
+            p.block_end = _int(blocks[1], "blocks[1]", 0, I32)
+        p.num_blocks = _int(num_blocks, "num_blocks", 0, I32)
         p.host = _text(host, "host", allow_none=False)
         p.port = _int(port, "port", 0, 65535)
         p.dht_port = _int(dht_port, "dht_port", 0, 65535)
@@ -357,44 +418,54 @@ class Server(_Handle):
         p.public_name = _text(public_name, "public_name")
         p.lightning_address = _text(lightning_address, "lightning_address")
         p.throughput = float(throughput)
-        p.max_sessions = _int(max_sessions, "max_sessions", 1, (1 << 31) - 1)
-        p.cache_mb = _int(cache_mb, "cache_mb", 1, I64)
-        p.max_batch = _int(max_batch, "max_batch", 1, (1 << 31) - 1)
-        p.max_length = _int(max_length, "max_length", 0, (1 << 31) - 1)
+        self._set_limits(p, max_sessions, max_sessions_per_peer, max_streams_per_peer, max_unpaid_per_peer,
+                         open_timeout_s, idle_timeout_s, cache_mb, max_batch, max_length)
         p.price_msat = _int(price_msat, "price_msat", 0, U64)
         p.wallet_uri = _text(wallet, "wallet")
         p.paywall_store = _text(paywall_store, "paywall_store")
         p.credit_block_tokens = _int(credit_block_tokens, "credit_block_tokens", 1, U64)
-        _check(lib.pln_server_start(_text(model_dir, "model_dir"), byref(p), byref(self._ptr)))
+        _check(_native.lib().pln_server_start(_text(model_dir, "model_dir"), byref(p), byref(self._ptr)))
 
-    def _string(self, fn: str) -> str:
-        out = c_char_p()
+    @staticmethod
+    def _set_limits(p: _native.ServerParams, max_sessions: int, max_sessions_per_peer: int,
+                    max_streams_per_peer: int, max_unpaid_per_peer: int, open_timeout_s: float,
+                    idle_timeout_s: float, cache_mb: int, max_batch: int, max_length: int) -> None:
+        p.max_sessions = _int(max_sessions, "max_sessions", 1, I32)
+        p.max_sessions_per_peer = _int(max_sessions_per_peer, "max_sessions_per_peer", 0, I32)
+        p.max_streams_per_peer = _int(max_streams_per_peer, "max_streams_per_peer", 0, I32)
+        p.max_unpaid_per_peer = _int(max_unpaid_per_peer, "max_unpaid_per_peer", 1, U32)
+        p.open_timeout_ms = _ms(open_timeout_s, "open_timeout_s")
+        p.idle_timeout_ms = _ms(idle_timeout_s, "idle_timeout_s")
+        p.cache_mb = _int(cache_mb, "cache_mb", 1, I64)
+        p.max_batch = _int(max_batch, "max_batch", 1, I32)
+        p.max_length = _int(max_length, "max_length", 0, I32)
+
+    def _info(self) -> _native.ServerInfo:
+        info = _native.ServerInfo()
         with self._use() as handle:
-            _check(getattr(_native.lib(), fn)(handle, byref(out)))
-        return (out.value or b"").decode()
+            _check(_native.lib().pln_server_get_info(handle, byref(info)))
+        return info
 
     @property
     def endpoint(self) -> str:
         """"host:port" of the gRPC service ("" for a DHT-only node)."""
-        return self._string("pln_server_endpoint")
+        return (self._info().endpoint or b"").decode()
 
     @property
     def peer_id(self) -> str:
         """The server's peer id, 64 hex digits ("" for a DHT-only node)."""
-        return self._string("pln_server_peer_id")
+        return (self._info().peer_id or b"").decode()
 
     @property
     def dht_address(self) -> str:
         """"host:port" of the server's DHT node: what other nodes pass as initial peers."""
-        return self._string("pln_server_dht_address")
+        return (self._info().dht_address or b"").decode()
 
     @property
     def blocks(self) -> Tuple[int, int]:
         """The blocks served, (begin, end)."""
-        begin, end = c_int32(), c_int32()
-        with self._use() as handle:
-            _check(_native.lib().pln_server_blocks(handle, byref(begin), byref(end)))
-        return begin.value, end.value
+        info = self._info()
+        return info.block_begin, info.block_end
 
     def stop(self) -> None:
         """Withdraws the announcement and stops serving (idempotent). Raises PetalslnIOError if
@@ -408,15 +479,13 @@ class Wallet(_Handle):
 
     _free_fn = "pln_wallet_free"
 
-    def __init__(self, uri: str, *, pay_timeout_s: int = 60) -> None:
-        """Opens the wallet; a payment taking longer than @pay_timeout_s is reported failed or
-        pending. Raises Unsupported for an unknown scheme, NotFound for an unknown account,
-        InvalidArgument for a malformed URI."""
+    def __init__(self, uri: str, *, pay_timeout_s: float = 60) -> None:
+        """Opens the wallet; a payment taking longer than @pay_timeout_s (unless pay() says
+        otherwise) is reported failed or pending. Raises Unsupported for an unknown scheme,
+        NotFound for an unknown account, InvalidArgument for a malformed URI."""
         super().__init__()
-        lib = _native.lib()
-        params = lib.pln_wallet_default_params()
-        params.pay_timeout_s = _int(pay_timeout_s, "pay_timeout_s", 1, (1 << 32) - 1)
-        _check(lib.pln_wallet_open(_text(uri, "uri", allow_none=False), byref(params), byref(self._ptr)))
+        self._pay_timeout_ms = _ms(pay_timeout_s, "pay_timeout_s")
+        _check(_native.lib().pln_wallet_open(_text(uri, "uri", allow_none=False), byref(self._ptr)))
 
     @property
     def balance_msat(self) -> int:
@@ -433,55 +502,77 @@ class Wallet(_Handle):
             _check(_native.lib().pln_wallet_describe(handle, byref(out)))
         return _take(out)
 
-    def create_invoice(self, amount_msat: int = 0, memo: str = "", expiry_s: int = 3600) -> Dict[str, Any]:
-        """Creates an invoice (amount 0: any amount) and returns {"bolt11", "payment_hash"}."""
+    def create_invoice(self, amount_msat: int = 0, memo: str = "", expiry_s: float = 3600) -> Dict[str, Any]:
+        """Creates an invoice (amount 0: any amount) payable for @expiry_s seconds (rounded up
+        to whole seconds) and returns {"bolt11", "payment_hash"}."""
         lib = _native.lib()
         p = lib.pln_invoice_default_params()
         p.amount_msat = _int(amount_msat, "amount_msat", 0, U64)
         p.memo = _text(memo, "memo", allow_none=False)
-        p.expiry_s = _int(expiry_s, "expiry_s", 0, U64)
+        p.expiry_ms = _ms(expiry_s, "expiry_s")
         out = c_void_p()
+        payment_hash = (c_uint8 * 32)()
         with self._use() as handle:
-            _check(lib.pln_wallet_create_invoice(handle, byref(p), byref(out)))
-        return _take_json(out)
+            _check(lib.pln_wallet_create_invoice(handle, byref(p), byref(out), payment_hash))
+        return {"bolt11": _take(out), "payment_hash": _hex(payment_hash)}
 
-    def pay(self, bolt11: str, *, max_fee_msat: int = 0, amount_msat: int = 0) -> Dict[str, Any]:
-        """Pays @bolt11 and returns {"payment_hash", "status", "preimage", "amount_msat",
-        "fee_msat", "failure_reason"}; a refused payment has status "failed" (no exception)."""
-        out = c_void_p()
+    def pay(self, bolt11: str, *, max_fee_msat: int = 0, amount_msat: int = 0,
+            timeout_s: Optional[float] = None) -> Dict[str, Any]:
+        """Pays @bolt11 (@amount_msat only for an invoice for any amount; @timeout_s defaults
+        to the wallet's pay_timeout_s) and returns {"payment_hash", "status", "preimage",
+        "amount_msat", "fee_msat", "failure_reason"}; a refused payment has status "failed"
+        (no exception)."""
+        lib = _native.lib()
+        p = lib.pln_pay_default_params()
+        p.max_fee_msat = _int(max_fee_msat, "max_fee_msat", 0, U64)
+        p.amount_msat = _int(amount_msat, "amount_msat", 0, U64)
+        p.timeout_ms = self._pay_timeout_ms if timeout_s is None else _ms(timeout_s, "timeout_s")
+        r = _native.Payment()
         with self._use() as handle:
-            _check(_native.lib().pln_wallet_pay(handle, _text(bolt11, "bolt11", allow_none=False),
-                                                _int(max_fee_msat, "max_fee_msat", 0, U64),
-                                                _int(amount_msat, "amount_msat", 0, U64), byref(out)))
-        return _take_json(out)
+            _check(lib.pln_wallet_pay(handle, _text(bolt11, "bolt11", allow_none=False), byref(p), byref(r)))
+        return {"payment_hash": _hex(r.payment_hash), "status": _native.PAYMENT_STATUSES.get(r.status, "unknown"),
+                "preimage": _hex(r.preimage) if r.has_preimage else None, "amount_msat": r.amount_msat,
+                "fee_msat": r.fee_msat, "failure_reason": r.failure_reason.decode("utf-8", errors="replace")}
 
     def lookup_invoice(self, payment_hash: str) -> Dict[str, Any]:
         """Returns {"payment_hash", "settled", "expired", "amount_paid_msat", "settled_at"} for an
         invoice this wallet created. Raises NotFound for an unknown one."""
-        out = c_void_p()
+        h = _bytes(payment_hash, "payment_hash", 32)
+        s = _native.InvoiceStatus()
         with self._use() as handle:
-            _check(_native.lib().pln_wallet_lookup_invoice(handle, _text(payment_hash, "payment_hash",
-                                                                                   allow_none=False), byref(out)))
-        return _take_json(out)
+            _check(_native.lib().pln_wallet_lookup_invoice(handle, h, byref(s)))
+        return {"payment_hash": _hex(s.payment_hash), "settled": s.settled, "expired": s.expired,
+                "amount_paid_msat": s.amount_paid_msat, "settled_at": s.settled_at}
 
 
 def create_devnet_account(path: str, name: str, fund_msat: int = 0) -> Dict[str, Any]:
     """The devnet faucet: creates account @name holding @fund_msat of simulated money in the
     devnet file @path (created if absent); returns {"name", "node_id", "balance_msat", "uri"}."""
     out = c_void_p()
+    node_id = (c_uint8 * 33)()
     _check(_native.lib().pln_devnet_create_account(_text(path, "path", allow_none=False),
                                                    _text(name, "name", allow_none=False),
-                                                   _int(fund_msat, "fund_msat", 0, U64), byref(out)))
-    return _take_json(out)
+                                                   _int(fund_msat, "fund_msat", 0, U64), node_id, byref(out)))
+    return {"name": name, "node_id": _hex(node_id), "balance_msat": fund_msat, "uri": _take(out)}
 
 
 def decode_invoice(bolt11: str) -> Dict[str, Any]:
     """Decodes and verifies a BOLT11 invoice (every reader rule, signature included); returns
-    {"network", "amount_msat", "timestamp", "expiry", "expires_at", "payment_hash", "payee",
-    "description", ...}. Raises InvalidFormat naming the broken rule."""
-    out = c_void_p()
-    _check(_native.lib().pln_bolt11_decode(_text(bolt11, "bolt11", allow_none=False), byref(out)))
-    return _take_json(out)
+    {"network", "amount_msat" (None: any amount), "timestamp", "expiry" (seconds), "expires_at",
+    "payment_hash", "payment_secret", "description", "description_hash", "payee",
+    "min_final_cltv_expiry", "features", "route_hints" (a count), "signature_valid"}. Raises
+    InvalidFormat naming the broken rule."""
+    i = _native.Bolt11Invoice()
+    _check(_native.lib().pln_bolt11_decode(_text(bolt11, "bolt11", allow_none=False), byref(i)))
+    description = i.description[:i.description_len].decode("utf-8", errors="replace")
+    return {"network": i.network.decode(), "amount_msat": i.amount_msat if i.has_amount else None,
+            "timestamp": i.timestamp, "expiry": i.expiry_ms // 1000, "expires_at": i.expires_at,
+            "payment_hash": _hex(i.payment_hash), "payment_secret": _hex(i.payment_secret),
+            "description": description if i.has_description else None,
+            "description_hash": _hex(i.description_hash) if i.has_description_hash else None,
+            "payee": _hex(i.payee), "min_final_cltv_expiry": i.min_final_cltv_expiry,
+            "features": list(i.features[:min(i.n_features, _native.BOLT11_MAX_FEATURES)]),
+            "route_hints": i.n_route_hints, "signature_valid": True}
 
 
 def _key(root_key: bytes) -> Tuple[Any, int]:
@@ -491,17 +582,28 @@ def _key(root_key: bytes) -> Tuple[Any, int]:
     return buf, len(root_key)
 
 
-def _terms(model: Optional[str], peer: Optional[str], blocks: Tuple[int, int], credit: int, expires: int,
-           service: str) -> _native.L402Terms:
-    t = _native.lib().pln_l402_default_terms()
-    t.service = _text(service, "service", allow_none=False)
-    t.model = _text(model, "model")
-    t.peer = _text(peer, "peer")
-    t.block_begin = _int(blocks[0], "blocks[0]", 0, (1 << 32) - 1)
-    t.block_end = _int(blocks[1], "blocks[1]", 0, (1 << 32) - 1)
-    t.credit = _int(credit, "credit", 0, U64)
-    t.expires = _int(expires, "expires", -(1 << 63), I64)
-    return t
+def _blocks(blocks: Tuple[int, int]) -> Tuple[int, int]:
+    if len(blocks) != 2:
+        raise InvalidArgument("blocks must be a pair (begin, end)")
+    return _int(blocks[0], "blocks[0]", 0, U32), _int(blocks[1], "blocks[1]", 0, U32)
+
+
+def _request(model: Optional[str], peer: Optional[str], blocks: Tuple[int, int], now: int,
+             service: str) -> _native.L402Request:
+    r = _native.lib().pln_l402_default_request()
+    r.service = _text(service, "service", allow_none=False)
+    r.model = _text(model, "model")
+    r.peer = _text(peer, "peer")
+    r.block_begin, r.block_end = _blocks(blocks)
+    r.now = _int(now, "now", 0, U64)
+    return r
+
+
+def _grant(request: _native.L402Request, g: _native.L402Grant) -> Dict[str, Any]:
+    """The effective terms: the request's service, model and peer, and what the token grants."""
+    return {"service": request.service.decode(), "model": (request.model or b"").decode(),
+            "peer": (request.peer or b"").decode(), "blocks": [g.block_begin, g.block_end], "credit": g.credit,
+            "expires": g.expires}
 
 
 def mint_macaroon(root_key: bytes, payment_hash: str, *, model: str, peer: str, blocks: Tuple[int, int],
@@ -509,15 +611,18 @@ def mint_macaroon(root_key: bytes, payment_hash: str, *, model: str, peer: str, 
     """Mints an L402 macaroon for the invoice with @payment_hash (64 hex digits) with the six
     petalsln caveats, and returns it in base64. It is a bearer credential once paid."""
     lib = _native.lib()
-    p = lib.pln_macaroon_default_params()
     key, n = _key(root_key)
-    p.root_key = ctypes.cast(key, POINTER(c_uint8))
-    p.root_key_len = n
-    p.payment_hash_hex = _text(payment_hash, "payment_hash", allow_none=False)
+    t = lib.pln_l402_default_terms()
+    t.service = _text(service, "service", allow_none=False)
+    t.model = _text(model, "model")
+    t.peer = _text(peer, "peer")
+    t.block_begin, t.block_end = _blocks(blocks)
+    t.credit = _int(credit, "credit", 0, U64)
+    t.expires = _int(expires, "expires", 0, U64)
+    p = lib.pln_macaroon_default_params()
     p.location = _text(location, "location")
-    p.terms = _terms(model, peer, blocks, credit, expires, service)
     out = c_void_p()
-    _check(lib.pln_macaroon_mint(byref(p), byref(out)))
+    _check(lib.pln_macaroon_mint(key, n, _bytes(payment_hash, "payment_hash", 32), byref(t), byref(p), byref(out)))
     return _take(out)
 
 
@@ -543,26 +648,35 @@ def verify_macaroon(macaroon: str, root_key: bytes, *, model: str, peer: str, bl
     returns the effective terms {"service", "model", "peer", "blocks", "credit", "expires"}.
     Raises Denied with the reason when it does not grant the request."""
     key, n = _key(root_key)
-    req = _terms(model, peer, blocks, 0, now, service)
-    out = c_void_p()
+    req = _request(model, peer, blocks, now, service)
+    grant = _native.L402Grant()
     _check(_native.lib().pln_macaroon_verify(_text(macaroon, "macaroon", allow_none=False), key, n, byref(req),
-                                             byref(out)))
-    return _take_json(out)
+                                             byref(grant)))
+    return _grant(req, grant)
 
 
 def parse_l402_challenge(header: str) -> Dict[str, Any]:
     """Parses `L402 macaroon="...", invoice="..."`; returns {"macaroon", "invoice", "payment_hash"}."""
-    out = c_void_p()
-    _check(_native.lib().pln_l402_parse_challenge(_text(header, "header", allow_none=False), byref(out)))
-    return _take_json(out)
+    c = _native.L402Challenge()
+    _check(_native.lib().pln_l402_parse_challenge(_text(header, "header", allow_none=False), byref(c)))
+    try:
+        return {"macaroon": ctypes.string_at(c.macaroon).decode(), "invoice": ctypes.string_at(c.invoice).decode(),
+                "payment_hash": _hex(c.payment_hash) if c.has_payment_hash else None}
+    finally:
+        _native.lib().pln_l402_challenge_clear(byref(c))
 
 
 def parse_l402_token(header: str) -> Dict[str, Any]:
     """Parses `L402 <macaroon>:<preimage>`; returns {"macaroon", "preimage", "payment_hash",
     "preimage_matches"}."""
-    out = c_void_p()
-    _check(_native.lib().pln_l402_parse_token(_text(header, "header", allow_none=False), byref(out)))
-    return _take_json(out)
+    t = _native.L402Token()
+    _check(_native.lib().pln_l402_parse_token(_text(header, "header", allow_none=False), byref(t)))
+    try:
+        return {"macaroon": ctypes.string_at(t.macaroon).decode(), "preimage": _hex(t.preimage),
+                "payment_hash": _hex(t.payment_hash) if t.has_payment_hash else None,
+                "preimage_matches": t.preimage_matches}
+    finally:
+        _native.lib().pln_l402_token_clear(byref(t))
 
 
 def verify_l402_token(header: str, root_key: bytes, *, model: str, peer: str, blocks: Tuple[int, int],
@@ -570,18 +684,18 @@ def verify_l402_token(header: str, root_key: bytes, *, model: str, peer: str, bl
     """Verifies an authorization header (preimage, then as verify_macaroon()); returns the
     effective terms. Raises Denied with the reason when it does not grant the request."""
     key, n = _key(root_key)
-    req = _terms(model, peer, blocks, 0, now, service)
-    out = c_void_p()
+    req = _request(model, peer, blocks, now, service)
+    grant = _native.L402Grant()
     _check(_native.lib().pln_l402_verify_token(_text(header, "header", allow_none=False), key, n, byref(req),
-                                               byref(out)))
-    return _take_json(out)
+                                               byref(grant)))
+    return _grant(req, grant)
 
 
 def split_payout(amount_msat: int, weights: Union[Dict[str, int], Iterable[Tuple[str, int]]], *,
                  fee_basis_points: int = 0, fee_fixed_msat: int = 0) -> Dict[str, Any]:
     """Splits @amount_msat among payees in proportion to @weights after the fee, exactly: the
     fee plus the amounts add up to @amount_msat. Returns {"fee_msat", "payees": [{"payee",
-    "amount_msat"}]}."""
+    "amount_msat"}]}, one entry per distinct payee in order of first appearance."""
     items = list(weights.items()) if isinstance(weights, dict) else list(weights)
     array = (_native.PayoutWeight * max(len(items), 1))()
     keep = []
@@ -590,9 +704,14 @@ def split_payout(amount_msat: int, weights: Union[Dict[str, int], Iterable[Tuple
         keep.append(encoded)
         array[i].payee = encoded
         array[i].weight = _int(weight, "weight", 0, U64)
-    fee = _native.PayoutFee(_int(fee_basis_points, "fee_basis_points", 0, (1 << 32) - 1),
-                            _int(fee_fixed_msat, "fee_fixed_msat", 0, U64))
-    out = c_void_p()
-    _check(_native.lib().pln_payout_split(byref(fee), _int(amount_msat, "amount_msat", 0, U64), array, len(items),
-                                          byref(out)))
-    return _take_json(out)
+    params = _native.lib().pln_payout_default_params()
+    params.fee_basis_points = _int(fee_basis_points, "fee_basis_points", 0, U32)
+    params.fee_fixed_msat = _int(fee_fixed_msat, "fee_fixed_msat", 0, U64)
+    shares = (_native.PayoutShare * max(len(items), 1))()
+    n_shares = c_size_t(0)
+    fee = c_uint64(0)
+    _check(_native.lib().pln_payout_split(_int(amount_msat, "amount_msat", 0, U64), array, len(items), byref(params),
+                                          shares, byref(n_shares), byref(fee)))
+    return {"fee_msat": fee.value,
+            "payees": [{"payee": shares[i].payee.decode(), "amount_msat": shares[i].amount_msat}
+                       for i in range(n_shares.value)]}

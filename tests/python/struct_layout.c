@@ -1,0 +1,160 @@
+/* Prints the layout of every struct in petalsln.h as the C compiler sees it, one line per struct
+ * ("struct NAME SIZE") and per field ("field NAME.FIELD OFFSET SIZE"), for the Python test that
+ * checks the ctypes declarations of bindings/python against it: a field out of step there would
+ * corrupt memory silently. */
+#include <stddef.h>
+#include <stdio.h>
+
+#include "petalsln.h"
+
+#define S(type) printf("struct %s %zu\n", #type, sizeof(struct type))
+#define F(type, field) \
+  printf("field %s.%s %zu %zu\n", #type, #field, offsetof(struct type, field), sizeof(((struct type*)0)->field))
+
+int main(void) {
+  S(pln_generate_params);
+  F(pln_generate_params, max_new_tokens);
+  F(pln_generate_params, greedy);
+  F(pln_generate_params, temperature);
+  F(pln_generate_params, top_k);
+  F(pln_generate_params, top_p);
+  F(pln_generate_params, repetition_penalty);
+  F(pln_generate_params, seed);
+  F(pln_generate_params, raw);
+  F(pln_generate_params, stop_at_eos);
+  S(pln_generation);
+  F(pln_generation, stop_reason);
+  F(pln_generation, prompt_ids);
+  F(pln_generation, n_prompt_ids);
+  F(pln_generation, new_ids);
+  F(pln_generation, n_new_ids);
+  F(pln_generation, text);
+  S(pln_model_params);
+  F(pln_model_params, n_threads);
+  S(pln_chat_params);
+  F(pln_chat_params, initial_peers);
+  F(pln_chat_params, peers);
+  F(pln_chat_params, model_name);
+  F(pln_chat_params, wallet_uri);
+  F(pln_chat_params, budget_msat);
+  F(pln_chat_params, max_price_msat);
+  F(pln_chat_params, server_timeout_ms);
+  F(pln_chat_params, dht_connect_timeout_ms);
+  S(pln_server_params);
+  F(pln_server_params, dht_only);
+  F(pln_server_params, model_name);
+  F(pln_server_params, block_begin);
+  F(pln_server_params, block_end);
+  F(pln_server_params, num_blocks);
+  F(pln_server_params, host);
+  F(pln_server_params, port);
+  F(pln_server_params, dht_port);
+  F(pln_server_params, initial_peers);
+  F(pln_server_params, identity_file);
+  F(pln_server_params, public_name);
+  F(pln_server_params, lightning_address);
+  F(pln_server_params, throughput);
+  F(pln_server_params, max_sessions);
+  F(pln_server_params, max_sessions_per_peer);
+  F(pln_server_params, max_streams_per_peer);
+  F(pln_server_params, max_unpaid_per_peer);
+  F(pln_server_params, open_timeout_ms);
+  F(pln_server_params, idle_timeout_ms);
+  F(pln_server_params, cache_mb);
+  F(pln_server_params, max_batch);
+  F(pln_server_params, max_length);
+  F(pln_server_params, price_msat);
+  F(pln_server_params, wallet_uri);
+  F(pln_server_params, paywall_store);
+  F(pln_server_params, credit_block_tokens);
+  S(pln_server_info);
+  F(pln_server_info, endpoint);
+  F(pln_server_info, peer_id);
+  F(pln_server_info, dht_address);
+  F(pln_server_info, block_begin);
+  F(pln_server_info, block_end);
+  S(pln_bolt11_invoice);
+  F(pln_bolt11_invoice, network);
+  F(pln_bolt11_invoice, has_amount);
+  F(pln_bolt11_invoice, amount_msat);
+  F(pln_bolt11_invoice, timestamp);
+  F(pln_bolt11_invoice, expiry_ms);
+  F(pln_bolt11_invoice, expires_at);
+  F(pln_bolt11_invoice, payment_hash);
+  F(pln_bolt11_invoice, payment_secret);
+  F(pln_bolt11_invoice, has_description);
+  F(pln_bolt11_invoice, description);
+  F(pln_bolt11_invoice, description_len);
+  F(pln_bolt11_invoice, has_description_hash);
+  F(pln_bolt11_invoice, description_hash);
+  F(pln_bolt11_invoice, payee);
+  F(pln_bolt11_invoice, min_final_cltv_expiry);
+  F(pln_bolt11_invoice, n_route_hints);
+  F(pln_bolt11_invoice, n_features);
+  F(pln_bolt11_invoice, features);
+  S(pln_l402_terms);
+  F(pln_l402_terms, service);
+  F(pln_l402_terms, model);
+  F(pln_l402_terms, peer);
+  F(pln_l402_terms, block_begin);
+  F(pln_l402_terms, block_end);
+  F(pln_l402_terms, credit);
+  F(pln_l402_terms, expires);
+  S(pln_l402_request);
+  F(pln_l402_request, service);
+  F(pln_l402_request, model);
+  F(pln_l402_request, peer);
+  F(pln_l402_request, block_begin);
+  F(pln_l402_request, block_end);
+  F(pln_l402_request, now);
+  S(pln_l402_grant);
+  F(pln_l402_grant, block_begin);
+  F(pln_l402_grant, block_end);
+  F(pln_l402_grant, credit);
+  F(pln_l402_grant, expires);
+  S(pln_macaroon_params);
+  F(pln_macaroon_params, location);
+  S(pln_l402_challenge);
+  F(pln_l402_challenge, macaroon);
+  F(pln_l402_challenge, invoice);
+  F(pln_l402_challenge, has_payment_hash);
+  F(pln_l402_challenge, payment_hash);
+  S(pln_l402_token);
+  F(pln_l402_token, macaroon);
+  F(pln_l402_token, preimage);
+  F(pln_l402_token, has_payment_hash);
+  F(pln_l402_token, payment_hash);
+  F(pln_l402_token, preimage_matches);
+  S(pln_payout_params);
+  F(pln_payout_params, fee_basis_points);
+  F(pln_payout_params, fee_fixed_msat);
+  S(pln_payout_weight);
+  F(pln_payout_weight, payee);
+  F(pln_payout_weight, weight);
+  S(pln_payout_share);
+  F(pln_payout_share, payee);
+  F(pln_payout_share, amount_msat);
+  S(pln_invoice_params);
+  F(pln_invoice_params, amount_msat);
+  F(pln_invoice_params, memo);
+  F(pln_invoice_params, expiry_ms);
+  S(pln_pay_params);
+  F(pln_pay_params, max_fee_msat);
+  F(pln_pay_params, amount_msat);
+  F(pln_pay_params, timeout_ms);
+  S(pln_payment);
+  F(pln_payment, status);
+  F(pln_payment, payment_hash);
+  F(pln_payment, has_preimage);
+  F(pln_payment, preimage);
+  F(pln_payment, amount_msat);
+  F(pln_payment, fee_msat);
+  F(pln_payment, failure_reason);
+  S(pln_invoice_status);
+  F(pln_invoice_status, payment_hash);
+  F(pln_invoice_status, settled);
+  F(pln_invoice_status, expired);
+  F(pln_invoice_status, amount_paid_msat);
+  F(pln_invoice_status, settled_at);
+  return 0;
+}
