@@ -9,8 +9,19 @@
 # The demo model (examples/demo-model) is a 3.3M-parameter Llama trained only to answer
 # two-digit arithmetic, the capitals of 32 countries, and a few facts about Lightning, L402
 # and petalsln. Anything else gets an answer to one of those questions instead.
+#
+# Then a gateway (petalsln-gateway) in front of the same swarm shows one exchange through its
+# HTTP API, as a client program would see it (OpenAI's /v1/chat/completions, streamed), and
+# keeps serving at the printed URL until Ctrl-C. `--once` stops after the exchange (CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+once=0
+for arg in "$@"; do
+  case "$arg" in
+    --once) once=1 ;;
+    *) echo "usage: $0 [--once]" >&2; exit 2 ;;
+  esac
+done
 bash scripts/install-deps.sh
 echo "building petalsln (the first build takes a few minutes)..."
 bash scripts/build.sh >/dev/null
@@ -60,6 +71,7 @@ devnet="$work/devnet.db"
 wallet="$bin/wallet/petalsln-wallet"
 "$wallet" --wallet "devnet:$devnet" create-account client --fund-sats 1000 >/dev/null
 for who in alice bob carol; do "$wallet" --wallet "devnet:$devnet" create-account "$who" --fund-sats 0 >/dev/null; done
+"$wallet" --wallet "devnet:$devnet" create-account gateway --fund-sats 1000 >/dev/null
 balance() { "$wallet" --wallet "devnet:$devnet?account=$1" balance | sed 's/[^0-9]//g'; }
 client_before=$(balance client)
 
@@ -87,7 +99,47 @@ echo
 echo "What the chat cost and what each server earned (devnet balances, msat):"
 printf '  client  paid   %7d msat\n' $((client_before - $(balance client)))
 for who in alice bob carol; do printf '  %-7s earned %7d msat\n' "$who" "$(balance "$who")"; done
-printf '\nStopping the swarm...\n'
+
+echo
+echo "Starting a gateway in front of the swarm (it pays the servers from its own devnet account;"
+echo "selling chat per message over L402 comes with the next part of issue 14: this one is free):"
+"$bin/gateway/petalsln-gateway" --model "$model" --initial-peers "$dht" --listen 127.0.0.1:0 \
+  --wallet "devnet:$devnet?account=gateway" --budget-sats 500 >"$work/gateway.out" 2>"$work/gateway.err" &
+pids+=($!)
+gateway_pid=$!
+for _ in $(seq 1 300); do
+  grep -q '^ready ' "$work/gateway.out" && break
+  if ! kill -0 "$gateway_pid" 2>/dev/null; then cat "$work/gateway.err" >&2; exit 1; fi
+  sleep 0.1
+done
+grep -q '^ready ' "$work/gateway.out" || { echo "the gateway did not start:" >&2; cat "$work/gateway.err" >&2; exit 1; }
+printf '  %-10s %s\n' gateway "$(cat "$work/gateway.out")"
+url=$(sed -n 's/.* url=\([^ ]*\).*/\1/p' "$work/gateway.out")
+
+echo
+echo "One exchange through the gateway's OpenAI-compatible API, streamed (what a client program reads):"
+echo "  POST $url/v1/chat/completions  {\"messages\": [{\"role\": \"user\", \"content\": \"What is 7 * 8?\"}], \"stream\": true}"
+curl -sS -N "$url/v1/chat/completions" -H 'Content-Type: application/json' \
+  -d '{"model": "demo-model", "messages": [{"role": "user", "content": "What is 7 * 8?"}], "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}' \
+  >"$work/stream.txt"
+grep '^data: ' "$work/stream.txt" | sed -n '1,6s/^/  /p'
+echo "  ... (one event per token, then the finish reason, the usage and [DONE])"
+printf '  the whole reply: '
+curl -sS "$url/v1/chat/completions" -H 'Content-Type: application/json' \
+  -d '{"model": "demo-model", "messages": [{"role": "user", "content": "What is 7 * 8?"}], "temperature": 0}' |
+  sed -n 's/.*"content":"\([^"]*\)".*/\1/p'
+echo
+printf '  the gateway paid the servers %d msat so far\n' $((1000000 - $(balance gateway)))
+echo "  the gateway's log: $(tail -n 1 "$work/gateway.err")"
+
+if [ "$once" = 0 ]; then
+  echo
+  echo "The gateway keeps serving at $url (OpenAI API under /v1, chat.petals.dev's under /api)."
+  echo "Try: curl -s $url/v1/chat/completions -H 'Content-Type: application/json' -d '{\"model\": \"demo-model\", \"messages\": [{\"role\": \"user\", \"content\": \"Capital of Japan?\"}]}'"
+  echo "Press Ctrl-C to stop everything."
+  while kill -0 "$gateway_pid" 2>/dev/null; do sleep 1; done
+fi
+printf '\nStopping the gateway and the swarm...\n'
 stop_all
 trap - EXIT
 echo "done. For an interactive chat, start servers as above and run:"

@@ -8,3 +8,5 @@ npm ci --no-audit --no-fund
 (cd ../js-bolt11 && npm ci --no-audit --no-fund)
 # nostr-tools and ws, for the Nostr Wallet Connect cross-check (tests/nwc: relay and wallet service).
 (cd ../nwc && npm ci --no-audit --no-fund)
+# The OpenAI SDK and ws, the real clients the gateway is tested against (tests/gateway).
+(cd ../gateway && npm ci --no-audit --no-fund)

@@ -4,6 +4,7 @@
 
 #include "gateway/api_error.hpp"
 #include "gateway/chat_prompt.hpp"
+#include "gateway/shared_invoice_wallet.hpp"
 #include "gateway/stop_strings.hpp"
 #include "petalsln/client/generator.hpp"
 #include "petalsln/client/local_model.hpp"
@@ -60,6 +61,7 @@ struct GenerationService::Swarm {
 };
 
 GenerationService::GenerationService(const GatewayOptions& options) : options_(options) {
+  if (options_.wallet) options_.wallet = std::make_shared<SharedInvoiceWallet>(options_.wallet);
   const int modes = int{options.local} + int{!options.initial_peers.empty()} + int{!options.peers.empty()};
   if (modes != 1) throw Error(ErrorCode::invalid_argument, "choose exactly one of local, initial peers and peers");
   if (options.budget_msat > 0 && !options.wallet) throw Error(ErrorCode::invalid_argument, "a budget needs a wallet");
