@@ -1,10 +1,5 @@
 #include "petalsln/lightning/paywall.hpp"
 
-#include <fcntl.h>
-#include <sqlite3.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -19,61 +14,33 @@
 #include "petalsln/util/hex.hpp"
 #include "util/random.hpp"
 #include "util/secure_wipe.hpp"
+#include "util/sqlite_database.hpp"
 
 namespace petalsln {
 namespace {
 
-// A prepared statement that finalizes itself.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
-      throw Error(ErrorCode::io, std::string("paywall store: ") + sqlite3_errmsg(db));
-    }
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  Statement& bind(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Statement& bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  // Steps once; true if a row is available.
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw Error(ErrorCode::io, std::string("paywall store: ") + sqlite3_errmsg(db_));
-  }
-  std::int64_t integer(int col) { return sqlite3_column_int64(stmt_, col); }
-  std::string text(int col) {
-    const auto* p = sqlite3_column_blob(stmt_, col);
-    return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
-  }
+using util::sqlite::Statement;
 
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-void exec(sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err != nullptr ? err : "unknown error";
-    sqlite3_free(err);
-    throw Error(ErrorCode::io, "paywall store: " + msg);
-  }
+// Version 1 of the store: its tables and a fresh root key. It is also the layout of every
+// store made before versions were recorded (version 0 with the tables and a key), which it
+// leaves unchanged: each statement is idempotent, and a key already there is kept.
+void create_store_v1(util::sqlite::Database& db) {
+  db.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+          "CREATE TABLE IF NOT EXISTS tokens (token_id TEXT PRIMARY KEY, payment_hash TEXT NOT NULL,"
+          " credit INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0, expires INTEGER NOT NULL);");
+  std::string key(32, '\0');
+  util::random_bytes(reinterpret_cast<std::uint8_t*>(key.data()), key.size());
+  // Stored as TEXT holding the raw bytes, as the first stores did.
+  Statement put(db, "INSERT OR IGNORE INTO meta (key, value) VALUES ('root_key', ?)");
+  put.bind(1, std::string_view(key));
+  util::secure_wipe(key.data(), key.size());
+  put.run();
 }
 
-// Creates the file with mode 0600 before SQLite sees it, so the root key is never readable
-// by others, not even for an instant.
-void create_private_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-  if (fd >= 0) ::close(fd);
+// The store's schema versions (PRAGMA user_version), in order.
+const std::vector<util::sqlite::Migration>& store_migrations() {
+  static const std::vector<util::sqlite::Migration> migrations = {create_store_v1};
+  return migrations;
 }
 
 }  // namespace
@@ -93,7 +60,7 @@ struct HeldChallenge {
 struct Paywall::Impl {
   PaywallOptions options;
   std::shared_ptr<Wallet> wallet;
-  sqlite3* db = nullptr;
+  std::unique_ptr<util::sqlite::Database> db;
   std::string root_key;  // 32 bytes
   std::mutex mu;
   // Unpaid challenges by requester; never held across a wallet call.
@@ -110,7 +77,6 @@ struct Paywall::Impl {
 
   ~Impl() {
     util::secure_wipe(root_key.data(), root_key.size());
-    if (db != nullptr) sqlite3_close(db);
   }
 
   std::int64_t now() const {
@@ -118,26 +84,19 @@ struct Paywall::Impl {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   }
 
+  // Opens (or creates, 0600: it holds the root key) the store, brings its schema up to date
+  // (which mints the root key of a new store), and loads its root key.
   void open_store() {
-    create_private_file(options.store_path);
-    const mode_t old = ::umask(077);  // the -wal and -shm files too
-    const int rc = sqlite3_open_v2(options.store_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-    ::umask(old);
-    if (rc != SQLITE_OK) throw Error(ErrorCode::io, "cannot open the paywall store " + options.store_path);
-    sqlite3_busy_timeout(db, 10000);
-    exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);"
-             "CREATE TABLE IF NOT EXISTS tokens (token_id TEXT PRIMARY KEY, payment_hash TEXT NOT NULL,"
-             " credit INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0, expires INTEGER NOT NULL);");
-    Statement get(db, "SELECT value FROM meta WHERE key = 'root_key'");
-    if (get.step()) {
-      root_key = get.text(0);
-    } else {
-      root_key.assign(32, '\0');
-      util::random_bytes(reinterpret_cast<std::uint8_t*>(root_key.data()), root_key.size());
-      Statement put(db, "INSERT INTO meta (key, value) VALUES ('root_key', ?)");
-      put.bind(1, root_key).step();
-    }
+    util::sqlite::OpenOptions open;
+    open.label = "paywall store";
+    open.create = true;
+    open.serialized = true;
+    db = std::make_unique<util::sqlite::Database>(options.store_path, open);
+    db->enable_wal();
+    db->exec("PRAGMA synchronous=FULL");
+    util::sqlite::migrate(*db, store_migrations());
+    Statement get(*db, "SELECT value FROM meta WHERE key = 'root_key'");
+    if (get.step()) root_key = get.bytes(0);
     if (root_key.size() != 32) throw Error(ErrorCode::io, "paywall store " + options.store_path + " holds a malformed root key");
   }
 };
@@ -329,16 +288,16 @@ PaywallGrant Paywall::authorize(std::string_view authorization, std::uint32_t be
   grant.token_id = util::to_hex(id.token_id.data(), id.token_id.size());
   std::lock_guard<std::mutex> lock(m.mu);
   // First use registers the credit the (verified) macaroon grants; later uses find it.
-  Statement insert(m.db, "INSERT OR IGNORE INTO tokens (token_id, payment_hash, credit, used, expires) VALUES (?, ?, ?, 0, ?)");
+  Statement insert(*m.db, "INSERT OR IGNORE INTO tokens (token_id, payment_hash, credit, used, expires) VALUES (?, ?, ?, 0, ?)");
   insert.bind(1, grant.token_id)
       .bind(2, util::to_hex(id.payment_hash.data(), id.payment_hash.size()))
       .bind(3, static_cast<std::int64_t>(granted.credit))
       .bind(4, granted.expires)
       .step();
-  Statement get(m.db, "SELECT credit - used FROM tokens WHERE token_id = ?");
+  Statement get(*m.db, "SELECT credit - used FROM tokens WHERE token_id = ?");
   get.bind(1, grant.token_id);
   if (!get.step()) throw Error(ErrorCode::internal, "paywall store lost a token");
-  grant.credit_remaining = static_cast<std::uint64_t>(std::max<std::int64_t>(0, get.integer(0)));
+  grant.credit_remaining = static_cast<std::uint64_t>(std::max<std::int64_t>(0, get.int64(0)));
   if (grant.credit_remaining == 0) throw Error(ErrorCode::invalid_argument, "L402 token refused: its credit is used up");
   return grant;
 }
@@ -346,13 +305,13 @@ PaywallGrant Paywall::authorize(std::string_view authorization, std::uint32_t be
 bool Paywall::debit(const std::string& token_id, std::uint64_t block_tokens, std::uint64_t* remaining) {
   auto& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
-  Statement update(m.db, "UPDATE tokens SET used = used + ?1 WHERE token_id = ?2 AND used + ?1 <= credit");
+  Statement update(*m.db, "UPDATE tokens SET used = used + ?1 WHERE token_id = ?2 AND used + ?1 <= credit");
   update.bind(1, static_cast<std::int64_t>(block_tokens)).bind(2, token_id).step();
-  const bool ok = sqlite3_changes(m.db) == 1;
+  const bool ok = m.db->changes() == 1;
   if (remaining != nullptr) {
-    Statement get(m.db, "SELECT credit - used FROM tokens WHERE token_id = ?");
+    Statement get(*m.db, "SELECT credit - used FROM tokens WHERE token_id = ?");
     get.bind(1, token_id);
-    *remaining = get.step() ? static_cast<std::uint64_t>(std::max<std::int64_t>(0, get.integer(0))) : 0;
+    *remaining = get.step() ? static_cast<std::uint64_t>(std::max<std::int64_t>(0, get.int64(0))) : 0;
   }
   return ok;
 }

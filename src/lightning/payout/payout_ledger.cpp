@@ -6,8 +6,6 @@
 
 #include "payout_ledger_store.hpp"
 
-#include <sys/stat.h>
-
 #include <string>
 
 #include "petalsln/util/error.hpp"
@@ -16,10 +14,10 @@
 namespace petalsln {
 namespace {
 
-using lightning::devnet::Database;
-using lightning::devnet::has_table;
-using lightning::devnet::ImmediateTransaction;
-using lightning::devnet::Statement;
+using util::sqlite::Database;
+using util::sqlite::has_table;
+using util::sqlite::ImmediateTransaction;
+using util::sqlite::Statement;
 
 constexpr int kSchemaVersion = 1;
 constexpr const char* kKind = "petalsln-payout-ledger";
@@ -102,13 +100,15 @@ PayoutLedger::PayoutLedger(const std::string& path, PayoutLedgerOptions options)
   }
   if (options.threshold_msat == 0) options.threshold_msat = 1;  // nothing is paid for 0 msat
   impl_->options = std::move(options);
-  // The ledger names payees and amounts: create it 0600 before SQLite opens it; SQLite gives
-  // the -wal and -shm files the main file's mode.
-  lightning::devnet::create_private_file(path);
-  impl_->db = std::make_unique<Database>(path);
+  // The ledger names payees and amounts: it is created 0600 before SQLite opens it, and SQLite
+  // gives the -wal and -shm files the main file's mode.
+  util::sqlite::OpenOptions open;
+  open.label = "payout ledger";
+  open.create = true;
+  impl_->db = std::make_unique<Database>(path, open);
   Database& db = *impl_->db;
   db.exec("PRAGMA synchronous=FULL");  // a committed record must survive a power cut, not only a crash
-  lightning::devnet::create_or_check_schema(db, check_schema, [](Database& d) {
+  util::sqlite::create_or_check_schema(db, check_schema, [](Database& d) {
     d.exec(kSchemaSql);
     Statement ins(d, "INSERT INTO meta(key, value) VALUES ('kind', ?1), ('schema_version', ?2)");
     ins.bind(1, kKind).bind(2, std::to_string(kSchemaVersion)).run();
@@ -140,7 +140,7 @@ std::int64_t PayoutLedger::accrue(const PayoutSplit& split, std::string_view rec
   }
   Statement ins(db, "INSERT INTO accruals(created_at, amount_msat, fee_msat, receipt) VALUES (?1, ?2, ?3, ?4)");
   ins.bind(1, impl_->now()).bind(2, total).bind(3, split.fee_msat).bind(4, receipt).run();
-  const std::int64_t id = sqlite3_last_insert_rowid(db.handle());
+  const std::int64_t id = db.last_insert_rowid();
   for (const auto& p : split.payees) {
     if (p.amount_msat == 0) continue;
     // A payee named twice in one split: the primary key refuses it, and the transaction rolls back.
@@ -159,8 +159,8 @@ PayoutReport PayoutLedger::report() {
   Database& db = *impl_->db;
   PayoutReport r;
   // One read transaction, so the totals and the payees are one consistent snapshot.
-  db.exec("BEGIN");
-  try {
+  {
+    const util::sqlite::ReadTransaction snapshot(db);
     Statement q(db, "SELECT payee, owed_msat, in_flight_msat, paid_msat, failures, next_attempt_at, last_error FROM payees");
     while (q.step()) {
       PayeeBalance b;
@@ -179,11 +179,7 @@ PayoutReport PayoutLedger::report() {
     Statement f(db, "SELECT COALESCE(SUM(routing_fee_msat), 0) FROM payments WHERE state = 'succeeded'");
     f.step();
     r.routing_fees_msat = f.uint64(0);
-  } catch (...) {
-    db.exec("ROLLBACK");
-    throw;
   }
-  db.exec("COMMIT");
   return r;
 }
 

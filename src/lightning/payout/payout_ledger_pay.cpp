@@ -2,9 +2,7 @@
 // what makes it crash-safe (see payout_ledger.hpp): record, then pay, then mark; and settle
 // whatever was recorded but not marked by asking the wallet before paying anything new.
 
-#include <fcntl.h>
 #include <sys/file.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -17,13 +15,14 @@
 #include "petalsln/lightning/bolt11.hpp"
 #include "petalsln/lightning/lightning_address.hpp"
 #include "petalsln/util/error.hpp"
+#include "util/private_file.hpp"
 
 namespace petalsln {
 namespace {
 
-using lightning::devnet::Database;
-using lightning::devnet::ImmediateTransaction;
-using lightning::devnet::Statement;
+using util::sqlite::Database;
+using util::sqlite::ImmediateTransaction;
+using util::sqlite::Statement;
 
 constexpr std::size_t kMaxReasonBytes = 500;
 
@@ -72,14 +71,10 @@ void note_failure(Database& db, const PayoutLedgerOptions& o, const std::string&
 // process ends, however it ends, so a crashed run never leaves a stale lock behind.
 class PayRunLock {
  public:
-  explicit PayRunLock(const std::string& ledger_path) : path_(ledger_path + ".lock") {
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd_ < 0) {
-      throw Error(ErrorCode::io, "payout ledger: cannot open its pay lock " + path_ + ": " + std::strerror(errno));
-    }
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+  explicit PayRunLock(const std::string& ledger_path)
+      : path_(ledger_path + ".lock"), file_(util::open_or_create_private_file(path_, "payout ledger pay lock")) {
+    if (::flock(file_.get(), LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;
-      ::close(fd_);
       if (err == EWOULDBLOCK) {
         throw Error(ErrorCode::io, "payout ledger " + ledger_path + ": another pay run holds its lock (" + path_ +
                                        "); only one runs at a time: try again once it has finished");
@@ -87,13 +82,12 @@ class PayRunLock {
       throw Error(ErrorCode::io, "payout ledger: cannot lock " + path_ + ": " + std::strerror(err));
     }
   }
-  ~PayRunLock() { ::close(fd_); }  // releases the lock
   PayRunLock(const PayRunLock&) = delete;
   PayRunLock& operator=(const PayRunLock&) = delete;
 
  private:
   std::string path_;
-  int fd_ = -1;
+  util::FileDescriptor file_;  // closing it releases the lock
 };
 
 }  // namespace

@@ -114,8 +114,7 @@ DevnetAccount DevnetWallet::create_account(const std::string& path, const std::s
   if (fund_msat > kMaxFundMsat) {
     throw Error(ErrorCode::invalid_argument, "devnet faucet: at most 21 million bitcoin per account");
   }
-  devnet::create_private_file(path);
-  devnet::Database db(path);
+  devnet::Database db(path, devnet::file_options(/*create=*/true));
   devnet::ensure_schema(db);
   devnet::ImmediateTransaction tx(db);
   DevnetAccount account = devnet::insert_account(db, name, fund_msat, system_now());

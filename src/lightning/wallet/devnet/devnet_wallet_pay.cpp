@@ -145,11 +145,14 @@ PaymentResult failed(PaymentResult r, std::string reason) {
 
 // Restores the connection's usual busy timeout when a payment with its own timeout ends.
 struct BusyTimeoutScope {
-  BusyTimeoutScope(devnet::Database& db, std::chrono::milliseconds timeout) : db_(db) { db_.set_busy_timeout(timeout); }
-  ~BusyTimeoutScope() { db_.set_busy_timeout(devnet::kBusyTimeout); }
+  BusyTimeoutScope(devnet::Database& db, std::chrono::milliseconds timeout) : db_(db), usual_(db.busy_timeout()) {
+    db_.set_busy_timeout(timeout);
+  }
+  ~BusyTimeoutScope() { db_.set_busy_timeout(usual_); }
   BusyTimeoutScope(const BusyTimeoutScope&) = delete;
   BusyTimeoutScope& operator=(const BusyTimeoutScope&) = delete;
   devnet::Database& db_;
+  std::chrono::milliseconds usual_;
 };
 
 }  // namespace

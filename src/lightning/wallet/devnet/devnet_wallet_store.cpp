@@ -88,7 +88,7 @@ Bolt11NodeId node_id_of(const Bolt11SecretKey& secret) {
 }
 
 void check_schema(Database& db) {
-  if (!has_table(db, "meta") || !has_table(db, "accounts")) {
+  if (!util::sqlite::has_table(db, "meta") || !util::sqlite::has_table(db, "accounts")) {
     throw Error(ErrorCode::invalid_format, db.path() + " is an SQLite file but not a devnet wallet file");
   }
   check_version(db);
@@ -96,12 +96,19 @@ void check_schema(Database& db) {
 
 }  // namespace
 
+util::sqlite::OpenOptions file_options(bool create) {
+  util::sqlite::OpenOptions options;
+  options.label = "devnet file";
+  options.create = create;
+  return options;
+}
+
 void ensure_schema(Database& db) {
-  create_or_check_schema(db, check_schema, [](Database& d) { d.exec(kSchemaSql); });
+  util::sqlite::create_or_check_schema(db, check_schema, [](Database& d) { d.exec(kSchemaSql); });
 }
 
 void open_schema(Database& db) {
-  if (is_empty(db)) throw Error(ErrorCode::not_found, "devnet file " + db.path() + " has no accounts yet");
+  if (util::sqlite::is_empty(db)) throw Error(ErrorCode::not_found, "devnet file " + db.path() + " has no accounts yet");
   check_schema(db);
   db.enable_wal();
 }

@@ -5,15 +5,28 @@
 #include <optional>
 #include <string>
 
-#include "lightning/wallet/devnet/devnet_wallet_sqlite.hpp"
 #include "petalsln/lightning/bolt11.hpp"
+#include "util/sqlite_database.hpp"
 #include "petalsln/lightning/devnet_wallet.hpp"
 
 namespace petalsln {
 
+namespace lightning::devnet {
+
+// The devnet file is an SQLite database opened through util's wrapper.
+using util::sqlite::Database;
+using util::sqlite::ImmediateTransaction;
+using util::sqlite::Statement;
+
+/// How the devnet file is opened: named "devnet file" in messages, and created empty with
+/// mode 0600 first when @p create is true.
+util::sqlite::OpenOptions file_options(bool create);
+
+}  // namespace lightning::devnet
+
 // The wallet's connection; defined here so that every devnet source file can reach it.
 struct DevnetWallet::Db {
-  explicit Db(const std::string& path) : database(path) {}
+  explicit Db(const std::string& path) : database(path, lightning::devnet::file_options(false)) {}
   lightning::devnet::Database database;
 };
 
