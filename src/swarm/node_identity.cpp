@@ -12,6 +12,7 @@
 
 #include "petalsln/util/error.hpp"
 #include "petalsln/util/hex.hpp"
+#include "util/private_file.hpp"
 #include "util/random.hpp"
 #include "util/schnorr.hpp"
 #include "util/secure_wipe.hpp"
@@ -25,13 +26,6 @@ using Secret = util::SecretKey;
 struct SecretString {
   std::string text;
   ~SecretString() { util::secure_wipe(text.data(), text.size()); }
-};
-
-struct FileDescriptor {
-  int fd = -1;
-  ~FileDescriptor() {
-    if (fd >= 0) ::close(fd);
-  }
 };
 
 // A digest as the byte string util's BIP-340 functions sign.
@@ -131,30 +125,27 @@ NodeIdentity NodeIdentity::generate() {
 }
 
 NodeIdentity NodeIdentity::load_or_create(const std::string& path) {
-  FileDescriptor f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f.fd < 0 && errno == ENOENT) {
-    f.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (f.fd >= 0) {
+  util::FileDescriptor f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!f.valid() && errno == ENOENT) {
+    if (auto created = util::create_private_file(path, "key file")) {
       NodeIdentity id = generate();
       SecretString text;
       key_file_line(id.secret_, text);
       try {
-        write_all(f.fd, text.text, path);
-        if (::fsync(f.fd) != 0) throw_errno("cannot sync key file", path);
+        write_all(created->get(), text.text, path);
+        if (::fsync(created->get()) != 0) throw_errno("cannot sync key file", path);
       } catch (...) {
         ::unlink(path.c_str());  // never leave a half-written key behind
         throw;
       }
       return id;
     }
-    if (errno != EEXIST) throw_errno("cannot create key file", path);
-    f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // another process just created it
+    f = util::FileDescriptor(::open(path.c_str(), O_RDONLY | O_CLOEXEC));  // another process just created it
   }
-  if (f.fd < 0) throw_errno("cannot open key file", path);
-  check_private_regular_file(f.fd, path);
+  if (!f.valid()) throw_errno("cannot open key file", path);
+  check_private_regular_file(f.get(), path);
   SecretString text;
-  read_secret_file(f.fd, path, text);
+  read_secret_file(f.get(), path, text);
   Secret secret = parse_secret_file(text.text, path);
   try {
     NodeIdentity id = from_secret(secret);
