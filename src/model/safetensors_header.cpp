@@ -141,7 +141,7 @@ json parse_json_object_without_duplicates(const char* begin, const char* end, co
   return j;
 }
 
-SafetensorsHeader parse_safetensors_header(const std::uint8_t* file_bytes, std::uint64_t file_size, const std::string& file) {
+std::uint64_t safetensors_header_length(const std::uint8_t* file_bytes, std::uint64_t file_size, const std::string& file) {
   if (file_size < 8) bad(file + ": too short to be a safetensors file (" + std::to_string(file_size) + " bytes)");
   std::uint64_t header_len = 0;
   std::memcpy(&header_len, file_bytes, 8);
@@ -149,6 +149,11 @@ SafetensorsHeader parse_safetensors_header(const std::uint8_t* file_bytes, std::
     bad(file + ": header length " + std::to_string(header_len) + " exceeds the file (" + std::to_string(file_size) +
         " bytes) or the format's 100 MB limit");
   }
+  return header_len;
+}
+
+SafetensorsHeader parse_safetensors_header(const std::uint8_t* file_bytes, std::uint64_t file_size, const std::string& file) {
+  const std::uint64_t header_len = safetensors_header_length(file_bytes, file_size, file);
   const char* text = reinterpret_cast<const char*>(file_bytes) + 8;
   // The format requires the header to begin with '{' (padding may only trail it).
   if (header_len == 0 || text[0] != '{') bad(file + ": header does not begin with '{'");

@@ -18,6 +18,12 @@ namespace petalsln::model {
 /// corrupt length field, not a model.
 constexpr std::uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
 
+/// Reads and checks the 8-byte little-endian header length at the start of the safetensors
+/// file @p file_bytes[0, @p file_size), named @p file in messages. Returns the length of the
+/// JSON header that follows it. Throws Error(invalid_format) if the file is shorter than 8
+/// bytes or the length exceeds the file or kMaxSafetensorsHeaderBytes.
+std::uint64_t safetensors_header_length(const std::uint8_t* file_bytes, std::uint64_t file_size, const std::string& file);
+
 /// A validated safetensors header: where the data section starts and what it holds.
 struct SafetensorsHeader {
   std::uint64_t data_offset = 0;  ///< File offset of the data section (8 + header length).

@@ -10,9 +10,10 @@
 #include <mutex>
 #include <thread>
 
+#include "petalsln/model/block_throughput.hpp"
 #include "petalsln/model/checkpoint.hpp"
 #include "petalsln/model/model_config.hpp"
-#include "petalsln/swarm/model_fingerprint.hpp"
+#include "petalsln/model/model_fingerprint.hpp"
 #include "petalsln/util/error.hpp"
 #include "petalsln/util/files.hpp"
 #include "rpc/status.hpp"
@@ -21,25 +22,6 @@
 #include "util/log.hpp"
 
 namespace petalsln {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// Block-tokens per second of batch-1 decoding through every block, best of a few steps.
-double measure_throughput(const BlockStack& stack) {
-  auto cache = stack.new_cache(1, 16);
-  auto x = torch::randn({1, 1, stack.config().hidden_size}) * 0.1;
-  stack.forward(x, cache);  // warm up allocators
-  double best = 1e9;
-  for (int i = 0; i < 6; ++i) {
-    const auto t0 = Clock::now();
-    stack.forward(x, cache);
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  return static_cast<double>(stack.end() - stack.begin()) / std::max(best, 1e-6);
-}
-
-}  // namespace
 
 struct BlockServer::Impl final : rpc::BlockService {
   using BlockService::BlockService;
@@ -181,7 +163,7 @@ BlockServer::BlockServer(BlockServerOptions options, NodeIdentity identity)
   const auto checkpoint = Checkpoint::open(o.model_dir);
   m.stack = std::make_unique<BlockStack>(m.config, checkpoint, o.block_begin, o.block_end, o.compute);
   m.max_length = o.max_length > 0 ? std::min<std::int64_t>(o.max_length, m.config.max_position_embeddings) : m.config.max_position_embeddings;
-  m.throughput = o.throughput > 0 ? o.throughput : measure_throughput(*m.stack);
+  m.throughput = o.throughput > 0 ? o.throughput : measure_block_throughput(*m.stack);
 
   rpc::AdmissionLimits limits;
   limits.max_sessions = o.max_sessions;

@@ -6,9 +6,9 @@
 
 #include "petalsln/lightning/paywall.hpp"
 #include "petalsln/model/model_config.hpp"
+#include "petalsln/model/model_fingerprint.hpp"
 #include "petalsln/server/block_server.hpp"
 #include "petalsln/swarm/discovery.hpp"
-#include "petalsln/swarm/model_fingerprint.hpp"
 #include "petalsln/swarm/node_identity.hpp"
 #include "petalsln/swarm/route_planner.hpp"
 #include "petalsln/util/error.hpp"

@@ -34,7 +34,7 @@
 #include <utility>
 #include <vector>
 
-#include "petalsln/swarm/model_fingerprint.hpp"
+#include "petalsln/model/model_fingerprint.hpp"
 #include "petalsln/swarm/node_identity.hpp"
 #include "petalsln/swarm/server_record.hpp"
 

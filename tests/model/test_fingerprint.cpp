@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "petalsln/swarm/model_fingerprint.hpp"
+#include "petalsln/model/model_fingerprint.hpp"
 #include "petalsln/util/error.hpp"
 #include "test_support.hpp"
 
