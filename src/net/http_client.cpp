@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "petalsln/util/error.hpp"
+#include "util/uri.hpp"
 
 namespace petalsln::lightning {
 namespace {
@@ -25,23 +26,12 @@ void global_init_once() {
   });
 }
 
-struct CurlUrlDeleter {
-  void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
-};
 struct CurlEasyDeleter {
   void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
 };
 struct CurlSlistDeleter {
   void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
 };
-
-std::string url_part(CURLU* u, CURLUPart part) {
-  char* value = nullptr;
-  if (curl_url_get(u, part, &value, 0) != CURLUE_OK || value == nullptr) return {};
-  std::string out(value);
-  curl_free(value);
-  return out;
-}
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -56,21 +46,22 @@ struct ParsedUrl {
 };
 
 ParsedUrl parse_url(const std::string& url) {
-  std::unique_ptr<CURLU, CurlUrlDeleter> u(curl_url());
-  if (!u) throw Error(ErrorCode::io, "out of memory parsing a URL");
-  if (curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
-    throw Error(ErrorCode::invalid_argument, "malformed URL '" + redact_url(url) + "'");
+  util::Uri uri;
+  try {
+    uri = util::Uri::parse(url);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::invalid_argument, "malformed URL '" + redact_url(url) + "': " + e.what());
   }
   ParsedUrl p;
-  p.scheme = lower(url_part(u.get(), CURLUPART_SCHEME));
-  p.host = lower(url_part(u.get(), CURLUPART_HOST));
-  const std::string port = url_part(u.get(), CURLUPART_PORT);
-  p.shown = p.scheme + "://" + p.host + (port.empty() ? "" : ":" + port) + url_part(u.get(), CURLUPART_PATH);
+  p.scheme = lower(uri.scheme);
+  p.host = lower(uri.host);
+  const std::string port = uri.port ? ":" + std::to_string(*uri.port) : std::string();
+  p.shown = p.scheme + "://" + p.host + port + (uri.path.empty() ? "/" : uri.path);
   if (p.scheme != "http" && p.scheme != "https") {
     throw Error(ErrorCode::invalid_argument, "URL '" + p.shown + "' must be http:// or https://");
   }
-  if (p.host.empty()) throw Error(ErrorCode::invalid_argument, "URL '" + p.shown + "' has no host");
-  if (!url_part(u.get(), CURLUPART_USER).empty()) {
+  if (!uri.has_authority || p.host.empty()) throw Error(ErrorCode::invalid_argument, "URL '" + p.shown + "' has no host");
+  if (uri.userinfo) {
     // Credentials belong in headers the backend controls, never in a URL that may be logged.
     throw Error(ErrorCode::invalid_argument, "URL '" + p.shown + "' must not carry a user name or password");
   }

@@ -15,6 +15,7 @@
 #include "petalsln/util/error.hpp"
 #include "util/clock.hpp"
 #include "util/sha256.hpp"
+#include "util/uri.hpp"
 
 namespace petalsln {
 namespace {
@@ -70,19 +71,6 @@ std::uint64_t unsigned_field(const json& j, const char* name, const char* what) 
   return it->get<std::uint64_t>();
 }
 
-// The host of an absolute URL (without port, user info or brackets), or "" if there is none.
-std::string url_host(const std::string& url) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return "";
-  const std::string authority = url.substr(scheme_end + 3, url.find_first_of("/?#", scheme_end + 3) - (scheme_end + 3));
-  if (authority.find('@') != std::string::npos) return "";
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    return close == std::string::npos ? "" : authority.substr(0, close + 1);
-  }
-  return authority.substr(0, authority.find(':'));
-}
-
 void check_callback(const std::string& callback, bool allow_http_loopback) {
   if (callback.empty() || callback.size() > kMaxCallbackLength) {
     throw Error(ErrorCode::invalid_format, "pay request: 'callback' must be a URL of 1 to 2048 characters");
@@ -92,13 +80,22 @@ void check_callback(const std::string& callback, bool allow_http_loopback) {
       throw Error(ErrorCode::invalid_format, "pay request: 'callback' holds spaces or control characters");
     }
   }
-  const std::string low = lower(callback);
-  const std::string host = url_host(low);
-  if (host.empty()) throw Error(ErrorCode::invalid_format, "pay request: 'callback' " + lightning::redact_url(callback) + " has no host");
-  if (low.rfind("https://", 0) == 0) return;
-  if (low.rfind("http://", 0) == 0 && allow_http_loopback && lightning::is_loopback_host(host)) return;
-  throw Error(ErrorCode::invalid_format,
-              "pay request: 'callback' " + lightning::redact_url(callback) + " must be an https:// URL");
+  const std::string shown_url = lightning::redact_url(callback);
+  util::Uri url;
+  try {
+    url = util::Uri::parse(callback);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::invalid_format, "pay request: 'callback' " + shown_url + " is not a valid URL: " + e.what());
+  }
+  // User information before the host ("https://trusted.example@evil.example/") names no host
+  // a payer could trust.
+  if (!url.has_authority || url.host.empty() || url.userinfo) {
+    throw Error(ErrorCode::invalid_format, "pay request: 'callback' " + shown_url + " has no host");
+  }
+  const std::string scheme = lower(url.scheme);
+  if (scheme == "https") return;
+  if (scheme == "http" && allow_http_loopback && lightning::is_loopback_host(url.host)) return;
+  throw Error(ErrorCode::invalid_format, "pay request: 'callback' " + shown_url + " must be an https:// URL");
 }
 
 void check_metadata(const std::string& metadata) {

@@ -12,6 +12,7 @@
 #include "util/secure_compare.hpp"
 #include "util/secure_wipe.hpp"
 #include "util/sha256.hpp"
+#include "util/uri.hpp"
 
 namespace petalsln::lightning {
 namespace {
@@ -20,85 +21,45 @@ namespace {
   throw Error(ErrorCode::invalid_argument, "wallet URI: " + why + " (expected " + usage + ")");
 }
 
-bool is_host_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_';
-}
-
-bool is_ipv6_char(char c) {
-  return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.';
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes a parameter value. '+' stays '+': runes and base64 keys contain it.
-std::string percent_decode(const std::string& in, const std::string& key, const std::string& usage) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out += in[i];
-      continue;
-    }
-    const int hi = i + 2 < in.size() ? hex_value(in[i + 1]) : -1;
-    const int lo = i + 2 < in.size() ? hex_value(in[i + 2]) : -1;
-    if (hi < 0 || lo < 0) bad_uri("parameter '" + key + "' has a malformed %-escape", usage);
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  for (const char c : out) {
+// A parameter's value: control characters are refused (they would end up in HTTP headers).
+void check_value(const util::UriParam& param, const std::string& usage) {
+  for (const char c : param.value) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      bad_uri("parameter '" + key + "' contains a control character", usage);
+      bad_uri("parameter '" + param.key + "' contains a control character", usage);
     }
   }
-  return out;
 }
 
-std::string parse_host(const std::string& authority, std::uint16_t& port, std::uint16_t default_port,
-                       const std::string& usage) {
-  std::string host;
-  std::string port_text;
-  if (!authority.empty() && authority.front() == '[') {
-    const std::size_t close = authority.find(']');
-    if (close == std::string::npos) bad_uri("unterminated '[' in the host", usage);
-    host = authority.substr(0, close + 1);
-    const std::string inner = host.substr(1, host.size() - 2);
-    if (inner.empty() || !std::all_of(inner.begin(), inner.end(), is_ipv6_char)) {
-      bad_uri("malformed IPv6 host", usage);
-    }
-    const std::string rest = authority.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') bad_uri("unexpected text after the IPv6 host", usage);
-      port_text = rest.substr(1);
-      if (port_text.empty()) bad_uri("the port after ':' is empty", usage);
-    }
-  } else {
-    const std::size_t colon = authority.find(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string::npos) {
-      port_text = authority.substr(colon + 1);
-      if (port_text.empty()) bad_uri("the port after ':' is empty", usage);
-    }
-    if (host.empty()) bad_uri("the host is missing", usage);
-    if (host.size() > 253 || !std::all_of(host.begin(), host.end(), is_host_char)) {
-      bad_uri("the host must be a name or an IP address (letters, digits, '.', '-')", usage);
-    }
+// Only known keys are echoed; anything else might be a secret pasted in the wrong place.
+void check_param(const util::UriParam& param, const RestUri& parsed_so_far, std::initializer_list<const char*> allowed_keys,
+                 const std::string& usage) {
+  if (param.key.empty() && param.value.empty()) bad_uri("empty parameter (stray '&')", usage);
+  const bool known = std::any_of(allowed_keys.begin(), allowed_keys.end(), [&](const char* k) { return param.key == k; });
+  if (!known) {
+    std::string list;
+    for (const char* k : allowed_keys) list += (list.empty() ? "" : ", ") + std::string(k);
+    bad_uri("unknown parameter (" + std::to_string(param.key.size()) + " characters); known: " + list, usage);
   }
-  port = default_port;
-  if (!port_text.empty()) {
-    if (port_text.size() > 5 || !std::all_of(port_text.begin(), port_text.end(),
-                                             [](char c) { return c >= '0' && c <= '9'; })) {
-      bad_uri("the port must be a number from 1 to 65535", usage);
-    }
-    const unsigned long value = std::stoul(port_text);
-    if (value == 0 || value > 65535) bad_uri("the port must be a number from 1 to 65535", usage);
-    port = static_cast<std::uint16_t>(value);
+  if (param.value.empty()) bad_uri("parameter '" + param.key + "' has no value", usage);
+  if (parsed_so_far.get(param.key)) bad_uri("parameter '" + param.key + "' is given twice", usage);
+  check_value(param, usage);
+}
+
+// scheme://host[:port][/][?query]: no user information, path or fragment.
+util::Uri parse_structure(const std::string& uri, const std::string& scheme, const std::string& usage) {
+  const std::string prefix = scheme + "://";
+  if (uri.compare(0, prefix.size(), prefix) != 0) bad_uri("it must start with '" + prefix + "'", usage);
+  util::Uri parsed;
+  try {
+    parsed = util::Uri::parse(uri);  // '+' stays '+': runes and base64 keys contain it
+  } catch (const Error& e) {
+    bad_uri(e.what(), usage);
   }
-  return host;
+  if (parsed.fragment) bad_uri("fragments ('#') are not allowed", usage);
+  if (parsed.userinfo) bad_uri("user names or passwords before the host are not allowed; credentials go in parameters", usage);
+  if (!parsed.path.empty() && parsed.path != "/") bad_uri("a path after the host is not allowed", usage);
+  if (parsed.host.empty()) bad_uri("the host is missing", usage);
+  return parsed;
 }
 
 [[noreturn]] void bad_json(const std::string& what, const char* key, const std::string& why) {
@@ -127,43 +88,14 @@ std::string RestUri::shown() const { return shown_uri(scheme, host, port); }
 
 RestUri parse_rest_uri(const std::string& uri, const std::string& scheme, std::uint16_t default_port,
                        std::initializer_list<const char*> allowed_keys, const std::string& usage) {
-  const std::string prefix = scheme + "://";
-  if (uri.compare(0, prefix.size(), prefix) != 0) bad_uri("it must start with '" + prefix + "'", usage);
+  const util::Uri parsed = parse_structure(uri, scheme, usage);
   RestUri out;
   out.scheme = scheme;
-  const std::string rest = uri.substr(prefix.size());
-  const std::size_t q = rest.find('?');
-  std::string authority = rest.substr(0, q);
-  if (authority.find('#') != std::string::npos) bad_uri("fragments ('#') are not allowed", usage);
-  if (!authority.empty() && authority.back() == '/') authority.pop_back();
-  if (authority.find('/') != std::string::npos) bad_uri("a path after the host is not allowed", usage);
-  if (authority.find('@') != std::string::npos) {
-    bad_uri("user names or passwords before the host are not allowed; credentials go in parameters", usage);
-  }
-  out.host = parse_host(authority, out.port, default_port, usage);
-  if (q == std::string::npos) return out;
-
-  const std::string query = rest.substr(q + 1);
-  std::size_t start = 0;
-  while (start <= query.size()) {
-    std::size_t end = query.find('&', start);
-    if (end == std::string::npos) end = query.size();
-    const std::string pair = query.substr(start, end - start);
-    start = end + 1;
-    if (pair.empty()) bad_uri("empty parameter (stray '&')", usage);
-    const std::size_t eq = pair.find('=');
-    const std::string key = pair.substr(0, eq);
-    // Only known keys are echoed; anything else might be a secret pasted in the wrong place.
-    const bool known = std::any_of(allowed_keys.begin(), allowed_keys.end(), [&](const char* k) { return key == k; });
-    if (!known) {
-      std::string list;
-      for (const char* k : allowed_keys) list += (list.empty() ? "" : ", ") + std::string(k);
-      bad_uri("unknown parameter (" + std::to_string(key.size()) + " characters); known: " + list, usage);
-    }
-    if (eq == std::string::npos || eq + 1 == pair.size()) bad_uri("parameter '" + key + "' has no value", usage);
-    if (out.get(key)) bad_uri("parameter '" + key + "' is given twice", usage);
-    out.params.emplace_back(key, percent_decode(pair.substr(eq + 1), key, usage));
-    if (end == query.size()) break;
+  out.host = parsed.host;
+  out.port = parsed.port.value_or(default_port);
+  for (const util::UriParam& param : parsed.params) {
+    check_param(param, out, allowed_keys, usage);
+    out.params.emplace_back(param.key, param.value);
   }
   return out;
 }

@@ -3,38 +3,45 @@
 
 #include <string_view>
 
-#include "petalsln/lightning/devnet_wallet.hpp"
+#include "petalsln/lightning/devnet.hpp"
 #include "petalsln/util/error.hpp"
+#include "util/uri.hpp"
 
 namespace petalsln {
 namespace {
 
 constexpr std::string_view kPrefix = "devnet:";
-constexpr std::string_view kAccountKey = "account=";
+constexpr std::string_view kAccountKey = "account";
 
 [[noreturn]] void bad_uri(const std::string& why) {
   throw Error(ErrorCode::invalid_argument, "devnet wallet URI: " + why + " (expected devnet:PATH?account=NAME)");
 }
 
-void check_path(const std::string& path) {
-  if (path.empty()) bad_uri("the path is empty");
-  if (path.rfind("//", 0) == 0) bad_uri("write the path directly after 'devnet:', without '//'");
-  if (path.find('\0') != std::string::npos) bad_uri("the path contains a NUL byte");
+// The path is a file name, kept as written (never percent-decoded: "a%20b.db" names that file).
+util::Uri parse_structure(const std::string& uri) {
+  if (uri.compare(0, kPrefix.size(), kPrefix) != 0) bad_uri("it must start with 'devnet:'");
+  if (uri.compare(kPrefix.size(), 2, "//") == 0) bad_uri("write the path directly after 'devnet:', without '//'");
+  util::Uri parsed;
+  try {
+    parsed = util::Uri::parse(uri);
+  } catch (const Error& e) {
+    bad_uri(e.what());
+  }
+  if (parsed.fragment) bad_uri("'#' is not allowed (it would start a fragment)");
+  return parsed;
 }
 
-std::string parse_query(std::string_view query) {
-  if (query.find('&') != std::string_view::npos || query.find(';') != std::string_view::npos) {
-    bad_uri("'account' must be the only parameter");
+std::string parse_account(const util::Uri& parsed) {
+  const std::string& query = *parsed.query;
+  if (parsed.params.size() != 1 || query.find(';') != std::string::npos) bad_uri("'account' must be the only parameter");
+  const util::UriParam& param = parsed.params.front();
+  if (param.key != kAccountKey) bad_uri("unknown parameter '" + param.key + "'");
+  if (!is_valid_devnet_account_name(param.value)) {
+    bad_uri("account name '" + param.value + "' must be 1 to 64 characters of a-z, 0-9, '_' and '-'");
   }
-  if (query.substr(0, kAccountKey.size()) != kAccountKey) {
-    const std::string_view key = query.substr(0, query.find('='));
-    bad_uri("unknown parameter '" + std::string(key) + "'");
-  }
-  std::string account(query.substr(kAccountKey.size()));
-  if (!is_valid_devnet_account_name(account)) {
-    bad_uri("account name '" + account + "' must be 1 to 64 characters of a-z, 0-9, '_' and '-'");
-  }
-  return account;
+  // No character of a valid name needs an escape: an escaped one is a typo, not a spelling.
+  if (query != std::string(kAccountKey) + "=" + param.value) bad_uri("write 'account=NAME' without %-escapes");
+  return param.value;
 }
 
 }  // namespace
@@ -49,20 +56,18 @@ bool is_valid_devnet_account_name(const std::string& name) noexcept {
 }
 
 DevnetUri DevnetUri::parse(const std::string& uri, bool require_account) {
-  if (uri.compare(0, kPrefix.size(), kPrefix) != 0) bad_uri("it must start with 'devnet:'");
-  const std::string_view rest = std::string_view(uri).substr(kPrefix.size());
-  const std::size_t q = rest.find('?');
-  if (q == std::string_view::npos && require_account) bad_uri("the account is missing");
+  const util::Uri parsed = parse_structure(uri);
+  if (!parsed.query && require_account) bad_uri("the account is missing");
+  if (parsed.path.empty()) bad_uri("the path is empty");
   DevnetUri out;
-  out.path = std::string(rest.substr(0, q));
-  check_path(out.path);
-  if (q != std::string_view::npos) out.account = parse_query(rest.substr(q + 1));
+  out.path = parsed.path;
+  if (parsed.query) out.account = parse_account(parsed);
   return out;
 }
 
 std::string DevnetUri::to_string() const {
   std::string out = std::string(kPrefix) + path;
-  if (!account.empty()) out += "?" + std::string(kAccountKey) + account;
+  if (!account.empty()) out += "?" + std::string(kAccountKey) + "=" + account;
   return out;
 }
 

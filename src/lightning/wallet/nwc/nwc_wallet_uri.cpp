@@ -1,53 +1,75 @@
 // Parsing nostr+walletconnect:// URIs (NIP-47 "Nostr Wallet Connect URI").
 
+#include <string_view>
+
 #include "lightning/wallet/nwc/nostr_keys.hpp"
-#include "net/websocket_client.hpp"
 #include "lightning/wallet/nwc/nwc_wallet.hpp"
+#include "net/websocket_client.hpp"
 #include "petalsln/util/error.hpp"
 #include "petalsln/util/hex.hpp"
 #include "util/secure_wipe.hpp"
+#include "util/uri.hpp"
 
 namespace petalsln {
 namespace {
 
+constexpr std::string_view kScheme = "nostr+walletconnect:";
 constexpr std::size_t kMaxUri = 8192;
 constexpr std::size_t kMaxRelays = 8;
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+[[noreturn]] void bad_uri(const std::string& why) {
+  throw Error(ErrorCode::invalid_argument, "nostr+walletconnect URI: " + why);
 }
 
-// Percent-decodes @p s (RFC 3986), and '+' as space as form encoding does. @p what names the
-// parameter in errors; the value itself is not shown (it may be the secret).
-std::string percent_decode(std::string_view s, const char* what) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%') {
-      const int hi = i + 1 < s.size() ? hex_digit(s[i + 1]) : -1;
-      const int lo = i + 2 < s.size() ? hex_digit(s[i + 2]) : -1;
-      if (hi < 0 || lo < 0) {
-        throw Error(ErrorCode::invalid_argument, std::string("nostr+walletconnect URI: bad percent-escape in '") + what + "'");
-      }
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (s[i] == '+') {
-      out.push_back(' ');
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-bool is_hex64(const std::string& s) {
+bool is_hex64(std::string_view s) {
   if (s.size() != 64) return false;
   for (const char c : s) {
-    if (hex_digit(c) < 0) return false;
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!hex) return false;
   }
   return true;
+}
+
+// The parsed URI holds the decoded secret: wipe it however the scope is left.
+struct WipedUri {
+  util::Uri uri;
+  ~WipedUri() {
+    if (uri.query) util::secure_wipe(uri.query->data(), uri.query->size());
+    for (auto& param : uri.params) util::secure_wipe(param.value.data(), param.value.size());
+  }
+};
+
+// '+' decodes as a space, as in the form-encoded query strings NIP-47 services hand out.
+void parse_structure(const std::string& text, WipedUri& out) {
+  util::UriOptions options;
+  options.plus_as_space = true;
+  options.max_length = kMaxUri;
+  try {
+    out.uri = util::Uri::parse(text, options);
+  } catch (const Error& e) {
+    bad_uri(e.what());
+  }
+  if (out.uri.fragment) bad_uri("fragments ('#') are not allowed");
+}
+
+// The service's key is the host ("nostr+walletconnect://KEY?...") or the path ("...:KEY?...").
+void parse_wallet_pubkey(const util::Uri& uri, NwcUri& out) {
+  const std::string& text = uri.has_authority ? uri.host : uri.path;
+  const bool more = uri.userinfo || uri.port || (uri.has_authority && !uri.path.empty());
+  if (more || !is_hex64(text)) {
+    bad_uri("the wallet service public key (after the scheme) must be 64 hex digits, got " +
+            (more ? std::string("more than that before the '?'") : std::to_string(text.size()) + " characters"));
+  }
+  util::from_hex_into(text, out.wallet_pubkey.data(), 32, "wallet service public key");
+  if (!lightning::is_valid_xonly_public_key(out.wallet_pubkey)) {
+    bad_uri("the wallet service public key is not a point on secp256k1");
+  }
+}
+
+void parse_secret(const std::string& text, NwcUri& out) {
+  if (!is_hex64(text)) bad_uri("'secret' must be 64 hex digits");
+  util::from_hex_into(text, out.secret.data(), 32, "secret");
+  if (!lightning::is_valid_secret_key(out.secret)) bad_uri("'secret' is not a valid secp256k1 secret key");
 }
 
 }  // namespace
@@ -55,60 +77,29 @@ bool is_hex64(const std::string& s) {
 NwcUri::~NwcUri() { util::secure_wipe(secret.data(), secret.size()); }
 
 NwcUri NwcUri::parse(const std::string& uri) {
-  constexpr std::string_view kScheme = "nostr+walletconnect:";
   if (uri.size() > kMaxUri) throw Error(ErrorCode::invalid_argument, "nostr+walletconnect URI is longer than 8192 characters");
-  if (uri.size() < kScheme.size() || std::string_view(uri).substr(0, kScheme.size()) != kScheme) {
-    throw Error(ErrorCode::invalid_argument, "not a nostr+walletconnect: URI");
-  }
-  std::string_view rest = std::string_view(uri).substr(kScheme.size());
-  if (rest.substr(0, 2) == "//") rest.remove_prefix(2);
-  const std::size_t q = rest.find('?');
-  const std::string_view pubkey_text = rest.substr(0, q);
+  if (uri.compare(0, kScheme.size(), kScheme) != 0) throw Error(ErrorCode::invalid_argument, "not a nostr+walletconnect: URI");
+  WipedUri parsed;
+  parse_structure(uri, parsed);
   NwcUri out;
-  if (!is_hex64(std::string(pubkey_text))) {
-    throw Error(ErrorCode::invalid_argument,
-                "nostr+walletconnect URI: the wallet service public key (after the scheme) must be 64 hex digits, got " +
-                    std::to_string(pubkey_text.size()) + " characters");
-  }
-  util::from_hex_into(pubkey_text, out.wallet_pubkey.data(), 32, "wallet service public key");
-  if (!lightning::is_valid_xonly_public_key(out.wallet_pubkey)) {
-    throw Error(ErrorCode::invalid_argument, "nostr+walletconnect URI: the wallet service public key is not a point on secp256k1");
-  }
+  parse_wallet_pubkey(parsed.uri, out);
   bool have_secret = false;
-  std::string_view query = q == std::string_view::npos ? std::string_view() : rest.substr(q + 1);
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const std::size_t eq = pair.find('=');
-    const std::string key = percent_decode(pair.substr(0, eq), "parameter name");
-    const std::string_view raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    if (key == "relay") {
-      std::string relay = percent_decode(raw, "relay");
-      lightning::WebSocketUrl::parse(relay);  // throws, naming what is wrong with it
-      if (out.relays.size() == kMaxRelays) {
-        throw Error(ErrorCode::invalid_argument, "nostr+walletconnect URI: more than 8 relays");
-      }
-      out.relays.push_back(std::move(relay));
-    } else if (key == "secret") {
-      if (have_secret) throw Error(ErrorCode::invalid_argument, "nostr+walletconnect URI: more than one 'secret'");
-      std::string secret = percent_decode(raw, "secret");
-      const bool ok = is_hex64(secret);
-      if (ok) util::from_hex_into(secret, out.secret.data(), 32, "secret");
-      util::secure_wipe(secret.data(), secret.size());
-      if (!ok) throw Error(ErrorCode::invalid_argument, "nostr+walletconnect URI: 'secret' must be 64 hex digits");
-      if (!lightning::is_valid_secret_key(out.secret)) {
-        throw Error(ErrorCode::invalid_argument, "nostr+walletconnect URI: 'secret' is not a valid secp256k1 secret key");
-      }
+  for (const util::UriParam& param : parsed.uri.params) {
+    if (param.key == "relay") {
+      lightning::WebSocketUrl::parse(param.value);  // throws, naming what is wrong with it
+      if (out.relays.size() == kMaxRelays) bad_uri("more than 8 relays");
+      out.relays.push_back(param.value);
+    } else if (param.key == "secret") {
+      if (have_secret) bad_uri("more than one 'secret'");
+      parse_secret(param.value, out);
       have_secret = true;
-    } else if (key == "lud16") {
-      out.lud16 = percent_decode(raw, "lud16");
+    } else if (param.key == "lud16") {
+      out.lud16 = param.value;
     }
     // Other parameters are for other clients (NIP-47 lets services add their own).
   }
-  if (out.relays.empty()) throw Error(ErrorCode::invalid_argument, "nostr+walletconnect URI: missing 'relay' parameter");
-  if (!have_secret) throw Error(ErrorCode::invalid_argument, "nostr+walletconnect URI: missing 'secret' parameter");
+  if (out.relays.empty()) bad_uri("missing 'relay' parameter");
+  if (!have_secret) bad_uri("missing 'secret' parameter");
   return out;
 }
 
