@@ -10,6 +10,7 @@
 #include "petalsln/util/error.hpp"
 #include "petalsln/util/files.hpp"
 #include "petalsln/util/hex.hpp"
+#include "petalsln/util/schnorr_signature.hpp"
 #include "petalsln/util/token.hpp"
 
 // Model: configs, checkpoints, blocks, the head (libtorch)
