@@ -43,3 +43,18 @@ pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 
 # Lightning addresses and the REST wallet backends: HTTPS through libcurl.
 find_package(CURL REQUIRED)
+
+# The example programs' command lines (examples/common/cli.hpp; the benchmarks and the wallet
+# conformance tool use it too): CLI11, header-only. Debian's libcli11-dev (2.1.2 on bookworm)
+# ships a CMake config under /usr/share/cmake; without one, the header alone will do.
+if(PETALSLN_BUILD_EXAMPLES OR PETALSLN_BUILD_TESTS OR PETALSLN_BUILD_BENCH)
+  find_package(CLI11 2.1 CONFIG QUIET)
+  if(NOT TARGET CLI11::CLI11)
+    find_path(PETALSLN_CLI11_INCLUDE_DIR CLI/CLI.hpp)
+    if(NOT PETALSLN_CLI11_INCLUDE_DIR)
+      message(FATAL_ERROR "CLI11 not found: install libcli11-dev (scripts/install-deps.sh)")
+    endif()
+    add_library(CLI11::CLI11 INTERFACE IMPORTED)
+    target_include_directories(CLI11::CLI11 INTERFACE ${PETALSLN_CLI11_INCLUDE_DIR})
+  endif()
+endif()

@@ -15,7 +15,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -66,30 +65,46 @@ std::vector<double> honest_decode(v1::Blocks::Stub& s, int blocks, std::int64_t 
   return ms;
 }
 
-std::vector<int> parse_list(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) out.push_back(std::stoi(item));
-  return out;
+// The command line, as parsed.
+struct BenchFlags {
+  std::string model_dir;
+  std::int64_t steps = 32;
+  std::vector<std::int64_t> flooders;
+  std::int64_t flood_length = 256;
+  std::int64_t flood_batch = 8;
+};
+
+void declare_flags(CLI::App& app, BenchFlags& f) {
+  cli::configure(app, "petalsln-bench-fairness --model DIR [--steps N] [--flooders 0,2,4] [--flood-length L] [--flood-batch B]");
+  app.add_option("--model", f.model_dir, "checkpoint folder (required)")->option_text("DIR")->required();
+  app.add_option("--steps", f.steps, "tokens the honest peer decodes per measurement (default 32)")
+      ->option_text("N")->transform(cli::integer_in(1, 10000));
+  app.add_option("--flooders", f.flooders, "numbers of flooding peers to measure with (default 0,2,4)")
+      ->option_text("LIST")->delimiter(',')->allow_extra_args(false)->transform(cli::integer_in(0, 1024));
+  app.add_option("--flood-length", f.flood_length, "tokens per flood call (default 256)")
+      ->option_text("L")->transform(cli::integer_in(1, 1 << 16));
+  app.add_option("--flood-batch", f.flood_batch, "batch per flood call (default 8)")->option_text("B")->transform(cli::integer_in(1, 64));
+  cli::add_help_flag(app, "Options");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  cli::Args args;
-  args.option("model").option("steps").option("flooders").option("flood-length").option("flood-batch").flag("help");
+  CLI::App app{
+      "How much a peer flooding a server with maximum-size Forward calls slows an honest peer's\n"
+      "decoding on the same server.",
+      "petalsln-bench-fairness"};
+  BenchFlags flags;
+  declare_flags(app, flags);
   return cli::run_main("petalsln-bench-fairness", [&] {
-    if (!cli::parse_without_operands(args, argc, argv, "usage: petalsln-bench-fairness --model DIR [--steps N] [--flooders 0,2,4] "
-                                                       "[--flood-length L] [--flood-batch B]\n")) {
-      return 0;
-    }
-    const auto config = ModelConfig::load(args.required("model"));
-    const int steps = static_cast<int>(args.integer("steps", 32, 1, 10000));
-    const auto flood_length = args.integer("flood-length", 256, 1, 1 << 16);
-    const auto flood_batch = args.integer("flood-batch", 8, 1, 64);
+    if (!cli::parse(app, argc, argv)) return 0;
+    const auto config = ModelConfig::load(flags.model_dir);
+    const int steps = static_cast<int>(flags.steps);
+    const std::int64_t flood_length = flags.flood_length;
+    const std::int64_t flood_batch = flags.flood_batch;
+    if (flags.flooders.empty()) flags.flooders = {0, 2, 4};
     BlockServerOptions o;
-    o.model_dir = args.required("model");
+    o.model_dir = flags.model_dir;
     o.block_begin = 0;
     o.block_end = config.num_hidden_layers;
     o.listen_host = "[::]";
@@ -101,11 +116,11 @@ int main(int argc, char** argv) {
     const std::string port = std::to_string(server.port());
     auto honest = stub("127.0.0.1:" + port);
     std::printf("| flooders | honest ms/token median | p95 | max | flood calls done |\n|---:|---:|---:|---:|---:|\n");
-    for (int flooders : parse_list(args.str("flooders", "0,2,4"))) {
+    for (const std::int64_t flooders : flags.flooders) {
       std::atomic<bool> stop{false};
       std::atomic<int> done{0};
       std::vector<std::thread> threads;
-      for (int f = 0; f < flooders; ++f) {
+      for (std::int64_t f = 0; f < flooders; ++f) {
         threads.emplace_back([&] {
           auto s = stub("[::1]:" + port);
           v1::ForwardRequest req;
@@ -123,7 +138,7 @@ int main(int argc, char** argv) {
       const auto ms = honest_decode(*honest, config.num_hidden_layers, config.hidden_size, steps);
       stop = true;
       for (auto& t : threads) t.join();
-      std::printf("| %d | %.2f | %.2f | %.2f | %d |\n", flooders, percentile(ms, 0.5), percentile(ms, 0.95), percentile(ms, 1.0), done.load());
+      std::printf("| %lld | %.2f | %.2f | %.2f | %d |\n", static_cast<long long>(flooders), percentile(ms, 0.5), percentile(ms, 0.95), percentile(ms, 1.0), done.load());
       std::fflush(stdout);
     }
     return 0;

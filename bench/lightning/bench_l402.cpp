@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "petalsln/lightning/devnet_wallet.hpp"
+#include "petalsln/lightning/devnet.hpp"
 #include "petalsln/lightning/l402.hpp"
 #include "petalsln/lightning/l402_caveats.hpp"
 #include "petalsln/lightning/l402_identifier.hpp"
@@ -71,8 +71,8 @@ int main() {
     char dir[] = "/tmp/petalsln-bench-l402-XXXXXX";
     if (::mkdtemp(dir) == nullptr) throw std::runtime_error("mkdtemp failed");
     const std::string db = std::string(dir) + "/devnet.db";
-    DevnetWallet::create_account(db, "server", 0);
-    DevnetWallet::create_account(db, "client", 100000000);
+    create_devnet_account(db, "server", 0);
+    create_devnet_account(db, "client", 100000000);
     PaywallOptions po;
     po.price_msat = 1000;
     po.model = terms.model;

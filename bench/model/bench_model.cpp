@@ -29,6 +29,28 @@ namespace {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+// The command line, as parsed.
+struct BenchFlags {
+  std::string model_dir;
+  std::int64_t prompt_tokens = 128;
+  std::int64_t decode_tokens = 64;
+  std::int64_t runs = 5;
+  std::int64_t threads = std::max(1u, std::thread::hardware_concurrency());
+};
+
+void declare_flags(CLI::App& app, BenchFlags& f) {
+  cli::configure(app, "petalsln-bench-model --model DIR [--prompt-tokens 128] [--decode-tokens 64] [--runs 5] [--threads N]");
+  app.add_option("--model", f.model_dir, "checkpoint folder (required)")->option_text("DIR")->required();
+  app.add_option("--prompt-tokens", f.prompt_tokens, "prompt length for the prefill (default 128)")
+      ->option_text("N")->transform(cli::integer_in(1, 1 << 16));
+  app.add_option("--decode-tokens", f.decode_tokens, "tokens decoded per run (default 64)")
+      ->option_text("N")->transform(cli::integer_in(1, 1 << 16));
+  app.add_option("--runs", f.runs, "runs to take the median of (default 5)")->option_text("N")->transform(cli::integer_in(1, 1000));
+  app.add_option("--threads", f.threads, "compute threads (default: every hardware thread)")
+      ->option_text("N")->transform(cli::integer_in(1, 1024));
+  cli::add_help_flag(app, "Options");
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -75,21 +97,21 @@ std::int64_t decode_weight_bytes(const ModelConfig& c, std::size_t elem) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  cli::Args args;
-  args.option("model").option("prompt-tokens").option("decode-tokens").option("runs").option("threads").flag("help");
+  CLI::App app{
+      "Load time, prefill and decode throughput of the local engine on a checkpoint folder, beside\n"
+      "the memory-bandwidth floor for decoding.",
+      "petalsln-bench-model"};
+  BenchFlags flags;
+  declare_flags(app, flags);
   try {
-    args.parse(argc, argv);
-    if (args.has("help")) {
-      std::puts("usage: petalsln-bench-model --model DIR [--prompt-tokens 128] [--decode-tokens 64] [--runs 5] [--threads N]");
-      return 0;
-    }
-    const std::string dir = args.required("model");
-    const auto prompt_tokens = args.integer("prompt-tokens", 128, 1, 1 << 16);
-    const auto decode_tokens = args.integer("decode-tokens", 64, 1, 1 << 16);
-    const int runs = static_cast<int>(args.integer("runs", 5, 1, 1000));
+    if (!cli::parse(app, argc, argv)) return 0;
+    const std::string& dir = flags.model_dir;
+    const std::int64_t prompt_tokens = flags.prompt_tokens;
+    const std::int64_t decode_tokens = flags.decode_tokens;
+    const int runs = static_cast<int>(flags.runs);
     // libtorch defaults to one thread per physical core (1 on this 2-vCPU machine); use every
     // hardware thread, as the examples do.
-    at::set_num_threads(static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency()), 1, 1024)));
+    at::set_num_threads(static_cast<int>(flags.threads));
     c10::InferenceMode guard;
 
     auto t0 = Clock::now();

@@ -10,13 +10,14 @@
 
 #include <unistd.h>
 
-
-
+#include <algorithm>
 #include <chrono>
-#include <thread>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "common/cli.hpp"
 #include "petalsln/client/generator.hpp"
@@ -32,63 +33,146 @@ using namespace petalsln;
 
 namespace {
 
-const char* kUsage = R"(usage: petalsln-chat --model DIR (--local | --initial-peers LIST | --peers LIST) [options]
+// The command line, as parsed: one field per flag (unset optionals were not given).
+struct ChatFlags {
+  std::string model_dir;
+  std::string model_name;
+  bool local = false;
+  std::optional<std::string> initial_peers;
+  std::optional<std::string> peers;
+  double timeout_s = 30;
+  std::optional<std::string> wallet;
+  std::int64_t budget_sats = 0;
+  std::optional<std::int64_t> max_price_msat;
+  std::optional<std::string> prompt;
+  bool raw = false;
+  std::int64_t max_new_tokens = 128;
+  bool greedy = false;
+  double repetition_penalty = 1.0;
+  std::optional<double> temperature;
+  std::optional<std::int64_t> top_k;
+  std::optional<double> top_p;
+  std::optional<std::int64_t> seed;
+  bool json = false;
+  std::int64_t threads = std::max(1u, std::thread::hardware_concurrency());
+};
 
-Chat with a Llama-family model in Hugging Face format (config.json, *.safetensors,
-tokenizer.json, chat template). The client always runs the tokenizer, embeddings, LM head
-and sampler; the transformer blocks run here or on the swarm.
+// A CLI11 check that an endpoint list splits (SwarmChat splits it again), so that a malformed
+// list is a usage error (exit 2), as it always was.
+CLI::Validator endpoint_list() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        try {
+          parse_endpoint_list(text);
+        } catch (const Error& e) {
+          return e.what();
+        }
+        return {};
+      },
+      "", "endpoint_list");
+}
 
-Where the blocks run (exactly one):
-  --local                  every block in this process
-  --initial-peers LIST     the swarm, found through the DHT via HOST:PORT[,...]
-  --peers LIST             the servers at HOST:PORT[,...] (no DHT)
+void declare_placement(CLI::App& app, ChatFlags& f) {
+  const std::string group = "Where the blocks run (exactly one)";
+  cli::add_flag(app, "--local", f.local, "every block in this process")->group(group);
+  app.add_option("--initial-peers", f.initial_peers, "the swarm, found through the DHT via HOST:PORT[,...]")
+      ->option_text("LIST")->check(endpoint_list())->group(group);
+  app.add_option("--peers", f.peers, "the servers at HOST:PORT[,...] (no DHT)")
+      ->option_text("LIST")->check(endpoint_list())->group(group);
+}
 
-Model:
-  --model DIR              model folder (required; in swarm mode only the head is loaded)
-  --model-name NAME        swarm model name (default: the folder's base name)
-  --timeout S              seconds to wait for servers (default 30): for one step before
-                           failover, and for a route while the servers it needs are
-                           unreachable, slow or full (retried with backoff until then)
+void declare_model(CLI::App& app, ChatFlags& f) {
+  const std::string group = "Model";
+  app.add_option("--model", f.model_dir, "model folder (required; in swarm mode only the head is loaded)")
+      ->option_text("DIR")->required()->group(group);
+  app.add_option("--model-name", f.model_name, "swarm model name (default: the folder's base name)")
+      ->option_text("NAME")->group(group);
+  app.add_option("--timeout", f.timeout_s,
+                 "seconds to wait for servers (default 30): for one step before\n"
+                 "failover, and for a route while the servers it needs are\n"
+                 "unreachable, slow or full (retried with backoff until then)")
+      ->option_text("S")->check(cli::number_in())->group(group);
+}
 
-Payment (swarm mode; priced servers answer with L402 challenges):
-  --wallet URI             wallet to pay from, e.g. devnet:FILE?account=NAME
-  --budget-sats N          most this chat may spend, fees included (default 0: free servers only)
-  --max-price-msat N       skip servers charging more per 1000 block-tokens
+void declare_payment(CLI::App& app, ChatFlags& f) {
+  const std::string group = "Payment (swarm mode; priced servers answer with L402 challenges)";
+  app.add_option("--wallet", f.wallet, "wallet to pay from, e.g. devnet:FILE?account=NAME")->option_text("URI")->group(group);
+  app.add_option("--budget-sats", f.budget_sats, "most this chat may spend, fees included (default 0: free servers only)")
+      ->option_text("N")->transform(cli::integer_in(0, 21000000LL * 100000000LL))->group(group);
+  app.add_option("--max-price-msat", f.max_price_msat, "skip servers charging more per 1000 block-tokens")
+      ->option_text("N")->transform(cli::integer_in(0, INT64_MAX))->group(group);
+}
 
-What to say:
-  --prompt TEXT            one message; without it, read messages from stdin (interactive)
-  --raw                    tokenize TEXT as is: no chat template and no special tokens added,
-                           special tokens written in TEXT (e.g. <|im_end|>) recognised
-  --max-new-tokens N       stop after N new tokens (default 128; 0 = tokenize only)
+void declare_prompt(CLI::App& app, ChatFlags& f) {
+  const std::string group = "What to say";
+  app.add_option("--prompt", f.prompt, "one message; without it, read messages from stdin (interactive)")
+      ->option_text("TEXT")->group(group);
+  cli::add_flag(app, "--raw", f.raw,
+                "tokenize TEXT as is: no chat template and no special tokens added,\n"
+                "special tokens written in TEXT (e.g. <|im_end|>) recognised")->group(group);
+  app.add_option("--max-new-tokens", f.max_new_tokens, "stop after N new tokens (default 128; 0 = tokenize only)")
+      ->option_text("N")->transform(cli::integer_in(0, 1 << 20))->group(group);
+}
 
-How to pick tokens (greedy unless a sampling option is given):
-  --greedy                 always take the most likely token
-  --repetition-penalty R   penalise tokens already in the context (R > 0, 1 = off)
-  --temperature T          sample with temperature T > 0
-  --top-k K                sample among the K most likely tokens (0 = all)
-  --top-p P                sample from the smallest set with probability >= P (0 < P <= 1)
-  --seed S                 seed for sampling (same seed, same output)
+void declare_sampling(CLI::App& app, ChatFlags& f) {
+  const std::string group = "How to pick tokens (greedy unless a sampling option is given)";
+  cli::add_flag(app, "--greedy", f.greedy, "always take the most likely token")->group(group);
+  app.add_option("--repetition-penalty", f.repetition_penalty, "penalise tokens already in the context (R > 0, 1 = off)")
+      ->option_text("R")->check(cli::number_in())->group(group);
+  app.add_option("--temperature", f.temperature, "sample with temperature T > 0")
+      ->option_text("T")->check(cli::number_in())->group(group);
+  app.add_option("--top-k", f.top_k, "sample among the K most likely tokens (0 = all)")
+      ->option_text("K")->transform(cli::integer_in(0, 1 << 30))->group(group);
+  app.add_option("--top-p", f.top_p, "sample from the smallest set with probability >= P (0 < P <= 1)")
+      ->option_text("P")->check(cli::number_in())->group(group);
+  app.add_option("--seed", f.seed, "seed for sampling (same seed, same output)")
+      ->option_text("S")->transform(cli::integer_in(0, INT64_MAX))->group(group);
+}
 
-Output:
-  --json                   print {"prompt_ids", "new_ids", "text", "stop_reason"} (and in
-                           swarm mode the receipt: "route", "payments", "work") and exit
-                           (needs --prompt)
-  --threads N              compute threads (default: every hardware thread)
-  -h, --help               show this help
-)";
+void declare_output(CLI::App& app, ChatFlags& f) {
+  const std::string group = "Output";
+  cli::add_flag(app, "--json", f.json,
+                "print {\"prompt_ids\", \"new_ids\", \"text\", \"stop_reason\"} (and in\n"
+                "swarm mode the receipt: \"route\", \"payments\", \"work\") and exit\n"
+                "(needs --prompt)")->group(group);
+  app.add_option("--threads", f.threads, "compute threads (default: every hardware thread)")
+      ->option_text("N")->transform(cli::integer_in(1, 1024))->group(group);
+  cli::add_help_flag(app, group);
+}
 
-SamplingParams sampling_from(const cli::Args& args) {
+// Declares every flag of petalsln-chat on @p app, bound to the fields of @p f.
+void declare_flags(CLI::App& app, ChatFlags& f) {
+  cli::configure(app, "petalsln-chat --model DIR (--local | --initial-peers LIST | --peers LIST) [options]");
+  declare_placement(app, f);
+  declare_model(app, f);
+  declare_payment(app, f);
+  declare_prompt(app, f);
+  declare_sampling(app, f);
+  declare_output(app, f);
+}
+
+// What the flags may not say together, beyond what each says alone.
+void check_combinations(const ChatFlags& f) {
+  const int modes = int{f.local} + int{f.initial_peers.has_value()} + int{f.peers.has_value()};
+  if (modes != 1) throw cli::UsageError("choose exactly one of --local, --initial-peers and --peers");
+  if (f.json && !f.prompt) throw cli::UsageError("--json needs --prompt");
+  if (f.budget_sats > 0 && !f.wallet) throw cli::UsageError("--budget-sats needs --wallet");
+  if (!(f.timeout_s > 0)) throw cli::UsageError("--timeout must be positive");
+  if (f.timeout_s > 1e9) throw cli::UsageError("--timeout must be at most 1e9 seconds");
+}
+
+SamplingParams sampling_from(const ChatFlags& f) {
   SamplingParams p;
-  const bool sampling = args.has("temperature") || args.has("top-k") || args.has("top-p") || args.has("seed");
-  if (sampling && args.has("greedy")) {
+  const bool sampling = f.temperature || f.top_k || f.top_p || f.seed;
+  if (sampling && f.greedy) {
     throw cli::UsageError("--greedy cannot be combined with --temperature/--top-k/--top-p/--seed");
   }
   p.greedy = !sampling;
-  p.temperature = static_cast<float>(args.number("temperature", 1.0));
-  p.top_k = static_cast<int>(args.integer("top-k", 0, 0, 1 << 30));
-  p.top_p = static_cast<float>(args.number("top-p", 1.0));
-  p.repetition_penalty = static_cast<float>(args.number("repetition-penalty", 1.0));
-  p.seed = static_cast<std::uint64_t>(args.integer("seed", 0, 0, INT64_MAX));
+  p.temperature = static_cast<float>(f.temperature.value_or(1.0));
+  p.top_k = static_cast<int>(f.top_k.value_or(0));
+  p.top_p = static_cast<float>(f.top_p.value_or(1.0));
+  p.repetition_penalty = static_cast<float>(f.repetition_penalty);
+  p.seed = static_cast<std::uint64_t>(f.seed.value_or(0));
   try {
     p.validate();
   } catch (const Error& e) {
@@ -109,32 +193,17 @@ LoadProgress progress_printer() {
 }
 
 // Where the blocks run and how they are paid for, from the command line.
-SwarmChatOptions chat_options(const cli::Args& args) {
+SwarmChatOptions chat_options(const ChatFlags& f) {
   SwarmChatOptions o;
-  o.local = args.has("local");
-  if (args.has("peers")) o.peers = parse_endpoint_list(args.str("peers"));
-  if (args.has("initial-peers")) o.initial_peers = parse_endpoint_list(args.str("initial-peers"));
-  o.model_name = args.str("model-name");
-  if (args.has("wallet")) o.wallet = std::shared_ptr<Wallet>(open_wallet(args.str("wallet")));
-  o.budget_msat = static_cast<std::uint64_t>(args.integer("budget-sats", 0, 0, 21000000LL * 100000000LL)) * 1000;
-  if (o.budget_msat > 0 && !o.wallet) throw cli::UsageError("--budget-sats needs --wallet");
-  if (args.has("max-price-msat")) o.max_price_msat = static_cast<std::uint64_t>(args.integer("max-price-msat", 0, 0, INT64_MAX));
-  o.step_timeout_s = args.number("timeout", 30);
-  if (o.step_timeout_s <= 0) throw cli::UsageError("--timeout must be positive");
+  o.local = f.local;
+  if (f.peers) o.peers = parse_endpoint_list(*f.peers);
+  if (f.initial_peers) o.initial_peers = parse_endpoint_list(*f.initial_peers);
+  o.model_name = f.model_name;
+  if (f.wallet) o.wallet = std::shared_ptr<Wallet>(open_wallet(*f.wallet));
+  o.budget_msat = static_cast<std::uint64_t>(f.budget_sats) * 1000;
+  if (f.max_price_msat) o.max_price_msat = static_cast<std::uint64_t>(*f.max_price_msat);
+  o.server_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(f.timeout_s * 1000));
   return o;
-}
-
-// The endpoint lists are split by SwarmChat; split them here too so that a malformed list is
-// a usage error (exit 2), as it always was.
-void check_endpoint_lists(const cli::Args& args) {
-  for (const char* name : {"peers", "initial-peers"}) {
-    if (!args.has(name)) continue;
-    try {
-      parse_endpoint_list(args.str(name));
-    } catch (const Error& e) {
-      throw cli::UsageError(std::string("--") + name + ": " + e.what());
-    }
-  }
 }
 
 void show_route(const SwarmChat& chat) {
@@ -146,8 +215,8 @@ void show_route(const SwarmChat& chat) {
   std::fputc('\n', stderr);
 }
 
-int run_json(SwarmChat& chat, const cli::Args& args, const GenerationOptions& options) {
-  const auto prompt_ids = chat.encode_prompt(args.required("prompt"), args.has("raw"));
+int run_json(SwarmChat& chat, const ChatFlags& f, const GenerationOptions& options) {
+  const auto prompt_ids = chat.encode_prompt(*f.prompt, f.raw);
   const GenerationResult result = chat.generate(prompt_ids, options);
   std::cout << generation_json(prompt_ids, result, &chat) << std::endl;
   return 0;
@@ -180,15 +249,15 @@ std::string stream_reply(SwarmChat& chat, const std::vector<TokenId>& prompt_ids
   return result.text;
 }
 
-int run_interactive(SwarmChat& chat, const cli::Args& args, const GenerationOptions& options) {
-  const bool raw = args.has("raw");
+int run_interactive(SwarmChat& chat, const ChatFlags& f, const GenerationOptions& options) {
+  const bool raw = f.raw;
   chat.on_event = [](const std::string& message) { std::fprintf(stderr, "[swarm] %s\n", message.c_str()); };
   const LocalModel& model = chat.model();
   std::fprintf(stderr, "petalsln-chat: %s, %lld blocks %s%s\n", model.dir().c_str(),
                static_cast<long long>(model.config().num_hidden_layers), chat.remote() ? "on the swarm" : "in this process",
                raw ? ", raw prompts" : "");
-  if (args.has("prompt")) {
-    stream_reply(chat, chat.encode_prompt(args.str("prompt"), raw), options);
+  if (f.prompt) {
+    stream_reply(chat, chat.encode_prompt(*f.prompt, raw), options);
     return 0;
   }
   std::fprintf(stderr, "Type a message and press Enter (Ctrl-D to quit).\n");
@@ -218,27 +287,22 @@ int run_interactive(SwarmChat& chat, const cli::Args& args, const GenerationOpti
 }  // namespace
 
 int main(int argc, char** argv) {
-  cli::Args args;
-  args.option("model").flag("local").option("initial-peers").option("peers").option("model-name").option("timeout");
-  args.option("wallet").option("budget-sats").option("max-price-msat");
-  args.option("prompt").flag("raw").option("max-new-tokens").flag("greedy");
-  args.option("repetition-penalty").option("temperature").option("top-k").option("top-p").option("seed");
-  args.flag("json").option("threads").flag("help");
+  CLI::App app{
+      "Chat with a Llama-family model in Hugging Face format (config.json, *.safetensors,\n"
+      "tokenizer.json, chat template). The client always runs the tokenizer, embeddings, LM head\n"
+      "and sampler; the transformer blocks run here or on the swarm.",
+      "petalsln-chat"};
+  ChatFlags flags;
+  declare_flags(app, flags);
   return cli::run_main("petalsln-chat", [&] {
-    if (!cli::parse_without_operands(args, argc, argv, kUsage)) return 0;
-    const std::string dir = args.required("model");
-    const int modes = int{args.has("local")} + int{args.has("initial-peers")} + int{args.has("peers")};
-    if (modes != 1) throw cli::UsageError("choose exactly one of --local, --initial-peers and --peers");
-    if (args.has("json") && !args.has("prompt")) throw cli::UsageError("--json needs --prompt");
+    if (!cli::parse(app, argc, argv)) return 0;
+    check_combinations(flags);
     GenerationOptions options;
-    options.max_new_tokens = args.integer("max-new-tokens", 128, 0, 1 << 20);
-    options.sampling = sampling_from(args);
-
-    petalsln::set_compute_threads(static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency()), 1, 1024)));
-    const bool json = args.has("json");
-    check_endpoint_lists(args);
-    SwarmChat chat(dir, chat_options(args), json ? LoadProgress{} : progress_printer());
+    options.max_new_tokens = flags.max_new_tokens;
+    options.sampling = sampling_from(flags);
+    petalsln::set_compute_threads(static_cast<int>(flags.threads));
+    SwarmChat chat(flags.model_dir, chat_options(flags), flags.json ? LoadProgress{} : progress_printer());
     options.stop_ids = chat.model().stop_ids();
-    return json ? run_json(chat, args, options) : run_interactive(chat, args, options);
+    return flags.json ? run_json(chat, flags, options) : run_interactive(chat, flags, options);
   });
 }

@@ -7,9 +7,12 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,67 +31,107 @@ using nlohmann::ordered_json;
 
 namespace {
 
-const char* kUsage = R"(usage: petalsln-payout [options] COMMAND [command options]
-
-Splits income among the servers that did the work (by block-tokens, after the operator's fee)
-and pays each server's Lightning address from a durable ledger (SQLite, WAL) that never pays
-twice and never forgets a debt, whatever point a crash interrupts. Rules: docs/PAYOUTS.md.
-Every command prints one JSON object on stdout; errors go to stderr as
-"petalsln-payout: error: REASON" (exit status 1; 2 for a malformed command line).
-
-Commands:
-  accrue --amount-msat A --receipt FILE
-                         split A msat: the fee first, then the rest by block-tokens among
-                         the "work" entries of FILE (the JSON that petalsln-chat --json
-                         prints; at most 1 MiB). The share of entries without a Lightning
-                         address goes to the operator with the fee. Records it in the ledger.
-                         Prints {"accrual_id", "amount_msat", "fee_msat", "unaddressed_msat",
-                         "payees": {ADDRESS: MSAT}}
-  pay                    settle payments a crash left in flight, then pay every payee owed
-                         at least the threshold (capped at what its address accepts).
-                         Needs --wallet. Prints {"paid": [{"address", "amount_msat",
-                         "payment_hash"}], "failed": [{"address", "amount_msat", "reason"}],
-                         "pending": [...], "deferred": [...]} (exit 0 even when some failed:
-                         they are retried later, with backoff)
-    --ignore-backoff     also try payees still backing off after a failure
-  report                 prints {"payees": {ADDRESS: {"owed_msat", "paid_msat",
-                         "in_flight_msat", "failures", "next_attempt_at", "last_error"}},
-                         "fees_msat", "accrued_msat", "routing_fees_msat"}; changes nothing
-
-Options:
-  --ledger FILE          the payout ledger (created, mode 0600, if absent) (required)
-  --wallet URI           the wallet that pays, e.g. devnet:PATH?account=NAME (for pay)
-  --fee-bps N            operator fee, basis points of the amount, 0..10000 (default 0)
-  --fee-msat N           operator fee, fixed part in msat (default 0); the fee is
-                         min(amount, fee-msat + floor(amount * fee-bps / 10000))
-  --threshold-msat N     pay a payee once it is owed at least N msat (default 1000)
-  --max-fee-msat N       routing fee limit per payment on top of 1% (default 1000)
-  --timeout-s N          deadline of each LNURL request, seconds (default 15)
-  --allow-http-loopback  allow plain http:// to Lightning addresses on loopback hosts, with
-                         a port (name@127.0.0.1:8080 -> http://127.0.0.1:8080/.well-known/
-                         lnurlp/name); for tests and local setups only
-  -h, --help             show this help
-
-Fault injection (for crash tests): PETALSLN_PAYOUT_CRASH_AT=before_record|after_record|
-after_pay makes pay end the process with _exit(77) at that point of the first payment.
-)";
-
 constexpr std::int64_t kMaxMsat = 2'100'000'000'000'000'000LL;  // every bitcoin, in msat
 constexpr std::size_t kMaxReceiptBytes = 1 << 20;
 
+// The command line, as parsed: the options every command takes, then each command's own.
+struct PayoutFlags {
+  std::string ledger;
+  std::optional<std::string> wallet;
+  std::int64_t fee_bps = 0;   // range-checked by accrue, the one command that uses it
+  std::int64_t fee_msat = 0;  // likewise
+  std::int64_t threshold_msat = 1000;
+  std::int64_t max_fee_msat = 1000;
+  std::int64_t timeout_s = 15;  // range-checked by pay, the one command that uses it
+  bool allow_http_loopback = false;
+  std::int64_t amount_msat = 0;  // accrue
+  std::string receipt;           // accrue
+  bool ignore_backoff = false;   // pay
+};
+
+// Any integer: for the options whose range only the command that uses them checks, so that
+// `report --fee-bps 10001` still reports.
+CLI::Validator any_integer() { return cli::integer_in(INT64_MIN, INT64_MAX); }
+
+void declare_options(CLI::App& app, PayoutFlags& f) {
+  app.add_option("--ledger", f.ledger, "the payout ledger (created, mode 0600, if absent) (required)")
+      ->option_text("FILE")->required()->group("Options");
+  app.add_option("--wallet", f.wallet, "the wallet that pays, e.g. devnet:PATH?account=NAME (for pay)")
+      ->option_text("URI")->group("Options");
+  app.add_option("--fee-bps", f.fee_bps, "operator fee, basis points of the amount, 0..10000 (default 0)")
+      ->option_text("N")->transform(any_integer())->group("Options");
+  app.add_option("--fee-msat", f.fee_msat,
+                 "operator fee, fixed part in msat (default 0); the fee is\n"
+                 "min(amount, fee-msat + floor(amount * fee-bps / 10000))")
+      ->option_text("N")->transform(any_integer())->group("Options");
+  app.add_option("--threshold-msat", f.threshold_msat, "pay a payee once it is owed at least N msat (default 1000)")
+      ->option_text("N")->transform(cli::integer_in(1, kMaxMsat))->group("Options");
+  app.add_option("--max-fee-msat", f.max_fee_msat, "routing fee limit per payment on top of 1% (default 1000)")
+      ->option_text("N")->transform(cli::integer_in(0, kMaxMsat))->group("Options");
+  app.add_option("--timeout-s", f.timeout_s, "deadline of each LNURL request, seconds (default 15)")
+      ->option_text("N")->transform(any_integer())->group("Options");
+  cli::add_flag(app, "--allow-http-loopback", f.allow_http_loopback,
+                "allow plain http:// to Lightning addresses on loopback hosts, with\n"
+                "a port (name@127.0.0.1:8080 -> http://127.0.0.1:8080/.well-known/\n"
+                "lnurlp/name); for tests and local setups only")->group("Options");
+  cli::add_help_flag(app, "Options");
+}
+
+// Declares the commands after the options, so that each inherits the help flag and takes the
+// program's options after its name too (`petalsln-payout report --ledger FILE`).
+void declare_commands(CLI::App& app, PayoutFlags& f) {
+  CLI::App* accrue = app.add_subcommand("accrue",
+      "split A msat: the fee first, then the rest by block-tokens among\n"
+      "the \"work\" entries of FILE (the JSON that petalsln-chat --json\n"
+      "prints; at most 1 MiB). The share of entries without a Lightning\n"
+      "address goes to the operator with the fee. Records it in the ledger.\n"
+      "Prints {\"accrual_id\", \"amount_msat\", \"fee_msat\", \"unaddressed_msat\",\n"
+      "\"payees\": {ADDRESS: MSAT}}");
+  accrue->add_option("--amount-msat", f.amount_msat, "the income to split, msat (required)")
+      ->option_text("A")->required()->transform(cli::integer_in(1, kMaxMsat));
+  accrue->add_option("--receipt", f.receipt, "the receipt whose work it pays for (required)")->option_text("FILE")->required();
+  CLI::App* pay = app.add_subcommand("pay",
+      "settle payments a crash left in flight, then pay every payee owed\n"
+      "at least the threshold (capped at what its address accepts).\n"
+      "Needs --wallet. Prints {\"paid\": [{\"address\", \"amount_msat\",\n"
+      "\"payment_hash\"}], \"failed\": [{\"address\", \"amount_msat\", \"reason\"}],\n"
+      "\"pending\": [...], \"deferred\": [...]} (exit 0 even when some failed:\n"
+      "they are retried later, with backoff)");
+  cli::add_flag(*pay, "--ignore-backoff", f.ignore_backoff, "also try payees still backing off after a failure");
+  pay->needs(app.get_option("--wallet"));
+  app.add_subcommand("report",
+      "prints {\"payees\": {ADDRESS: {\"owed_msat\", \"paid_msat\",\n"
+      "\"in_flight_msat\", \"failures\", \"next_attempt_at\", \"last_error\"}},\n"
+      "\"fees_msat\", \"accrued_msat\", \"routing_fees_msat\"}; changes nothing");
+  for (CLI::App* command : app.get_subcommands({})) command->group("Commands")->fallthrough();
+  // At most one command; none is reported by main() (CLI11 would say "A subcommand is
+  // required" even for a misspelt one, where its "not expected: frobnicate" is clearer).
+  app.require_subcommand(0, 1);
+}
+
+// Declares every option and command of petalsln-payout on @p app, bound to the fields of @p f.
+void declare_flags(CLI::App& app, PayoutFlags& f) {
+  cli::configure(app, "petalsln-payout [options] COMMAND [command options]");
+  declare_options(app, f);
+  declare_commands(app, f);
+  app.footer(
+      "Fault injection (for crash tests): PETALSLN_PAYOUT_CRASH_AT=before_record|after_record|\n"
+      "after_pay makes pay end the process with _exit(77) at that point of the first payment.");
+}
+
 std::string hex(const PaymentHash& h) { return util::to_hex(h.data(), h.size()); }
 
-LnurlOptions lnurl_options(const cli::Args& args) {
+LnurlOptions lnurl_options(const PayoutFlags& f) {
   LnurlOptions o;
-  o.allow_http_loopback = args.has("allow-http-loopback");
-  o.timeout = std::chrono::seconds(args.integer("timeout-s", 15, 1, 600));
+  o.allow_http_loopback = f.allow_http_loopback;
+  o.timeout = std::chrono::seconds(cli::check_range("--timeout-s", f.timeout_s, 1, 600));
   return o;
 }
 
-PayoutLedgerOptions ledger_options(const cli::Args& args) {
+PayoutLedgerOptions ledger_options(const PayoutFlags& f) {
   PayoutLedgerOptions o;
-  o.threshold_msat = static_cast<std::uint64_t>(args.integer("threshold-msat", 1000, 1, kMaxMsat));
-  o.max_routing_fee_base_msat = static_cast<std::uint64_t>(args.integer("max-fee-msat", 1000, 0, kMaxMsat));
+  o.threshold_msat = static_cast<std::uint64_t>(f.threshold_msat);
+  o.max_routing_fee_base_msat = static_cast<std::uint64_t>(f.max_fee_msat);
   if (const char* crash = std::getenv("PETALSLN_PAYOUT_CRASH_AT"); crash != nullptr && *crash != '\0') {
     const std::string at = crash;
     if (at != "before_record" && at != "after_record" && at != "after_pay") {
@@ -102,11 +145,10 @@ PayoutLedgerOptions ledger_options(const cli::Args& args) {
   return o;
 }
 
-int run_accrue(const cli::Args& args) {
-  const auto amount = static_cast<std::uint64_t>(args.integer("amount-msat", 0, 1, kMaxMsat));
-  if (!args.has("amount-msat")) throw cli::UsageError("accrue needs --amount-msat");
-  const std::string receipt = util::read_file(args.required("receipt"), kMaxReceiptBytes);
-  const auto work = payout_cli::parse_receipt_work(receipt, args.has("allow-http-loopback"));
+int run_accrue(const PayoutFlags& f) {
+  const auto amount = static_cast<std::uint64_t>(f.amount_msat);
+  const std::string receipt = util::read_file(f.receipt, kMaxReceiptBytes);
+  const auto work = payout_cli::parse_receipt_work(receipt, f.allow_http_loopback);
 
   // Work without an address is weighed like any other, under a name no address can have,
   // and its share then goes to the operator: a server that announced no address cannot be paid.
@@ -119,8 +161,8 @@ int run_accrue(const cli::Args& args) {
   for (const auto& w : work) total_tokens += w.block_tokens;
   if (total_tokens == 0) throw Error(ErrorCode::invalid_format, "the receipt records no block-tokens: there is no work to pay for");
 
-  const PayoutSplitter splitter({static_cast<std::uint32_t>(args.integer("fee-bps", 0, 0, 10000)),
-                                 static_cast<std::uint64_t>(args.integer("fee-msat", 0, 0, kMaxMsat))});
+  const PayoutSplitter splitter({static_cast<std::uint32_t>(cli::check_range("--fee-bps", f.fee_bps, 0, 10000)),
+                                 static_cast<std::uint64_t>(cli::check_range("--fee-msat", f.fee_msat, 0, kMaxMsat))});
   PayoutSplit split = splitter.split(amount, weights);
   std::uint64_t unaddressed = 0;
   PayoutSplit to_ledger;
@@ -130,7 +172,7 @@ int run_accrue(const cli::Args& args) {
   }
   to_ledger.fee_msat = split.fee_msat + unaddressed;
 
-  PayoutLedger ledger(args.required("ledger"), ledger_options(args));
+  PayoutLedger ledger(f.ledger, ledger_options(f));
   const std::int64_t id = ledger.accrue(to_ledger, receipt);
   ordered_json out{{"accrual_id", id}, {"amount_msat", amount}, {"fee_msat", split.fee_msat}, {"unaddressed_msat", unaddressed}};
   out["payees"] = ordered_json::object();
@@ -145,12 +187,11 @@ ordered_json failures_json(const std::vector<PayoutFailure>& list) {
   return a;
 }
 
-int run_pay(const cli::Args& args) {
-  if (!args.has("wallet")) throw cli::UsageError("pay needs --wallet");
-  PayoutLedger ledger(args.required("ledger"), ledger_options(args));
-  auto wallet = open_wallet(args.required("wallet"));
-  auto resolver = make_lightning_address_resolver(lnurl_options(args));
-  const PayoutRun run = ledger.pay_due(*wallet, *resolver, args.has("ignore-backoff"));
+int run_pay(const PayoutFlags& f) {
+  PayoutLedger ledger(f.ledger, ledger_options(f));
+  auto wallet = open_wallet(*f.wallet);
+  auto resolver = make_lightning_address_resolver(lnurl_options(f));
+  const PayoutRun run = ledger.pay_due(*wallet, *resolver, f.ignore_backoff);
   ordered_json out;
   out["paid"] = ordered_json::array();
   for (const auto& p : run.paid) {
@@ -163,8 +204,8 @@ int run_pay(const cli::Args& args) {
   return 0;
 }
 
-int run_report(const cli::Args& args) {
-  PayoutLedger ledger(args.required("ledger"), ledger_options(args));
+int run_report(const PayoutFlags& f) {
+  PayoutLedger ledger(f.ledger, ledger_options(f));
   const PayoutReport r = ledger.report();
   ordered_json out;
   out["payees"] = ordered_json::object();
@@ -180,36 +221,23 @@ int run_report(const cli::Args& args) {
   return 0;
 }
 
-int dispatch(int argc, char** argv) {
-  cli::Args args;
-  args.flag("help").option("ledger").option("wallet").option("fee-bps").option("fee-msat").option("threshold-msat");
-  args.option("max-fee-msat").option("timeout-s").flag("allow-http-loopback");
-  args.option("amount-msat").option("receipt").flag("ignore-backoff");
-  args.parse(argc, argv);
-  if (args.has("help")) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  const auto& pos = args.positionals();
-  if (pos.empty()) throw cli::UsageError("no command given (accrue, pay or report)");
-  if (pos.size() > 1) throw cli::UsageError("unexpected argument \"" + pos[1] + "\"");
-  const std::string& command = pos[0];
-  const bool accrue = command == "accrue";
-  if (!accrue && (args.has("amount-msat") || args.has("receipt"))) {
-    throw cli::UsageError("--amount-msat and --receipt belong to accrue");
-  }
-  if (command != "pay" && args.has("ignore-backoff")) throw cli::UsageError("--ignore-backoff belongs to pay");
-  if (!args.has("ledger")) throw cli::UsageError("missing required option --ledger");
-  if (accrue) return run_accrue(args);
-  if (command == "pay") return run_pay(args);
-  if (command == "report") return run_report(args);
-  throw cli::UsageError("unknown command \"" + command + "\" (accrue, pay or report)");
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app{
+      "Splits income among the servers that did the work (by block-tokens, after the operator's fee)\n"
+      "and pays each server's Lightning address from a durable ledger (SQLite, WAL) that never pays\n"
+      "twice and never forgets a debt, whatever point a crash interrupts. Rules: docs/PAYOUTS.md.\n"
+      "Every command prints one JSON object on stdout; errors go to stderr as\n"
+      "\"petalsln-payout: error: REASON\" (exit status 1; 2 for a malformed command line).",
+      "petalsln-payout"};
+  PayoutFlags flags;
+  declare_flags(app, flags);
   return cli::run_main("petalsln-payout", [&] {
-    return dispatch(argc, argv);
+    if (!cli::parse(app, argc, argv)) return 0;
+    if (app.get_subcommands().empty()) throw cli::UsageError("no command given (accrue, pay or report)");
+    if (app.got_subcommand("accrue")) return run_accrue(flags);
+    if (app.got_subcommand("pay")) return run_pay(flags);
+    return run_report(flags);
   });
 }

@@ -10,39 +10,19 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/cli.hpp"
 #include "petalsln/model/model_config.hpp"
-#include "petalsln/model/safetensors_writer.hpp"
+#include "safetensors_writer/safetensors_writer.hpp"
 #include "petalsln/util/error.hpp"
 #include "petalsln/util/files.hpp"
 
 using namespace petalsln;
 
 namespace {
-
-const char* kUsage = R"(usage: petalsln-random-checkpoint --out DIR [shape options]
-
-Writes a Llama checkpoint with random weights (normal, std 0.02; norms 1) in Hugging Face
-format: config.json, generation_config.json and safetensors files.
-
-  --out DIR                folder to create or fill (required)
-  --preset NAME            smollm2-135m (30 layers, hidden 576, 9 heads, 3 KV heads,
-                           intermediate 1536, vocab 49152, tied) or tiny
-  --layers N --hidden H --heads A --kv-heads K --intermediate I --vocab V --head-dim D
-                           shape (override the preset)
-  --max-positions N        max_position_embeddings (default 8192)
-  --rope-theta X           RoPE base (default 100000)
-  --untied                 give the LM head its own matrix (default: tied, as SmolLM2)
-  --dtype bf16|f16|f32     storage dtype (default bf16)
-  --shard-mb N             split into shards of about N MiB with an index (default: one file)
-  --seed S                 random seed (default 1)
-  --tokenizer-from DIR     copy tokenizer.json, tokenizer_config.json and chat_template.jinja
-                           from DIR (its vocabulary must fit in --vocab)
-  -h, --help               show this help
-)";
 
 // xoshiro256** with splitmix64 seeding: fast and the same on every platform.
 class Rng {
@@ -84,25 +64,74 @@ struct Shape {
   bool tied = true;
 };
 
-Shape shape_from(const cli::Args& a) {
-  Shape s;
-  const std::string preset = a.str("preset", "tiny");
-  if (preset == "smollm2-135m") {
-    s = Shape{30, 576, 9, 3, 1536, 49152, 64, 8192, 100000.0, true};
-  } else if (preset != "tiny") {
-    throw cli::UsageError("unknown --preset \"" + preset + "\" (known: smollm2-135m, tiny)");
-  }
+// The command line, as parsed: one field per flag (unset optionals keep the preset's value).
+struct CheckpointFlags {
+  std::string out;
+  std::string preset = "tiny";
+  std::optional<std::int64_t> layers, hidden, heads, kv_heads, intermediate, vocab, head_dim, max_positions;
+  std::optional<double> rope_theta;
+  bool untied = false;
+  std::string dtype = "bf16";
+  std::int64_t shard_mb = 0;
+  std::int64_t seed = 1;
+  std::optional<std::string> tokenizer_from;
+};
+
+// Adds shape option @p name (e.g. "--layers") shown as "--layers N", an integer in [lo, hi].
+void add_shape_option(CLI::App& app, const std::string& name, std::optional<std::int64_t>& target, const std::string& value_name,
+                      std::int64_t lo, std::int64_t hi, const std::string& description) {
+  app.add_option(name, target, description)->option_text(value_name)->transform(cli::integer_in(lo, hi));
+}
+
+void declare_shape(CLI::App& app, CheckpointFlags& f) {
+  app.add_option("--preset", f.preset,
+                 "smollm2-135m (30 layers, hidden 576, 9 heads, 3 KV heads,\n"
+                 "intermediate 1536, vocab 49152, tied) or tiny")->option_text("NAME");
   constexpr std::int64_t big = 1 << 20;
-  s.layers = a.integer("layers", s.layers, 1, 1024);
-  s.hidden = a.integer("hidden", s.hidden, 2, big);
-  s.heads = a.integer("heads", s.heads, 1, 1024);
-  s.kv_heads = a.integer("kv-heads", s.kv_heads, 1, 1024);
-  s.intermediate = a.integer("intermediate", s.intermediate, 1, big);
-  s.vocab = a.integer("vocab", s.vocab, 1, big);
-  s.head_dim = a.integer("head-dim", s.head_dim == 0 ? s.hidden / s.heads : s.head_dim, 2, 4096);
-  s.max_positions = a.integer("max-positions", s.max_positions, 1, big);
-  s.rope_theta = a.number("rope-theta", s.rope_theta);
-  if (a.has("untied")) s.tied = false;
+  add_shape_option(app, "--layers", f.layers, "N", 1, 1024, "decoder layers (overrides the preset)");
+  add_shape_option(app, "--hidden", f.hidden, "H", 2, big, "hidden size (overrides the preset)");
+  add_shape_option(app, "--heads", f.heads, "A", 1, 1024, "attention heads (overrides the preset)");
+  add_shape_option(app, "--kv-heads", f.kv_heads, "K", 1, 1024, "key/value heads (overrides the preset)");
+  add_shape_option(app, "--intermediate", f.intermediate, "I", 1, big, "MLP intermediate size (overrides the preset)");
+  add_shape_option(app, "--vocab", f.vocab, "V", 1, big, "vocabulary size (overrides the preset)");
+  add_shape_option(app, "--head-dim", f.head_dim, "D", 2, 4096, "size of one head (overrides the preset; tiny: hidden / heads)");
+  add_shape_option(app, "--max-positions", f.max_positions, "N", 1, big, "max_position_embeddings (default 8192)");
+  app.add_option("--rope-theta", f.rope_theta, "RoPE base (default 100000)")->option_text("X")->check(cli::number_in());
+  cli::add_flag(app, "--untied", f.untied, "give the LM head its own matrix (default: tied, as SmolLM2)");
+}
+
+// Declares every flag of petalsln-random-checkpoint on @p app, bound to the fields of @p f.
+void declare_flags(CLI::App& app, CheckpointFlags& f) {
+  cli::configure(app, "petalsln-random-checkpoint --out DIR [shape options]");
+  app.add_option("--out", f.out, "folder to create or fill (required)")->option_text("DIR")->required();
+  declare_shape(app, f);
+  app.add_option("--dtype", f.dtype, "storage dtype (default bf16)")->option_text("bf16|f16|f32");
+  app.add_option("--shard-mb", f.shard_mb, "split into shards of about N MiB with an index (default: one file)")
+      ->option_text("N")->transform(cli::integer_in(0, 1 << 20));
+  app.add_option("--seed", f.seed, "random seed (default 1)")->option_text("S")->transform(cli::integer_in(0, INT64_MAX));
+  app.add_option("--tokenizer-from", f.tokenizer_from,
+                 "copy tokenizer.json, tokenizer_config.json and chat_template.jinja\n"
+                 "from DIR (its vocabulary must fit in --vocab)")->option_text("DIR");
+  cli::add_help_flag(app, "Options");
+}
+
+Shape shape_from(const CheckpointFlags& f) {
+  Shape s;
+  if (f.preset == "smollm2-135m") {
+    s = Shape{30, 576, 9, 3, 1536, 49152, 64, 8192, 100000.0, true};
+  } else if (f.preset != "tiny") {
+    throw cli::UsageError("unknown --preset \"" + f.preset + "\" (known: smollm2-135m, tiny)");
+  }
+  s.layers = f.layers.value_or(s.layers);
+  s.hidden = f.hidden.value_or(s.hidden);
+  s.heads = f.heads.value_or(s.heads);
+  s.kv_heads = f.kv_heads.value_or(s.kv_heads);
+  s.intermediate = f.intermediate.value_or(s.intermediate);
+  s.vocab = f.vocab.value_or(s.vocab);
+  s.head_dim = f.head_dim.value_or(s.head_dim == 0 ? s.hidden / s.heads : s.head_dim);
+  s.max_positions = f.max_positions.value_or(s.max_positions);
+  s.rope_theta = f.rope_theta.value_or(s.rope_theta);
+  if (f.untied) s.tied = false;
   return s;
 }
 
@@ -199,17 +228,17 @@ void copy_tokenizer(const std::string& from, const std::string& to, std::int64_t
   }
 }
 
-int run(const cli::Args& args) {
-  const std::string out = args.required("out");
-  const Shape s = shape_from(args);
-  const std::string dtype_name = args.str("dtype", "bf16");
+int run(const CheckpointFlags& f) {
+  const std::string& out = f.out;
+  const Shape s = shape_from(f);
+  const std::string& dtype_name = f.dtype;
   StorageDType dtype;
   if (dtype_name == "bf16") dtype = StorageDType::bf16;
   else if (dtype_name == "f16") dtype = StorageDType::f16;
   else if (dtype_name == "f32") dtype = StorageDType::f32;
   else throw cli::UsageError("--dtype must be bf16, f16 or f32");
-  const auto shard_mb = args.integer("shard-mb", 0, 0, 1 << 20);
-  Rng rng(static_cast<std::uint64_t>(args.integer("seed", 1, 0, INT64_MAX)));
+  const std::int64_t shard_mb = f.shard_mb;
+  Rng rng(static_cast<std::uint64_t>(f.seed));
 
   ::mkdir(out.c_str(), 0755);
   if (!util::is_directory(out)) throw Error(ErrorCode::io, "cannot create " + out);
@@ -237,7 +266,7 @@ int run(const cli::Args& args) {
   w.add("model.norm.weight", {H}, rng, true);
   if (!s.tied) w.add("lm_head.weight", {s.vocab, H}, rng, false);
   w.finish();
-  if (args.has("tokenizer-from")) copy_tokenizer(args.str("tokenizer-from"), out, s.vocab);
+  if (f.tokenizer_from) copy_tokenizer(*f.tokenizer_from, out, s.vocab);
   std::printf("wrote %s (%lld layers, hidden %lld, vocab %lld, %s)\n", out.c_str(), static_cast<long long>(s.layers),
               static_cast<long long>(s.hidden), static_cast<long long>(s.vocab), dtype_name.c_str());
   return 0;
@@ -246,12 +275,14 @@ int run(const cli::Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  cli::Args args;
-  args.option("out").option("preset").option("layers").option("hidden").option("heads").option("kv-heads");
-  args.option("intermediate").option("vocab").option("head-dim").option("max-positions").option("rope-theta");
-  args.flag("untied").option("dtype").option("shard-mb").option("seed").option("tokenizer-from").flag("help");
+  CLI::App app{
+      "Writes a Llama checkpoint with random weights (normal, std 0.02; norms 1) in Hugging Face\n"
+      "format: config.json, generation_config.json and safetensors files.",
+      "petalsln-random-checkpoint"};
+  CheckpointFlags flags;
+  declare_flags(app, flags);
   return cli::run_main("petalsln-random-checkpoint", [&] {
-    if (!cli::parse_without_operands(args, argc, argv, kUsage)) return 0;
-    return run(args);
+    if (!cli::parse(app, argc, argv)) return 0;
+    return run(flags);
   });
 }

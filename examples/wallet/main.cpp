@@ -1,9 +1,9 @@
 // petalsln-wallet: a small Lightning wallet tool. Every command prints one JSON object.
 //
 //   petalsln-wallet decode BOLT11
+//   petalsln-wallet --wallet URI balance
 //
-// Commands live in the table kCommands below: each names its options and its run function,
-// so adding one (balance, invoice, pay, ...) is one function and one table entry.
+// Each command is a CLI11 subcommand: decode here, the wallet commands in wallet_commands.cpp.
 
 #include <strings.h>
 
@@ -23,48 +23,6 @@ using namespace petalsln;
 using nlohmann::ordered_json;
 
 namespace {
-
-const char* kUsage = R"(usage: petalsln-wallet COMMAND [options] [arguments]
-
-A small Lightning wallet tool. Every command prints one JSON object on stdout; errors go to
-stderr as "petalsln-wallet: error: REASON" (exit status 1; 2 for a malformed command line).
-
-Commands:
-  decode BOLT11            decode and check a BOLT11 invoice of any network (no wallet
-                           needed). A "lightning:" prefix is accepted. Prints:
-                             network                mainnet, testnet, signet, regtest or simnet
-                             amount_msat            the amount, or null for "any amount"
-                             timestamp              creation time, Unix seconds
-                             payment_hash           hex
-                             payment_secret         hex
-                             description            text (or description_hash: hex)
-                             expiry                 seconds (3600 when the invoice has none)
-                             min_final_cltv_expiry  blocks (18 when the invoice has none)
-                             payee                  the payee's node id, 33-byte hex: the 'n'
-                                                    field, else recovered from the signature
-                             features               the set feature bits, ascending
-                             route_hints            [[{pubkey, short_channel_id
-                                                    ("BLOCKxTXxOUTPUT"), fee_base_msat,
-                                                    fee_proportional_millionths,
-                                                    cltv_expiry_delta}, ...], ...]
-                             fallback_addresses     [{version, program (hex)}], when present
-                             metadata               hex, when present
-                             expires_at             timestamp + expiry
-                             signature_valid        true (a bad signature is an error unless
-                                                    --allow-bad-signature)
-    --allow-bad-signature  print an invoice whose signature does not check out, with
-                           "signature_valid": false, instead of failing
-
-Options:
-  -h, --help               show this help (also: petalsln-wallet COMMAND --help)
-)";
-
-/// One command: its name, its options, and what it does with the parsed command line.
-struct Command {
-  const char* name;
-  void (*declare)(cli::Args& args);
-  int (*run)(const cli::Args& args, const std::vector<std::string>& operands);
-};
 
 std::string hex(const std::uint8_t* data, std::size_t size) { return util::to_hex(data, size); }
 
@@ -127,68 +85,73 @@ std::string strip_uri_scheme(const std::string& text) {
   return text;
 }
 
-void declare_decode(cli::Args& args) { args.flag("allow-bad-signature"); }
-
-int run_decode(const cli::Args& args, const std::vector<std::string>& operands) {
-  if (operands.size() != 1) throw cli::UsageError("decode takes exactly one argument: the BOLT11 invoice");
-  const auto check = args.has("allow-bad-signature") ? Bolt11SignatureCheck::report : Bolt11SignatureCheck::require;
-  const auto invoice = Bolt11Invoice::decode(strip_uri_scheme(operands[0]), check);
+int run_decode(const wallet_cli::WalletFlags& f) {
+  if (f.wallet) throw cli::UsageError("option --wallet does not apply to decode");
+  if (f.operands.size() != 1) throw cli::UsageError("decode takes exactly one argument: the BOLT11 invoice");
+  const auto check = f.allow_bad_signature ? Bolt11SignatureCheck::report : Bolt11SignatureCheck::require;
+  const auto invoice = Bolt11Invoice::decode(strip_uri_scheme(f.operands[0]), check);
   std::printf("%s\n", invoice_json(invoice).dump().c_str());
   return 0;
 }
 
-const Command kCommands[] = {
-    {"decode", declare_decode, run_decode},
-};
-
-const Command* find_command(const std::string& name) {
-  for (const auto& c : kCommands) {
-    if (name == c.name) return &c;
-  }
-  return nullptr;
+// decode needs no wallet, so it does not take --wallet after its name (no fallthrough).
+void declare_decode(CLI::App& app, wallet_cli::WalletFlags& f) {
+  CLI::App* decode = app.add_subcommand("decode",
+      "decode and check a BOLT11 invoice of any network (no wallet\n"
+      "needed). A \"lightning:\" prefix is accepted. Prints:\n"
+      "  network                mainnet, testnet, signet, regtest or simnet\n"
+      "  amount_msat            the amount, or null for \"any amount\"\n"
+      "  timestamp              creation time, Unix seconds\n"
+      "  payment_hash           hex\n"
+      "  payment_secret         hex\n"
+      "  description            text (or description_hash: hex)\n"
+      "  expiry                 seconds (3600 when the invoice has none)\n"
+      "  min_final_cltv_expiry  blocks (18 when the invoice has none)\n"
+      "  payee                  the payee's node id, 33-byte hex: the 'n'\n"
+      "                         field, else recovered from the signature\n"
+      "  features               the set feature bits, ascending\n"
+      "  route_hints            [[{pubkey, short_channel_id\n"
+      "                         (\"BLOCKxTXxOUTPUT\"), fee_base_msat,\n"
+      "                         fee_proportional_millionths,\n"
+      "                         cltv_expiry_delta}, ...], ...]\n"
+      "  fallback_addresses     [{version, program (hex)}], when present\n"
+      "  metadata               hex, when present\n"
+      "  expires_at             timestamp + expiry\n"
+      "  signature_valid        true (a bad signature is an error unless\n"
+      "                         --allow-bad-signature)");
+  decode->group("Commands");
+  decode->add_option("BOLT11", f.operands)->option_text("BOLT11");
+  cli::add_flag(*decode, "--allow-bad-signature", f.allow_bad_signature,
+                "print an invoice whose signature does not check out, with\n"
+                "\"signature_valid\": false, instead of failing");
 }
 
-// The command is the first argument that is not an option or an option's value. Options
-// that take a value are known by name here because the parser is built per command.
-std::string command_name(int argc, char** argv) {
-  static const char* const kValued[] = {"--wallet",           "--fund-sats", "--amount-msat",  "--memo",
-                                       "--description-hash", "--expiry-s",  "--max-fee-msat", "--payment-hash"};
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a.empty() || a[0] != '-') return a;
-    for (const char* v : kValued) {
-      if (a == v) ++i;  // skip its value ("--name=value" needs no skipping)
-    }
-  }
-  return "";
-}
-
-int dispatch(int argc, char** argv) {
-  cli::Args args;
-  args.flag("help");
-  const std::string name = command_name(argc, argv);
-  const Command* command = name.empty() ? nullptr : find_command(name);
-  const bool wallet_command = wallet_cli::is_wallet_command(name);
-  if (command != nullptr) command->declare(args);
-  if (wallet_command) wallet_cli::declare_wallet_options(name, args);
-  args.parse(argc, argv);
-  if (args.has("help")) {
-    std::fputs(kUsage, stdout);
-    std::fputs(wallet_cli::wallet_commands_usage(), stdout);
-    return 0;
-  }
-  if (name.empty()) throw cli::UsageError("no command given");
-  const auto& pos = args.positionals();
-  const std::vector<std::string> operands(pos.begin() + 1, pos.end());
-  if (wallet_command) return wallet_cli::run_wallet_command(name, args, operands);
-  if (command == nullptr) throw cli::UsageError("unknown command \"" + name + "\"");
-  return command->run(args, operands);
+// Declares every option and command of petalsln-wallet on @p app, bound to the fields of @p f.
+void declare_flags(CLI::App& app, wallet_cli::WalletFlags& f) {
+  cli::configure(app, "petalsln-wallet COMMAND [options] [arguments]");
+  app.add_option("--wallet", f.wallet, "the wallet, e.g. devnet:PATH?account=NAME (wallet commands)")
+      ->option_text("URI")->group("Options");
+  cli::add_help_flag(app, "Options", "show this help (also: petalsln-wallet COMMAND --help)");
+  declare_decode(app, f);
+  wallet_cli::declare_wallet_commands(app, f);
+  // At most one command; none is reported by main() (CLI11 would say "A subcommand is
+  // required" even for a misspelt one, where its "not expected: frobnicate" is clearer).
+  app.require_subcommand(0, 1);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app{
+      "A small Lightning wallet tool. Every command prints one JSON object on stdout; errors go to\n"
+      "stderr as \"petalsln-wallet: error: REASON\" (exit status 1; 2 for a malformed command line).",
+      "petalsln-wallet"};
+  wallet_cli::WalletFlags flags;
+  declare_flags(app, flags);
   return cli::run_main("petalsln-wallet", [&] {
-    return dispatch(argc, argv);
+    if (!cli::parse(app, argc, argv)) return 0;
+    if (app.get_subcommands().empty()) throw cli::UsageError("no command given");
+    if (app.got_subcommand("decode")) return run_decode(flags);
+    return wallet_cli::run_wallet_command(app, flags);
   });
 }

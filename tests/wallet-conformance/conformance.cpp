@@ -399,55 +399,52 @@ int Suite::run() {
   return failed_ == 0 ? 0 : 1;
 }
 
-const char* kUsage = R"(usage: petalsln-wallet-conformance --wallet URI --counterparty devnet:PATH?account=NAME
-                                   [--secret TEXT]...
-
-Runs the wallet conformance checks against the wallet at URI, paying to and from the devnet
-account named by --counterparty. Prints "PASS|FAIL|SKIP name[: why]" per check and a JSON
-summary; exits 0 only if no check failed. --secret (repeatable: give it as --secret=A
---secret=B) names a credential that must never appear in describe() or in an error.
-)";
-
-int main_impl(int argc, char** argv) {
-  // cli::Args keeps one value per option; secrets may be several, so collect them first.
+// The command line, as parsed.
+struct ConformanceFlags {
+  std::string wallet;
+  std::string counterparty;
   std::vector<std::string> secrets;
-  std::vector<char*> rest;
-  for (int i = 0; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a.rfind("--secret=", 0) == 0) {
-      secrets.push_back(a.substr(9));
-    } else if (a == "--secret") {
-      if (i + 1 >= argc) throw cli::UsageError("option --secret needs a value");
-      secrets.emplace_back(argv[++i]);
-    } else {
-      rest.push_back(argv[i]);
-    }
-  }
-  cli::Args args;
-  args.option("wallet").option("counterparty").flag("help");
-  args.parse(static_cast<int>(rest.size()), rest.data());
-  if (args.has("help")) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  if (!args.positionals().empty()) throw cli::UsageError("unexpected argument " + args.positionals()[0]);
-  const std::string counterparty_uri = args.required("counterparty");
-  if (counterparty_uri.rfind("devnet:", 0) != 0) throw cli::UsageError("--counterparty must be a devnet: URI");
-  const std::string wallet_uri = args.required("wallet");
-  for (const auto& s : secrets) {
+};
+
+void declare_flags(CLI::App& app, ConformanceFlags& f) {
+  cli::configure(app,
+                 "petalsln-wallet-conformance --wallet URI --counterparty devnet:PATH?account=NAME\n"
+                 "                                   [--secret TEXT]...");
+  app.add_option("--wallet", f.wallet, "the wallet under test (required)")->option_text("URI")->required();
+  app.add_option("--counterparty", f.counterparty, "the devnet account it pays and is paid by (required)")
+      ->option_text("devnet:PATH?account=NAME")->required();
+  // Repeatable, one value each time: --secret A --secret=B.
+  app.add_option("--secret", f.secrets,
+                 "a credential that must never appear in describe() or in an error\n"
+                 "(repeatable: --secret=A --secret=B)")
+      ->option_text("TEXT")->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cli::add_help_flag(app, "Options");
+}
+
+int main_impl(CLI::App& app, const ConformanceFlags& f, int argc, char** argv) {
+  if (!cli::parse(app, argc, argv)) return 0;
+  if (f.counterparty.rfind("devnet:", 0) != 0) throw cli::UsageError("--counterparty must be a devnet: URI");
+  for (const auto& s : f.secrets) {
     if (s.empty()) throw cli::UsageError("--secret must not be empty");
   }
-  Suite suite(open_wallet(wallet_uri), open_wallet(counterparty_uri), secrets);
+  Suite suite(open_wallet(f.wallet), open_wallet(f.counterparty), f.secrets);
   return suite.run();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app{
+      "Runs the wallet conformance checks against the wallet at URI, paying to and from the devnet\n"
+      "account named by --counterparty. Prints \"PASS|FAIL|SKIP name[: why]\" per check and a JSON\n"
+      "summary; exits 0 only if no check failed.",
+      "petalsln-wallet-conformance"};
+  ConformanceFlags flags;
+  declare_flags(app, flags);
   try {
-    return main_impl(argc, argv);
+    return main_impl(app, flags, argc, argv);
   } catch (const cli::UsageError& e) {
-    std::fprintf(stderr, "petalsln-wallet-conformance: %s\n%s", e.what(), kUsage);
+    std::fprintf(stderr, "petalsln-wallet-conformance: %s\n%s", e.what(), cli::help_text(app).c_str());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "petalsln-wallet-conformance: error: %s\n", e.what());
