@@ -161,6 +161,22 @@ struct RemoteSequence::Impl {
   std::set<PeerId> banned;              // peers that failed in a way waiting cannot fix (this sequence)
 
 
+  // The preimage this wallet already holds for @p hash, if it paid that invoice. A server
+  // hands one requester's concurrent sessions the same unpaid challenge (so that a stranger
+  // cannot make it mint invoices without end), so sessions of one client sharing a wallet may
+  // race to pay it: the loser would fail "already paid", yet the winner's proof of payment
+  // serves both (the server meters the credit on the one token). Paying twice is impossible,
+  // so nothing is spent twice either.
+  std::optional<L402Token::Preimage> paid_before(const PaymentHash& hash) {
+    try {
+      const auto earlier = options.wallet->lookup_payment(hash);
+      if (earlier && earlier->status == PaymentStatus::succeeded && earlier->preimage) return *earlier->preimage;
+    } catch (const Error&) {
+      // A backend that cannot tell: pay (or report the failure) as usual.
+    }
+    return std::nullopt;
+  }
+
   // Checks a challenge against what the server announced and what we are willing to pay,
   // pays it, and returns the resulting Authorization value. Nothing is paid if any check fails.
   std::string pay_challenge(const RouteHop& hop, const std::string& header) {
@@ -201,10 +217,16 @@ struct RemoteSequence::Impl {
     const std::uint64_t announced = it == known.end() ? 0 : it->second.price_msat;
     if (implied_price > announced) refuse("it charges " + std::to_string(implied_price) + " msat per 1000 block-tokens, more than the announced " + std::to_string(announced));
     if (options.route.max_price_msat && implied_price > *options.route.max_price_msat) refuse("it charges more than the maximum price");
+    if (auto preimage = paid_before(id.payment_hash)) {
+      emit("reusing this wallet's earlier payment of " + who + "'s invoice for " + std::to_string(credit) + " block-tokens");
+      return L402Token{challenge.macaroon, *preimage}.to_header();
+    }
     PayOptions po;
     po.max_fee_msat = options.budget_msat - spent - amount;
     const auto result = options.wallet->pay_invoice(challenge.invoice, po);
     if (result.status != PaymentStatus::succeeded || !result.preimage) {
+      // Another session of this wallet may have paid the same invoice a moment before.
+      if (auto preimage = paid_before(id.payment_hash)) return L402Token{challenge.macaroon, *preimage}.to_header();
       throw Error(ErrorCode::io, "paying " + who + " failed: " + result.failure_reason);
     }
     spent += result.amount_msat + result.fee_msat;

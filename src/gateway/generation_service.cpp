@@ -3,8 +3,6 @@
 #include <chrono>
 
 #include "gateway/api_error.hpp"
-#include "gateway/chat_prompt.hpp"
-#include "gateway/shared_invoice_wallet.hpp"
 #include "gateway/stop_strings.hpp"
 #include "petalsln/client/generator.hpp"
 #include "petalsln/client/local_model.hpp"
@@ -61,7 +59,6 @@ struct GenerationService::Swarm {
 };
 
 GenerationService::GenerationService(const GatewayOptions& options) : options_(options) {
-  if (options_.wallet) options_.wallet = std::make_shared<SharedInvoiceWallet>(options_.wallet);
   const int modes = int{options.local} + int{!options.initial_peers.empty()} + int{!options.peers.empty()};
   if (modes != 1) throw Error(ErrorCode::invalid_argument, "choose exactly one of local, initial peers and peers");
   if (options.budget_msat > 0 && !options.wallet) throw Error(ErrorCode::invalid_argument, "a budget needs a wallet");
@@ -94,7 +91,7 @@ std::int64_t GenerationService::context_length() const noexcept { return model_-
 std::int64_t GenerationService::num_blocks() const noexcept { return model_->config().num_hidden_layers; }
 
 std::vector<TokenId> GenerationService::encode_chat(const std::vector<ChatMessage>& messages) const {
-  return encode_chat_messages(*model_, messages);
+  return model_->encode_chat(messages);
 }
 
 std::vector<TokenId> GenerationService::encode_raw(const std::string& text) const {

@@ -92,7 +92,7 @@ class GenerationService {
   const LocalModel& model() const noexcept { return *model_; }
 
   /// Encodes a conversation with the chat template; contents never become special tokens.
-  /// Throws Error (see encode_chat_messages()).
+  /// Throws as LocalModel::encode_chat().
   std::vector<TokenId> encode_chat(const std::vector<ChatMessage>& messages) const;
   /// Encodes a raw prompt as transformers does (special tokens in the text recognised).
   std::vector<TokenId> encode_raw(const std::string& text) const;

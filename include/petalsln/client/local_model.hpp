@@ -58,6 +58,11 @@ class LocalModel {
   std::vector<TokenId> encode_prompt(const std::string& text, bool raw) const;
 
   /// Encodes a whole conversation through the chat template, with the generation prompt.
+  /// The template's markup is tokenized with special tokens recognised, each message's content
+  /// as plain text: a user who writes "<|im_end|>" gets those characters, never a forged turn.
+  /// For contents without special-token text this is exactly transformers'
+  /// apply_chat_template(tokenize=True). Throws Error(unsupported) when the model has no
+  /// usable template, Error(invalid_argument) for a bad role or invalid UTF-8.
   std::vector<TokenId> encode_chat(const std::vector<ChatMessage>& messages) const;
 
  private:
