@@ -32,6 +32,23 @@ struct PaywallOptions {
   std::uint32_t max_unpaid_total = 4096;
   std::string store_path;                    ///< SQLite file for the root key and credit (created 0600).
   std::function<std::int64_t()> clock;       ///< Unix seconds; system clock when empty (tests inject).
+  /// The service bound into every macaroon (`service=`): a server sells block-tokens under
+  /// "petalsln", a gateway tokens under its own name, so one's token is never the other's.
+  std::string service{"petalsln"};
+  /// What one unit of credit is, for invoice memos ("block-tokens" on a server, "tokens" on a
+  /// gateway, where every count above is in tokens).
+  std::string unit_name{"block-tokens"};
+  /// The macaroons' root key (32 bytes) when the operator keeps it in a key file of its own;
+  /// empty: the key the store mints and keeps. Wiped once copied in.
+  std::string root_key;
+};
+
+/// Thrown by Paywall::authorize() for a genuine token whose credit is all spent: the caller
+/// should sell fresh credit (a new challenge) rather than call the token bad.
+class CreditUsedUp : public Error {
+ public:
+  /// Creates the error with a message saying the credit is used up.
+  explicit CreditUsedUp(const std::string& message) : Error(ErrorCode::invalid_argument, message) {}
 };
 
 /// Thrown by Paywall::challenge() when the requester (or everyone together) already holds the
@@ -80,12 +97,30 @@ class Paywall {
   /// [@p begin, @p end): the HMAC chain under this server's root key, the preimage against the
   /// payment hash, and every caveat (service, model, peer, blocks, credit, expiry). Registers
   /// the token's credit on first use. Throws Error(invalid_argument) with the reason when the
-  /// token is not acceptable; never grants credit that was not paid for.
+  /// token is not acceptable, CreditUsedUp when it is genuine but its credit is all spent;
+  /// never grants credit that was not paid for. credit_remaining leaves out credit held by
+  /// reserve().
   PaywallGrant authorize(std::string_view authorization, std::uint32_t begin, std::uint32_t end);
 
   /// Debits @p block_tokens from @p token_id if that much credit is left (atomically, durably).
   /// Returns false, debiting nothing, when it is not. @p remaining receives what is left.
   bool debit(const std::string& token_id, std::uint64_t block_tokens, std::uint64_t* remaining = nullptr);
+
+  /// Holds @p units of @p token_id's credit for work whose cost is known only when it ends (a
+  /// gateway's message reserves its worst case), if that much is neither spent nor held.
+  /// Returns false, holding nothing, when it is not. @p available receives the credit neither
+  /// spent nor held (before this reservation). Reservations live in memory only: a process
+  /// that dies mid-work restarts with the held credit free again (nothing was debited).
+  bool reserve(const std::string& token_id, std::uint64_t units, std::uint64_t* available = nullptr);
+
+  /// Ends a reservation of @p reserved units made by reserve(): debits min(@p used, @p reserved)
+  /// durably and frees the rest. @p remaining receives the credit neither spent nor held
+  /// afterwards. Throws Error(io) when the store cannot be written (the reservation is freed
+  /// all the same).
+  void settle(const std::string& token_id, std::uint64_t reserved, std::uint64_t used, std::uint64_t* remaining = nullptr);
+
+  /// Returns the credit of @p token_id neither spent nor held (0 for a token never authorized).
+  std::uint64_t available(const std::string& token_id);
 
  private:
   struct Impl;

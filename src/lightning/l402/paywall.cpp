@@ -63,6 +63,7 @@ struct Paywall::Impl {
   std::unique_ptr<util::sqlite::Database> db;
   std::string root_key;  // 32 bytes
   std::mutex mu;
+  std::map<std::string, std::uint64_t> reserved;  // credit held by reserve(), by token id (under mu)
   // Unpaid challenges by requester; never held across a wallet call.
   std::mutex held_mu;
   std::map<std::string, std::vector<HeldChallenge>> held;
@@ -96,12 +97,20 @@ struct Paywall::Impl {
     db->exec("PRAGMA synchronous=FULL");
     util::sqlite::migrate(*db, store_migrations());
     Statement get(*db, "SELECT value FROM meta WHERE key = 'root_key'");
-    if (get.step()) root_key = get.bytes(0);
+    if (!options.root_key.empty()) {
+      root_key.swap(options.root_key);  // the operator's own key file holds the key
+    } else if (get.step()) {
+      root_key = get.bytes(0);
+    }
     if (root_key.size() != 32) throw Error(ErrorCode::io, "paywall store " + options.store_path + " holds a malformed root key");
   }
 };
 
 Paywall::Paywall(PaywallOptions options, std::shared_ptr<Wallet> wallet) : impl_(std::make_unique<Impl>()) {
+  if (!options.root_key.empty() && options.root_key.size() != 32) {
+    util::secure_wipe(options.root_key.data(), options.root_key.size());
+    throw Error(ErrorCode::invalid_argument, "a paywall's root key must be 32 bytes");
+  }
   if (options.price_msat == 0 || options.credit_block_tokens == 0) {
     throw Error(ErrorCode::invalid_argument, "a paywall needs a positive price and credit unit");
   }
@@ -127,10 +136,11 @@ std::uint64_t Paywall::invoice_amount_msat(std::uint64_t block_tokens) const noe
 std::string Paywall::Impl::mint(std::uint32_t begin, std::uint32_t end, std::uint64_t credit, PaymentHash* hash) {
   InvoiceRequest req;
   req.amount_msat = (credit * options.price_msat + 999) / 1000;
-  req.memo = "petalsln: " + std::to_string(credit) + " block-tokens of " + options.model;
+  req.memo = "petalsln: " + std::to_string(credit) + " " + options.unit_name + " of " + options.model;
   req.expiry_s = options.invoice_expiry_s;
   const auto invoice = wallet->create_invoice(req);
   L402Terms terms;
+  terms.service = options.service;
   terms.model = options.model;
   terms.peer = options.peer_hex;
   terms.block_begin = std::max(begin, options.block_begin);
@@ -274,6 +284,7 @@ PaywallGrant Paywall::authorize(std::string_view authorization, std::uint32_t be
     }
   }();
   L402Request request;
+  request.service = m.options.service;
   request.model = m.options.model;
   request.peer = m.options.peer_hex;
   request.block_begin = begin;
@@ -298,7 +309,9 @@ PaywallGrant Paywall::authorize(std::string_view authorization, std::uint32_t be
   get.bind(1, grant.token_id);
   if (!get.step()) throw Error(ErrorCode::internal, "paywall store lost a token");
   grant.credit_remaining = static_cast<std::uint64_t>(std::max<std::int64_t>(0, get.int64(0)));
-  if (grant.credit_remaining == 0) throw Error(ErrorCode::invalid_argument, "L402 token refused: its credit is used up");
+  if (grant.credit_remaining == 0) throw CreditUsedUp("L402 token refused: its credit is used up");
+  const auto held = m.reserved.find(grant.token_id);
+  if (held != m.reserved.end()) grant.credit_remaining -= std::min(grant.credit_remaining, held->second);
   return grant;
 }
 
@@ -314,6 +327,61 @@ bool Paywall::debit(const std::string& token_id, std::uint64_t block_tokens, std
     *remaining = get.step() ? static_cast<std::uint64_t>(std::max<std::int64_t>(0, get.int64(0))) : 0;
   }
   return ok;
+}
+
+namespace {
+
+// The credit of @p token_id not yet debited, or 0 for a token never authorized (caller holds mu).
+std::uint64_t unspent(util::sqlite::Database& db, const std::string& token_id) {
+  Statement get(db, "SELECT credit - used FROM tokens WHERE token_id = ?");
+  get.bind(1, token_id);
+  return get.step() ? static_cast<std::uint64_t>(std::max<std::int64_t>(0, get.int64(0))) : 0;
+}
+
+}  // namespace
+
+bool Paywall::reserve(const std::string& token_id, std::uint64_t units, std::uint64_t* available) {
+  auto& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  std::uint64_t& held = m.reserved[token_id];
+  const std::uint64_t left = unspent(*m.db, token_id);
+  const std::uint64_t spare = left - std::min(left, held);
+  if (available != nullptr) *available = spare;
+  if (units > spare) {
+    if (held == 0) m.reserved.erase(token_id);
+    return false;
+  }
+  held += units;
+  return true;
+}
+
+void Paywall::settle(const std::string& token_id, std::uint64_t reserved, std::uint64_t used, std::uint64_t* remaining) {
+  auto& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  // Freed first, so that a failed write below never leaves credit held for ever.
+  auto it = m.reserved.find(token_id);
+  if (it != m.reserved.end()) {
+    it->second -= std::min(it->second, reserved);
+    if (it->second == 0) m.reserved.erase(it);
+  }
+  const std::int64_t debit = static_cast<std::int64_t>(std::min(used, reserved));
+  if (debit > 0) {
+    Statement update(*m.db, "UPDATE tokens SET used = MIN(credit, used + ?1) WHERE token_id = ?2");
+    update.bind(1, debit).bind(2, token_id).step();
+  }
+  if (remaining != nullptr) {
+    const std::uint64_t left = unspent(*m.db, token_id);
+    const auto held = m.reserved.find(token_id);
+    *remaining = left - std::min(left, held == m.reserved.end() ? 0 : held->second);
+  }
+}
+
+std::uint64_t Paywall::available(const std::string& token_id) {
+  auto& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  const std::uint64_t left = unspent(*m.db, token_id);
+  const auto held = m.reserved.find(token_id);
+  return left - std::min(left, held == m.reserved.end() ? 0 : held->second);
 }
 
 }  // namespace petalsln
