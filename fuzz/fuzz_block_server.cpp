@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "fuzz_common.hpp"
-#include "petalsln/lightning/devnet_wallet.hpp"
+#include "petalsln/lightning/devnet.hpp"
 #include "petalsln/lightning/paywall.hpp"
 #include "petalsln/lightning/wallet.hpp"
 #include "petalsln/server/block_server.hpp"
@@ -191,7 +191,7 @@ std::shared_ptr<petalsln::Paywall> make_paywall(const petalsln::NodeIdentity& id
   using namespace petalsln;
   char dir_template[] = "/tmp/petalsln-fuzz-paywall-XXXXXX";
   const std::string dir = ::mkdtemp(dir_template);
-  DevnetWallet::create_account(dir + "/devnet.db", "server", 0);
+  create_devnet_account(dir + "/devnet.db", "server", 0);
   PaywallOptions po;
   po.price_msat = 1000;
   po.credit_block_tokens = 100;

@@ -44,7 +44,7 @@ ServerRecord rpc::BlockService::make_record() const {
   r.public_name = options.public_name;
   r.version = PETALSLN_VERSION;
   r.issued_at = util::unix_seconds();
-  r.expires_at = r.issued_at + options.record_ttl_s;
+  r.expires_at = r.issued_at + static_cast<std::uint64_t>(options.record_ttl.count());
   return r;
 }
 
@@ -149,7 +149,7 @@ BlockServer::BlockServer(BlockServerOptions options, NodeIdentity identity)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(identity))) {
   auto& m = *impl_;
   auto& o = m.options;
-  if (o.max_sessions <= 0 || o.cache_mb <= 0 || o.max_batch <= 0 || o.max_length < 0 || o.record_ttl_s == 0 ||
+  if (o.max_sessions <= 0 || o.cache_mb <= 0 || o.max_batch <= 0 || o.max_length < 0 || o.record_ttl.count() <= 0 ||
       o.max_sessions_per_peer < 0 || o.max_streams_per_peer < 0 || o.max_streams < 0 || o.open_timeout.count() <= 0 ||
       o.idle_timeout.count() <= 0) {
     throw Error(ErrorCode::invalid_argument,

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "petalsln/lightning/bolt11.hpp"
-#include "petalsln/lightning/devnet_wallet.hpp"
+#include "lightning/wallet/devnet/devnet_wallet.hpp"
 #include "test_support.hpp"
 #include "util/sha256.hpp"
 
@@ -30,9 +30,9 @@ struct DevnetFixture {
   ManualClock time;
 
   DevnetFixture() {
-    DevnetWallet::create_account(path, "alice", 1'000'000);
-    DevnetWallet::create_account(path, "bob", 0);
-    DevnetWallet::create_account(path, "carol", 50'000);
+    create_devnet_account(path, "alice", 1'000'000);
+    create_devnet_account(path, "bob", 0);
+    create_devnet_account(path, "carol", 50'000);
   }
 
   /// Opens @p account with the fixture's clock.

@@ -93,7 +93,7 @@ TEST_CASE("devnet open_wallet: schemes, missing files and accounts") {
   CHECK(code_of([] { open_wallet("/tmp/x.db"); }) == ErrorCode::invalid_argument);
   CHECK(code_of([] { open_wallet(""); }) == ErrorCode::invalid_argument);
   CHECK(code_of([&] { open_wallet("devnet:" + dir.file("none.db") + "?account=alice"); }) == ErrorCode::not_found);
-  DevnetWallet::create_account(dir.file("w.db"), "alice", 5);
+  create_devnet_account(dir.file("w.db"), "alice", 5);
   auto w = open_wallet("devnet:" + dir.file("w.db") + "?account=alice");
   CHECK(w->describe() == "devnet:" + dir.file("w.db") + "?account=alice");
   CHECK(w->balance_msat() == 5);
@@ -109,14 +109,14 @@ TEST_CASE("devnet faucet: accounts are created once, with distinct node keys") {
   CHECK(alice->account() == "alice");
   CHECK(alice->node_id() != bob->node_id());
   CHECK((alice->node_id()[0] == 2 || alice->node_id()[0] == 3));
-  CHECK(code_of([&] { DevnetWallet::create_account(net.path, "alice", 1); }) == ErrorCode::invalid_argument);
-  CHECK(message_of([&] { DevnetWallet::create_account(net.path, "alice", 1); }).find("already exists") !=
+  CHECK(code_of([&] { create_devnet_account(net.path, "alice", 1); }) == ErrorCode::invalid_argument);
+  CHECK(message_of([&] { create_devnet_account(net.path, "alice", 1); }).find("already exists") !=
         std::string::npos);
   CHECK(alice->balance_msat() == 1'000'000);  // the refused duplicate added nothing
-  CHECK(code_of([&] { DevnetWallet::create_account(net.path, "Bad Name", 1); }) == ErrorCode::invalid_argument);
-  CHECK(code_of([&] { DevnetWallet::create_account(net.path, "big", DevnetWallet::kMaxFundMsat + 1); }) ==
+  CHECK(code_of([&] { create_devnet_account(net.path, "Bad Name", 1); }) == ErrorCode::invalid_argument);
+  CHECK(code_of([&] { create_devnet_account(net.path, "big", DevnetWallet::kMaxFundMsat + 1); }) ==
         ErrorCode::invalid_argument);
-  DevnetAccount dave = DevnetWallet::create_account(net.path, "dave", DevnetWallet::kMaxFundMsat);
+  DevnetAccount dave = create_devnet_account(net.path, "dave", DevnetWallet::kMaxFundMsat);
   CHECK(dave.node_id == net.open("dave")->node_id());
   CHECK(net.open("dave")->balance_msat() == DevnetWallet::kMaxFundMsat);
   CHECK(code_of([&] { DevnetWallet(net.path, "nobody"); }) == ErrorCode::not_found);
@@ -127,7 +127,7 @@ TEST_CASE("devnet file: mode 0600 for the database, its WAL and shared-memory fi
   test::TempDir dir;
   const std::string path = dir.file("devnet.db");
   const mode_t old = ::umask(0);  // the most permissive umask must still give 0600
-  DevnetWallet::create_account(path, "alice", 100);
+  create_devnet_account(path, "alice", 100);
   auto alice = std::make_unique<DevnetWallet>(path, "alice");
   alice->create_invoice(request(10));
   ::umask(old);
@@ -142,12 +142,12 @@ TEST_CASE("devnet file: other files are refused, never converted") {
   test::TempDir dir;
   test::write_file(dir.file("text.db"), "hello, this is not a database at all, just some text....");
   CHECK(code_of([&] { DevnetWallet(dir.file("text.db"), "alice"); }) == ErrorCode::invalid_format);
-  CHECK(code_of([&] { DevnetWallet::create_account(dir.file("text.db"), "alice", 1); }) == ErrorCode::invalid_format);
+  CHECK(code_of([&] { create_devnet_account(dir.file("text.db"), "alice", 1); }) == ErrorCode::invalid_format);
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(dir.file("other.db").c_str(), &db) == SQLITE_OK);
   REQUIRE(sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
-  CHECK(code_of([&] { DevnetWallet::create_account(dir.file("other.db"), "alice", 1); }) == ErrorCode::invalid_format);
+  CHECK(code_of([&] { create_devnet_account(dir.file("other.db"), "alice", 1); }) == ErrorCode::invalid_format);
   CHECK(code_of([&] { DevnetWallet(dir.file("other.db"), "alice"); }) == ErrorCode::invalid_format);
   REQUIRE(sqlite3_open(dir.file("other.db").c_str(), &db) == SQLITE_OK);
   sqlite3_stmt* st = nullptr;

@@ -8,7 +8,7 @@
 
 #include "lightning/wallet/nwc/nostr_event.hpp"
 #include "net/websocket_client.hpp"
-#include "petalsln/lightning/nwc_wallet.hpp"
+#include "lightning/wallet/nwc/nwc_wallet.hpp"
 #include "petalsln/lightning/wallet.hpp"
 #include "petalsln/util/error.hpp"
 #include "petalsln/util/hex.hpp"

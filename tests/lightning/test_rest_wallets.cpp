@@ -6,8 +6,8 @@
 #include <string>
 
 #include "lightning/wallet/rest_wallet_common.hpp"
-#include "petalsln/lightning/cln_rest_wallet.hpp"
-#include "petalsln/lightning/lnbits_wallet.hpp"
+#include "lightning/wallet/cln_rest/cln_rest_wallet.hpp"
+#include "lightning/wallet/lnbits/lnbits_wallet.hpp"
 #include "petalsln/util/error.hpp"
 
 using namespace petalsln;

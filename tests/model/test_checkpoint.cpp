@@ -9,7 +9,7 @@
 #include "petalsln/model/block_stack.hpp"
 #include "petalsln/model/checkpoint.hpp"
 #include "petalsln/model/model_config.hpp"
-#include "petalsln/model/safetensors_writer.hpp"
+#include "safetensors_writer/safetensors_writer.hpp"
 #include "petalsln/util/error.hpp"
 #include "test_support.hpp"
 

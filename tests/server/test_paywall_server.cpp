@@ -9,7 +9,7 @@
 #include <atomic>
 
 #include "petalsln/lightning/bolt11.hpp"
-#include "petalsln/lightning/devnet_wallet.hpp"
+#include "lightning/wallet/devnet/devnet_wallet.hpp"
 #include "petalsln/lightning/l402.hpp"
 #include "petalsln/lightning/l402_caveats.hpp"
 #include "petalsln/lightning/l402_identifier.hpp"
@@ -36,7 +36,7 @@ struct PricedServer {
 // A server for blocks [begin, end) charging 1000 msat per 1000 block-tokens, 100 per invoice.
 PricedServer priced_server(const test::TempDir& dir, const std::string& name, int begin, int end,
                            std::function<std::int64_t()> clock = {}, std::int64_t cache_mb = 512) {
-  DevnetWallet::create_account(dir.file("devnet.db"), name, 0);
+  create_devnet_account(dir.file("devnet.db"), name, 0);
   auto identity = NodeIdentity::generate();
   PaywallOptions po;
   po.price_msat = 1000;
@@ -149,7 +149,7 @@ void expect_refused(PricedServer& s, const std::string& authorization, std::uint
 
 TEST_CASE("paywall: unpaid calls get a challenge whose invoice and macaroon match") {
   test::TempDir dir;
-  DevnetWallet::create_account(dir.file("devnet.db"), "client", 1000000);
+  create_devnet_account(dir.file("devnet.db"), "client", 1000000);
   auto s = priced_server(dir, "server", 1, 4);
   Session session;
   const auto r = session.open(*s.stub, "", 1, 4);
@@ -165,7 +165,7 @@ TEST_CASE("paywall: unpaid calls get a challenge whose invoice and macaroon matc
 
 TEST_CASE("paywall: attacks are refused while an honest paid session carries on") {
   test::TempDir dir;
-  DevnetWallet::create_account(dir.file("devnet.db"), "client", 1000000);
+  create_devnet_account(dir.file("devnet.db"), "client", 1000000);
   std::atomic<std::int64_t> now{1800000000};
   auto s = priced_server(dir, "server", 1, 4, [&] { return now.load(); });
   auto other = priced_server(dir, "other", 1, 4);
@@ -243,7 +243,7 @@ TEST_CASE("paywall: attacks are refused while an honest paid session carries on"
 
 TEST_CASE("paywall: credit runs out mid-session, is paid in-band, and the session continues") {
   test::TempDir dir;
-  DevnetWallet::create_account(dir.file("devnet.db"), "client", 1000000);
+  create_devnet_account(dir.file("devnet.db"), "client", 1000000);
   auto s = priced_server(dir, "server", 0, 6);
   Session session;
   REQUIRE(session.open(*s.stub, buy(dir, s, 0, 6), 0, 6).opened);
@@ -269,7 +269,7 @@ TEST_CASE("paywall: credit runs out mid-session, is paid in-band, and the sessio
 
 TEST_CASE("paywall: credit survives a restart of the server's store, and is never granted twice") {
   test::TempDir dir;
-  DevnetWallet::create_account(dir.file("devnet.db"), "client", 1000000);
+  create_devnet_account(dir.file("devnet.db"), "client", 1000000);
   std::string token;
   std::string peer;
   {
@@ -301,7 +301,7 @@ TEST_CASE("paywall: credit survives a restart of the server's store, and is neve
 
 TEST_CASE("paywall: a Forward refused for the cache budget costs its client no credit") {
   test::TempDir dir;
-  DevnetWallet::create_account(dir.file("devnet.db"), "client", 1000000);
+  create_devnet_account(dir.file("devnet.db"), "client", 1000000);
   // Blocks [0, 2) of tiny-llama3 take 512 bytes per position: 1 MiB holds 2048 positions.
   auto s = priced_server(dir, "server", 0, 2, {}, 1);
   const std::string token = buy(dir, s, 0, 2);

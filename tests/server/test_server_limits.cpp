@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "down_wallet.hpp"
-#include "petalsln/lightning/devnet_wallet.hpp"
+#include "lightning/wallet/devnet/devnet_wallet.hpp"
 #include "petalsln/lightning/paywall.hpp"
 #include "petalsln/server/block_server.hpp"
 #include "petalsln/util/error.hpp"

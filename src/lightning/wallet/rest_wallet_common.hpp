@@ -19,7 +19,7 @@
 
 #include "net/http_client.hpp"
 #include "petalsln/lightning/bolt11.hpp"
-#include "petalsln/lightning/rest_endpoint.hpp"
+#include "lightning/wallet/rest_endpoint.hpp"
 #include "petalsln/lightning/wallet.hpp"
 
 namespace petalsln::lightning {

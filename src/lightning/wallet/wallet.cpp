@@ -2,11 +2,11 @@
 
 #include "petalsln/lightning/wallet.hpp"
 
-#include "petalsln/lightning/cln_rest_wallet.hpp"
-#include "petalsln/lightning/devnet_wallet.hpp"
-#include "petalsln/lightning/lnbits_wallet.hpp"
-#include "petalsln/lightning/lnd_rest_wallet.hpp"
-#include "petalsln/lightning/nwc_wallet.hpp"
+#include "lightning/wallet/cln_rest/cln_rest_wallet.hpp"
+#include "lightning/wallet/devnet/devnet_wallet.hpp"
+#include "lightning/wallet/lnbits/lnbits_wallet.hpp"
+#include "lightning/wallet/lnd_rest/lnd_rest_wallet.hpp"
+#include "lightning/wallet/nwc/nwc_wallet.hpp"
 #include "petalsln/util/error.hpp"
 
 namespace petalsln {

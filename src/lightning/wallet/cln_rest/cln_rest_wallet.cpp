@@ -1,6 +1,6 @@
 // A Core Lightning node as a Wallet, over the clnrest plugin's REST interface.
 
-#include "petalsln/lightning/cln_rest_wallet.hpp"
+#include "lightning/wallet/cln_rest/cln_rest_wallet.hpp"
 
 #include <algorithm>
 #include <limits>

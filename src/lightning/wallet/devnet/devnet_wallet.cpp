@@ -1,6 +1,6 @@
 // The devnet wallet's accounts, invoices and lookups (paying lives in devnet_wallet_pay.cpp).
 
-#include "petalsln/lightning/devnet_wallet.hpp"
+#include "lightning/wallet/devnet/devnet_wallet.hpp"
 
 #include <chrono>
 
@@ -120,6 +120,10 @@ DevnetAccount DevnetWallet::create_account(const std::string& path, const std::s
   DevnetAccount account = devnet::insert_account(db, name, fund_msat, system_now());
   tx.commit();
   return account;
+}
+
+DevnetAccount create_devnet_account(const std::string& path, const std::string& name, std::uint64_t fund_msat) {
+  return DevnetWallet::create_account(path, name, fund_msat);
 }
 
 std::uint64_t DevnetWallet::now() const { return clock_ ? clock_() : system_now(); }

@@ -9,7 +9,7 @@
 #include <variant>
 
 #include "lightning/wallet/devnet/devnet_wallet_store.hpp"
-#include "petalsln/lightning/devnet_wallet.hpp"
+#include "lightning/wallet/devnet/devnet_wallet.hpp"
 #include "petalsln/util/error.hpp"
 #include "util/secure_wipe.hpp"
 

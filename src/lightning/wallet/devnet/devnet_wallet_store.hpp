@@ -7,7 +7,7 @@
 
 #include "petalsln/lightning/bolt11.hpp"
 #include "util/sqlite_database.hpp"
-#include "petalsln/lightning/devnet_wallet.hpp"
+#include "lightning/wallet/devnet/devnet_wallet.hpp"
 
 namespace petalsln {
 

@@ -1,6 +1,6 @@
 // One LNbits wallet as a Wallet, over the LNbits REST API.
 
-#include "petalsln/lightning/lnbits_wallet.hpp"
+#include "lightning/wallet/lnbits/lnbits_wallet.hpp"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,6 +1,6 @@
 // An LND node as a Wallet, over LND's REST proxy (grpc-gateway).
 
-#include "petalsln/lightning/lnd_rest_wallet.hpp"
+#include "lightning/wallet/lnd_rest/lnd_rest_wallet.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,7 +1,7 @@
 // NwcWallet: the Wallet interface over Nostr Wallet Connect (NIP-47). See nwc_wallet.hpp for
 // how each call and error code maps.
 
-#include "petalsln/lightning/nwc_wallet.hpp"
+#include "lightning/wallet/nwc/nwc_wallet.hpp"
 
 #include <nlohmann/json.hpp>
 
