@@ -61,3 +61,7 @@
 #include "petalsln/client/local_model.hpp"
 #include "petalsln/client/remote_sequence.hpp"
 #include "petalsln/client/swarm_chat.hpp"
+
+// Gateway: chat over HTTP and WebSocket, sold per message
+#include "petalsln/gateway/gateway.hpp"
+#include "petalsln/gateway/gateway_options.hpp"
