@@ -16,8 +16,9 @@ struct DevnetUri {
   std::string path;     ///< The devnet file, absolute or relative to the working directory.
   std::string account;  ///< The account name, [a-z0-9_-]{1,64}.
 
-  /// Parses @p uri. PATH is taken as written (no percent-decoding) and must not be empty,
-  /// contain '?' or start with "//"; `account` must be the only parameter. With
+  /// Parses @p uri. PATH is taken as written (no percent-decoding, though every '%' must
+  /// begin a valid %-escape) and must not be empty, contain '?', '#' or a control character,
+  /// or start with "//"; `account` must be the only parameter, written without escapes. With
   /// @p require_account false, a bare `devnet:PATH` is accepted too (account left empty), for
   /// tools that name the account separately. Throws Error(invalid_argument) naming what is wrong.
   static DevnetUri parse(const std::string& uri, bool require_account = true);

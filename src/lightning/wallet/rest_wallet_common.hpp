@@ -41,7 +41,8 @@ struct RestUri {
   std::string shown() const;
 };
 
-/// Parses @p uri, which must start with "@p scheme://". Only the keys in @p allowed_keys are
+/// Parses @p uri (with util::Uri), which must start with "@p scheme://" and have a host, and
+/// no user information, path (other than "/") or fragment. Only the keys in @p allowed_keys are
 /// accepted, each at most once, with a non-empty value; values are percent-decoded and must
 /// not contain control characters. @p default_port is used when the URI has none; @p usage
 /// (e.g. "cln+rest://HOST[:PORT]?rune=RUNE[&cert=FILE]") ends every error message. Throws
