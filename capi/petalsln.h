@@ -55,6 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* PLN_API: marks the functions the shared library exports (the only symbols it exports). */
 #if defined(PLN_BUILDING_LIBRARY) && (defined(__GNUC__) || defined(__clang__))
 #define PLN_API __attribute__((visibility("default")))
 #else
@@ -162,7 +163,8 @@ typedef enum pln_stop_reason {
 /* The result of one generation. Owns its arrays and text: release with pln_generation_clear(). */
 struct pln_generation {
   pln_stop_reason stop_reason;
-  pln_token* prompt_ids; /* The prompt as the model saw it (chat template applied unless raw). */
+  pln_token* prompt_ids; /* The prompt as the model saw it (chat template applied unless raw;
+                            NULL when empty). */
   size_t n_prompt_ids;
   pln_token* new_ids;    /* The generated ids, a final stop id included (NULL when none). */
   size_t n_new_ids;
