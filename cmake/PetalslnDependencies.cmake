@@ -44,6 +44,10 @@ pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 # Lightning addresses and the REST wallet backends: HTTPS through libcurl.
 find_package(CURL REQUIRED)
 
+# The net layer's WebSocket client: Boost.Beast on Boost.Asio (header-only; Debian's
+# libboost-dev, 1.74 on bookworm).
+find_package(Boost 1.74 REQUIRED)
+
 # The example programs' command lines (examples/common/cli.hpp; the benchmarks and the wallet
 # conformance tool use it too): CLI11, header-only. Debian's libcli11-dev (2.1.2 on bookworm)
 # ships a CMake config under /usr/share/cmake; without one, the header alone will do.

@@ -124,26 +124,6 @@ void nwc_seeds() {
   for (const auto& v : vectors["v2"]["invalid"]["decrypt"]) seed("nwc", "nip44-invalid-" + std::to_string(n++), v["payload"]);
 }
 
-std::string frame(std::uint8_t b0, const std::string& payload) {
-  std::string f(1, static_cast<char>(b0));
-  if (payload.size() < 126) {
-    f.push_back(static_cast<char>(payload.size()));
-  } else {
-    f += {static_cast<char>(126), static_cast<char>(payload.size() >> 8), static_cast<char>(payload.size() & 0xff)};
-  }
-  return f + payload;
-}
-
-void websocket_seeds() {
-  // Byte 0: limit (1 + 4 * value), byte 1: chunk size; then frames as a server sends them.
-  const std::string head("\xff\x3f", 2);
-  seed("websocket_frame", "text", head + frame(0x81, R"(["EOSE","sub"])"));
-  seed("websocket_frame", "fragments", head + frame(0x01, "hel") + frame(0x89, "ping") + frame(0x80, "lo") + frame(0x82, "\x00\x01"));
-  seed("websocket_frame", "long", head + frame(0x81, std::string(300, 'x')) + frame(0x8a, ""));
-  seed("websocket_frame", "close", std::string("\x10\x01", 2) + frame(0x88, "\x03\xe8" "bye"));
-  seed("websocket_frame", "len64", head + std::string("\x81\x7f\x00\x00\x00\x00\x00\x00\x00\x03" "abc", 13));
-}
-
 void swarm_seeds() {
   const NodeIdentity id = NodeIdentity::from_secret([] {
     std::array<std::uint8_t, 32> s{};
@@ -259,7 +239,6 @@ int main(int argc, char** argv) {
   lightning_seeds();
   lnurl_seeds();
   nwc_seeds();
-  websocket_seeds();
   swarm_seeds();
   text_seeds();
   safetensors_seeds();

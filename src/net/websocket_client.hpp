@@ -1,8 +1,9 @@
 #pragma once
-// A small RFC 6455 WebSocket client: ws:// over TCP and wss:// over TLS (OpenSSL, verified
-// against the system's trust store). Enough for Nostr relays: text and binary messages,
+// A small blocking WebSocket client on Boost.Beast: ws:// over TCP and wss:// over TLS
+// (OpenSSL through Boost.Asio, verified against the system's trust store or a CA file, with
+// the host name or IP address checked). Enough for Nostr relays: text and binary messages,
 // fragmentation, ping/pong, close, a limit on message size, and a deadline on every wait.
-// libcurl as packaged for Debian bookworm has no WebSocket support, hence this.
+// Beast's headers stay in the .cpp (they are heavy to compile); this header is all callers see.
 
 #include <chrono>
 #include <cstddef>
