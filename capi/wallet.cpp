@@ -92,7 +92,7 @@ PLN_API pln_status pln_wallet_create_invoice(pln_wallet* wallet, const pln_invoi
     InvoiceRequest r;
     if (p.amount_msat > 0) r.amount_msat = p.amount_msat;
     r.memo = optional_string(p.memo, "memo");
-    r.expiry_s = expiry_seconds(p.expiry_ms);
+    r.expiry = std::chrono::seconds(static_cast<std::int64_t>(expiry_seconds(p.expiry_ms)));
     const CreatedInvoice inv = wallet->wallet->create_invoice(r);
     *out_bolt11 = dup_string(inv.bolt11);
     copy_bytes(inv.payment_hash, out_payment_hash);

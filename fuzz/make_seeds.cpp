@@ -17,7 +17,7 @@
 #include "lightning/wallet/nwc/nostr_event.hpp"
 #include "petalsln/lightning/l402.hpp"
 #include "petalsln/lightning/l402_caveats.hpp"
-#include "petalsln/model/safetensors_writer.hpp"
+#include "safetensors_writer/safetensors_writer.hpp"
 #include "petalsln/swarm/node_identity.hpp"
 #include "petalsln/swarm/server_record.hpp"
 #include "petalsln/util/files.hpp"

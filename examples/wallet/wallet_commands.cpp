@@ -71,7 +71,7 @@ InvoiceRequest invoice_request(const WalletFlags& f) {
   }
   InvoiceRequest req;
   if (f.amount_msat) req.amount_msat = static_cast<std::uint64_t>(*f.amount_msat);
-  if (f.expiry_s) req.expiry_s = static_cast<std::uint64_t>(*f.expiry_s);
+  if (f.expiry_s) req.expiry = std::chrono::seconds(*f.expiry_s);
   req.memo = f.memo.value_or("");
   if (f.description_hash) {
     std::array<std::uint8_t, 32> h{};

@@ -65,3 +65,10 @@
 // Gateway: chat over HTTP and WebSocket, sold per message
 #include "petalsln/gateway/gateway.hpp"
 #include "petalsln/gateway/gateway_options.hpp"
+
+namespace petalsln {
+
+/// The library version, "MAJOR.MINOR.PATCH" (the same as the C ABI's pln_version()).
+inline constexpr const char* kVersion = "0.1.0";
+
+}  // namespace petalsln

@@ -46,7 +46,7 @@ int create_account(const std::vector<std::string>& a) {
   if (a.size() == 4) wait_for_go(a[3]);
   ordered_json out{{"account", a[1]}};
   try {
-    out["balance_msat"] = create_devnet_account(a[0], a[1], parse_u64(a[2])).balance_msat;
+    out["balance_msat"] = petalsln::create_devnet_account(a[0], a[1], parse_u64(a[2])).balance_msat;
     out["ok"] = true;
   } catch (const petalsln::Error& e) {
     out["ok"] = false;

@@ -51,7 +51,7 @@ inline InvoiceRequest request(std::optional<std::uint64_t> amount_msat, std::uin
   InvoiceRequest r;
   r.amount_msat = amount_msat;
   r.memo = "devnet test";
-  r.expiry_s = expiry_s;
+  r.expiry = std::chrono::seconds(static_cast<std::int64_t>(expiry_s));
   return r;
 }
 

@@ -134,8 +134,8 @@ TEST_CASE("payout ledger: failures back off and keep the debt; a lying invoice i
   auto alice = net.open("alice");
   PayoutLedgerOptions o;
   o.clock = net.time.clock();
-  o.backoff_initial_s = 60;
-  o.backoff_max_s = 200;
+  o.backoff_initial = std::chrono::seconds(60);
+  o.backoff_max = std::chrono::seconds(200);
   PayoutLedger ledger(net.dir.file("ledger.db"), o);
   ledger.accrue(split_of(0, {{"bob", 5000}}), "r");
 
@@ -201,6 +201,6 @@ TEST_CASE("payout ledger: refuses files that are not payout ledgers") {
   test::write_file(text, "hello, this is not sqlite at all, not even close to it.........................................");
   CHECK_THROWS_AS(PayoutLedger{text}, Error);
   PayoutLedgerOptions bad;
-  bad.backoff_initial_s = 0;
+  bad.backoff_initial = std::chrono::seconds(0);
   CHECK_THROWS_AS(PayoutLedger(net.dir.file("x.db"), bad), Error);
 }

@@ -34,7 +34,7 @@ std::unique_ptr<Paywall> make_paywall(const test::DevnetFixture& devnet, const C
   po.peer_hex = kPeer;
   po.block_begin = 0;
   po.block_end = 4;
-  po.invoice_expiry_s = 600;
+  po.invoice_expiry = std::chrono::seconds(600);
   po.max_unpaid_per_requester = per_requester;
   po.max_unpaid_total = total;
   po.store_path = devnet.dir.file("paywall.db");

@@ -107,7 +107,7 @@ TEST_CASE("cln+rest: a description hash without its description is unsupported, 
   req.memo = "not the described text";
   expect_error([&] { w.create_invoice(req); }, ErrorCode::unsupported, "deschashonly");
   InvoiceRequest zero_expiry;
-  zero_expiry.expiry_s = 0;
+  zero_expiry.expiry = std::chrono::seconds(0);
   expect_error([&] { w.create_invoice(zero_expiry); }, ErrorCode::invalid_argument, "expiry");
   expect_error([&] { w.pay_invoice("", PayOptions{}); }, ErrorCode::invalid_format, "");
   expect_error([&] { w.balance_msat(); }, ErrorCode::io, "https://127.0.0.1:1");

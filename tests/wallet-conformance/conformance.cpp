@@ -158,7 +158,7 @@ void Suite::check_invoices() {
     InvoiceRequest req;
     req.amount_msat = 21'000;
     req.memo = "petalsln conformance: fixed";
-    req.expiry_s = 900;
+    req.expiry = std::chrono::seconds(900);
     fixed_ = wallet_->create_invoice(req);
     const Bolt11Invoice inv = decode(fixed_->bolt11);
     expect(inv.amount_msat == std::optional<std::uint64_t>(21'000), "decoded amount differs from the request");
@@ -377,7 +377,7 @@ int Suite::run() {
   try {
     InvoiceRequest req;
     req.amount_msat = 1'000;
-    req.expiry_s = 1;
+    req.expiry = std::chrono::seconds(1);
     expiring_ = counterparty_->create_invoice(req);
   } catch (const Error&) {
     // expired_invoice_fails reports it.

@@ -11,6 +11,7 @@
 /// (Wallet::lookup_payment) before anything new is paid. A payment hash is paid at most once,
 /// so paying the recorded invoice again can never pay twice.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -59,8 +60,8 @@ const char* to_string(PayoutStep step) noexcept;
 /// How the ledger pays.
 struct PayoutLedgerOptions {
   std::uint64_t threshold_msat = 1000;  ///< Pay a payee only once it is owed at least this.
-  std::uint64_t backoff_initial_s = 60; ///< Wait after a first failure; doubles with each further one...
-  std::uint64_t backoff_max_s = 3600;   ///< ...up to this.
+  std::chrono::seconds backoff_initial{60};  ///< Wait after a first failure; doubles with each further one...
+  std::chrono::seconds backoff_max{3600};    ///< ...up to this.
   std::uint32_t max_routing_fee_bps = 100;     ///< Routing fee limit: this share of the amount...
   std::uint64_t max_routing_fee_base_msat = 1000;  ///< ...plus this.
   std::function<std::uint64_t()> clock;  ///< Unix seconds; empty: the system clock.

@@ -3,6 +3,7 @@
 /// A server's L402 paywall: prices block-tokens, issues challenges (an invoice plus a macaroon
 /// bound to it), verifies tokens, and meters their credit in a durable store.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,8 +23,8 @@ struct PaywallOptions {
   std::string peer_hex;                      ///< The server's peer id (64 hex digits).
   std::uint32_t block_begin = 0;             ///< The server's blocks, bound into every macaroon.
   std::uint32_t block_end = 0;
-  std::uint64_t token_lifetime_s = 86400;    ///< How long bought credit stays usable.
-  std::uint64_t invoice_expiry_s = 600;      ///< Expiry of each challenge's invoice.
+  std::chrono::seconds token_lifetime{86400};  ///< How long bought credit stays usable.
+  std::chrono::seconds invoice_expiry{600};    ///< Expiry of each challenge's invoice.
   /// Distinct unpaid challenges one requester may hold at once (> 0). Each costs an invoice in
   /// the operator's wallet, so a stranger who never pays must not be able to mint more.
   std::uint32_t max_unpaid_per_requester = 4;

@@ -23,7 +23,7 @@ struct InvoiceRequest {
   std::optional<std::uint64_t> amount_msat;         ///< Amount; nullopt = any amount (payer chooses).
   std::string memo;                                 ///< Description ('d' field); ignored with description_hash.
   std::optional<std::array<std::uint8_t, 32>> description_hash;  ///< 'h' field instead of a memo (LNURL-pay).
-  std::uint64_t expiry_s = 3600;                    ///< Seconds until the invoice expires.
+  std::chrono::seconds expiry{3600};                ///< Until the invoice expires (1 s to 2^32 s).
 };
 
 /// A freshly created invoice.

@@ -119,8 +119,9 @@ Paywall::Paywall(PaywallOptions options, std::shared_ptr<Wallet> wallet) : impl_
   }
   if (!wallet) throw Error(ErrorCode::invalid_argument, "a paywall needs a wallet to issue invoices");
   if (options.store_path.empty()) throw Error(ErrorCode::invalid_argument, "a paywall needs a store path");
-  if (options.max_unpaid_per_requester == 0 || options.max_unpaid_total == 0 || options.invoice_expiry_s == 0) {
-    throw Error(ErrorCode::invalid_argument, "a paywall needs positive unpaid-challenge limits and invoice expiry");
+  if (options.max_unpaid_per_requester == 0 || options.max_unpaid_total == 0 || options.invoice_expiry.count() <= 0 ||
+      options.token_lifetime.count() <= 0) {
+    throw Error(ErrorCode::invalid_argument, "a paywall needs positive unpaid-challenge limits, invoice expiry and token lifetime");
   }
   impl_->options = std::move(options);
   impl_->wallet = std::move(wallet);
@@ -137,7 +138,7 @@ std::string Paywall::Impl::mint(std::uint32_t begin, std::uint32_t end, std::uin
   InvoiceRequest req;
   req.amount_msat = (credit * options.price_msat + 999) / 1000;
   req.memo = "petalsln: " + std::to_string(credit) + " " + options.unit_name + " of " + options.model;
-  req.expiry_s = options.invoice_expiry_s;
+  req.expiry = options.invoice_expiry;
   const auto invoice = wallet->create_invoice(req);
   L402Terms terms;
   terms.service = options.service;
@@ -150,7 +151,7 @@ std::string Paywall::Impl::mint(std::uint32_t begin, std::uint32_t end, std::uin
     terms.block_end = options.block_end;
   }
   terms.credit = credit;
-  terms.expires = now() + static_cast<std::int64_t>(options.token_lifetime_s);
+  terms.expires = now() + static_cast<std::int64_t>(options.token_lifetime.count());
   *hash = invoice.payment_hash;
   const L402Challenge c{mint_l402_macaroon(root_key, L402Identifier::random_for(invoice.payment_hash), terms), invoice.bolt11};
   return c.to_header();
@@ -240,7 +241,7 @@ void Paywall::Impl::settle_hold(const std::string& requester, std::uint64_t seri
   h->header = *header;
   h->payment_hash = *hash;
   h->minted_at = now();
-  h->expires_at = h->minted_at + static_cast<std::int64_t>(options.invoice_expiry_s);
+  h->expires_at = h->minted_at + static_cast<std::int64_t>(options.invoice_expiry.count());
 }
 
 void Paywall::Impl::forget_paid(const PaymentHash& hash) {

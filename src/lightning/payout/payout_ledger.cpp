@@ -92,7 +92,7 @@ const char* to_string(PayoutStep step) noexcept {
 std::uint64_t PayoutLedger::Impl::now() const { return options.clock ? options.clock() : util::unix_seconds(); }
 
 PayoutLedger::PayoutLedger(const std::string& path, PayoutLedgerOptions options) : impl_(std::make_unique<Impl>()) {
-  if (options.backoff_initial_s == 0 || options.backoff_max_s < options.backoff_initial_s) {
+  if (options.backoff_initial.count() <= 0 || options.backoff_max < options.backoff_initial) {
     throw Error(ErrorCode::invalid_argument, "payout ledger: the backoff must be positive and its maximum at least its start");
   }
   if (options.max_routing_fee_bps > 10000) {

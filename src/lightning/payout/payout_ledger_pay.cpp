@@ -39,9 +39,11 @@ std::string clipped(std::string s) {
 }
 
 std::uint64_t backoff_s(const PayoutLedgerOptions& o, std::uint64_t failures) {
-  std::uint64_t delay = o.backoff_initial_s;
-  for (std::uint64_t i = 1; i < failures && delay < o.backoff_max_s; ++i) delay *= 2;
-  return std::min(delay, o.backoff_max_s);
+  const auto initial = static_cast<std::uint64_t>(o.backoff_initial.count());
+  const auto most = static_cast<std::uint64_t>(o.backoff_max.count());
+  std::uint64_t delay = initial;
+  for (std::uint64_t i = 1; i < failures && delay < most; ++i) delay *= 2;
+  return std::min(delay, most);
 }
 
 // Runs @p st (an UPDATE) and insists it changed one row: a zero would mean the ledger's

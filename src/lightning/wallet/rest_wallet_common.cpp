@@ -155,7 +155,7 @@ void check_invoice_request(const InvoiceRequest& request) {
   if (request.amount_msat && *request.amount_msat == 0) {
     throw Error(ErrorCode::invalid_argument, "invoice amount must be above zero (or absent for any amount)");
   }
-  if (request.expiry_s == 0) throw Error(ErrorCode::invalid_argument, "invoice expiry must be above zero seconds");
+  if (request.expiry.count() <= 0) throw Error(ErrorCode::invalid_argument, "invoice expiry must be above zero seconds");
 }
 
 HttpOptions rest_http_options(const RestUri& uri, const std::string& usage) {

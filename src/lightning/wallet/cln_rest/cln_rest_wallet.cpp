@@ -181,7 +181,7 @@ std::string ClnRestWallet::describe() const { return lightning::shown_uri("cln+r
 
 CreatedInvoice ClnRestWallet::create_invoice(const InvoiceRequest& request) {
   lightning::check_invoice_request(request);
-  json params = {{"label", random_label()}, {"description", request.memo}, {"expiry", request.expiry_s}};
+  json params = {{"label", random_label()}, {"description", request.memo}, {"expiry", request.expiry.count()}};
   params["amount_msat"] = request.amount_msat ? json(*request.amount_msat) : json("any");
   if (request.description_hash) {
     // Core Lightning hashes the description it is given (deschashonly); it cannot put an

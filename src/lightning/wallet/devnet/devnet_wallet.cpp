@@ -34,9 +34,9 @@ void check_request(const InvoiceRequest& request) {
   if (request.amount_msat && *request.amount_msat > DevnetWallet::kMaxFundMsat) {
     throw Error(ErrorCode::invalid_argument, "devnet invoice: amount exceeds 21 million bitcoin");
   }
-  if (request.expiry_s == 0) throw Error(ErrorCode::invalid_argument, "devnet invoice: expiry must be above zero");
+  if (request.expiry.count() <= 0) throw Error(ErrorCode::invalid_argument, "devnet invoice: expiry must be above zero");
   // Keeps created_at + expiry (and the BOLT11 timestamp arithmetic) far from overflow.
-  if (request.expiry_s > (std::uint64_t{1} << 32)) {
+  if (request.expiry.count() > (std::int64_t{1} << 32)) {
     throw Error(ErrorCode::invalid_argument, "devnet invoice: expiry of more than 2^32 seconds");
   }
 }
@@ -52,7 +52,7 @@ Bolt11Params invoice_params(const InvoiceRequest& request, const PaymentHash& ha
   } else {
     p.description = request.memo;
   }
-  p.expiry = request.expiry_s;
+  p.expiry = static_cast<std::uint64_t>(request.expiry.count());
   p.include_payee_node_id = true;
   return p;
 }

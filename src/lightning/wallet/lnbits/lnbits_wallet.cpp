@@ -191,7 +191,7 @@ CreatedInvoice LnbitsWallet::create_invoice(const InvoiceRequest& request) {
                {"amount", *request.amount_msat / 1000},
                {"unit", "sat"},
                {"memo", request.memo},
-               {"expiry", request.expiry_s}};
+               {"expiry", request.expiry.count()}};
   if (request.description_hash) body["description_hash"] = lightning::hex32(*request.description_hash);
 
   const auto r = send(uri_, "POST", "/api/v1/payments", &body, true);

@@ -298,7 +298,7 @@ std::string LndRestWallet::describe() const { return lightning::shown_uri("lnd+r
 
 CreatedInvoice LndRestWallet::create_invoice(const InvoiceRequest& request) {
   lightning::check_invoice_request(request);
-  json body = {{"expiry", std::to_string(request.expiry_s)}};
+  json body = {{"expiry", std::to_string(request.expiry.count())}};
   if (request.amount_msat) body["value_msat"] = std::to_string(*request.amount_msat);
   if (request.description_hash) {
     body["description_hash"] = b64(*request.description_hash, util::Base64Alphabet::standard);
@@ -312,7 +312,7 @@ CreatedInvoice LndRestWallet::create_invoice(const InvoiceRequest& request) {
   out.payment_hash = b64_32(reply, "r_hash", what);
   out.bolt11 = string_field(reply, "payment_request", what);
   lightning::check_created_invoice(out.bolt11, out.payment_hash, request, what);
-  if (Bolt11Invoice::decode(out.bolt11).expiry_seconds() != request.expiry_s) {
+  if (Bolt11Invoice::decode(out.bolt11).expiry_seconds() != static_cast<std::uint64_t>(request.expiry.count())) {
     throw Error(ErrorCode::invalid_format, what + ": the returned invoice's expiry differs from the requested one");
   }
   return out;

@@ -348,7 +348,7 @@ CreatedInvoice NwcWallet::create_invoice(const InvoiceRequest& request) {
   }
   // An explicit zero is a caller's mistake, not something NIP-47 lacks (Wallet's contract).
   if (*request.amount_msat == 0) throw Error(ErrorCode::invalid_argument, "invoice amount must be at least 1 msat");
-  json params{{"amount", *request.amount_msat}, {"expiry", request.expiry_s}};
+  json params{{"amount", *request.amount_msat}, {"expiry", request.expiry.count()}};
   if (request.description_hash) {
     params["description_hash"] = hex32(*request.description_hash);
   } else if (!request.memo.empty()) {
