@@ -37,6 +37,11 @@ struct GatewayFlags {
   std::string wallet;
   std::uint64_t budget_sats = 0;
   std::uint64_t price_msat_per_1k_tokens = 0;
+  std::uint64_t credit_tokens = 10000;
+  std::string macaroon_key_file;
+  std::string credit_store;
+  double credit_lifetime_s = 86400;
+  double invoice_expiry_s = 600;
   std::size_t max_connections = 256;
   std::size_t max_sessions = 8;
   std::uint64_t max_body_bytes = 1024 * 1024;
@@ -58,10 +63,16 @@ void declare_flags(CLI::App& app, GatewayFlags& f) {
   app.add_option("--initial-peers", f.initial_peers, "find the swarm through the DHT via HOST:PORT[,...]")->delimiter(',');
   app.add_option("--peers", f.peers, "use the servers at HOST:PORT[,...] (no DHT)")->delimiter(',');
   app.add_option("--timeout", f.timeout_s, "seconds a server may take for one step")->check(CLI::Range(0.001, 3600.0))->capture_default_str();
-  app.add_option("--wallet", f.wallet, "wallet that pays priced servers, e.g. devnet:FILE?account=NAME");
+  app.add_option("--wallet", f.wallet, "wallet that pays priced servers and receives clients' payments, e.g. devnet:FILE?account=NAME");
   app.add_option("--budget-sats", f.budget_sats, "most the gateway may spend on servers (default 0: free servers only)");
-  app.add_option("--price-msat-per-1k-tokens", f.price_msat_per_1k_tokens, "price of 1000 tokens to clients (0: free; paying is not yet implemented)")
+  app.add_option("--price-msat-per-1k-tokens", f.price_msat_per_1k_tokens,
+                 "price of 1000 tokens (prompt and generated) to clients, paid over L402 (0: free)")
       ->capture_default_str();
+  app.add_option("--credit-tokens", f.credit_tokens, "tokens of credit one payment buys")->check(CLI::Range(1, 1000000000))->capture_default_str();
+  app.add_option("--macaroon-key-file", f.macaroon_key_file, "the gateway's secret signing the credit it sells (created 0600 on first run)");
+  app.add_option("--credit-store", f.credit_store, "where sold credit is metered (default: the key file's path + .credit)");
+  app.add_option("--credit-lifetime", f.credit_lifetime_s, "seconds bought credit stays usable")->check(CLI::Range(1.0, 3.2e9))->capture_default_str();
+  app.add_option("--invoice-expiry", f.invoice_expiry_s, "seconds a 402's invoice may be paid")->check(CLI::Range(10.0, 86400.0))->capture_default_str();
   app.add_option("--max-connections", f.max_connections, "open connections at most")->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--max-sessions", f.max_sessions, "messages generating at once at most (more get 503)")->check(CLI::Range(1, 10000))->capture_default_str();
   app.add_option("--max-body-bytes", f.max_body_bytes, "largest request body or WebSocket message (larger: 413)")
@@ -102,6 +113,12 @@ GatewayOptions gateway_options(const GatewayFlags& f) {
   o.server_timeout = seconds(f.timeout_s);
   if (!f.wallet.empty()) o.wallet = std::shared_ptr<Wallet>(open_wallet(f.wallet));
   o.budget_msat = f.budget_sats * 1000;
+  o.price_msat_per_1k_tokens = f.price_msat_per_1k_tokens;
+  o.credit_tokens = f.credit_tokens;
+  o.macaroon_key_file = f.macaroon_key_file;
+  o.credit_store = f.credit_store;
+  o.credit_lifetime = std::chrono::seconds(static_cast<std::int64_t>(f.credit_lifetime_s));
+  o.invoice_expiry = std::chrono::seconds(static_cast<std::int64_t>(f.invoice_expiry_s));
   o.max_connections = f.max_connections;
   o.max_generations = f.max_sessions;
   o.max_body_bytes = f.max_body_bytes;
@@ -125,9 +142,6 @@ sigset_t block_stop_signals() {
 }
 
 int run(const GatewayFlags& f, const sigset_t& stop_signals) {
-  if (f.price_msat_per_1k_tokens != 0) {
-    throw Error(ErrorCode::unsupported, "--price-msat-per-1k-tokens: selling chat is not implemented yet; run a free gateway (0)");
-  }
   Gateway gateway(gateway_options(f));
   std::printf("ready url=%s model=%s price_msat_per_1k_tokens=%llu\n", gateway.url().c_str(), gateway.model_name().c_str(),
               static_cast<unsigned long long>(f.price_msat_per_1k_tokens));

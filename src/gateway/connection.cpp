@@ -59,7 +59,7 @@ class BeastResponseWriter final : public ResponseWriter {
     http::response<http::string_body> res{static_cast<http::status>(r.status), version_};
     res.set(http::field::server, "petalsln-gateway");
     res.set(http::field::content_type, r.content_type);
-    for (const auto& [name, value] : r.headers) res.set(name, value);
+    for (const auto& [name, value] : r.headers) res.insert(name, value);  // a 402 has two WWW-Authenticate
     res.body() = head_ ? std::string() : r.body;
     res.keep_alive(keep_alive_);
     res.prepare_payload();
@@ -169,8 +169,16 @@ class BeastChannel final : public MessageChannel {
   bool failed_ = false;
 };
 
+// The client's IP address ("" once the socket is gone).
+std::string remote_address(ConnectionIo& io) {
+  error_code ec;
+  const auto endpoint = io.tcp.socket().remote_endpoint(ec);
+  return ec ? std::string() : endpoint.address().to_string();
+}
+
 void run_websocket(const std::shared_ptr<ConnectionIo>& io, ConnectionHub& hub, ApiContext& api, Parser& parser) {
   const GatewayOptions& options = api.options;
+  const std::string remote = remote_address(*io);  // before the socket moves into the WebSocket
   std::promise<void> moved;
   net::post(io->executor, [&] {
     io->ws.emplace(std::move(io->tcp));
@@ -187,7 +195,7 @@ void run_websocket(const std::shared_ptr<ConnectionIo>& io, ConnectionHub& hub, 
   const auto request = parser.release();
   if (run_on_strand(*io, [&io, &request](auto handler) { io->ws->async_accept(request, std::move(handler)); }, options.header_timeout)) return;
   BeastChannel channel(*io, hub, io, options, std::string(request.target()));
-  run_petals_session(api, channel);
+  run_petals_session(api, channel, remote);
   // Say goodbye properly when the socket still stands (the client may have gone already).
   run_on_strand(*io, [&io](auto handler) { io->ws->async_close(websocket::close_code::normal, std::move(handler)); }, options.write_timeout);
 }
@@ -258,7 +266,8 @@ bool serve_one(const std::shared_ptr<ConnectionIo>& io, ConnectionHub& hub, ApiC
     return false;
   }
   auto& req = parser.get();
-  const HttpRequest request = to_request(req);
+  HttpRequest request = to_request(req);
+  request.remote = remote_address(*io);
   if (websocket::is_upgrade(req) && request.path == kPetalsWebSocketPath) {
     run_websocket(io, hub, api, parser);
     return false;

@@ -13,6 +13,7 @@
 #include "gateway/connection.hpp"
 #include "gateway/generation_service.hpp"
 #include "petalsln/util/error.hpp"
+#include "util/log.hpp"
 
 namespace petalsln {
 
@@ -46,10 +47,21 @@ const std::string& busy_response() {
 }  // namespace
 
 struct Gateway::Impl {
-  explicit Impl(GatewayOptions o) : options(std::move(o)), service(options), api{service, options} {}
+  explicit Impl(GatewayOptions o)
+      : options(std::move(o)), service(options), billing(options, service.model_name(), service.num_blocks()), api{service, options, billing} {
+    if (const auto cap = billing.max_server_price_msat()) {
+      // Never sell below cost: a route's price per 1000 tokens is the sum over its hops of
+      // price x blocks, at most cap x blocks-in-the-model when every hop charges at most cap.
+      service.limit_server_price(*cap, "this gateway sells at " + std::to_string(options.price_msat_per_1k_tokens) + " msat per 1000 tokens over " +
+                                           std::to_string(service.num_blocks()) + " blocks, and never below cost");
+      const std::string gap = service.price_coverage_gap();
+      if (!gap.empty()) util::log(util::LogLevel::warn, "petalsln-gateway: " + gap);
+    }
+  }
 
   GatewayOptions options;
   gateway::GenerationService service;
+  gateway::Billing billing;
   gateway::ApiContext api;
   net::io_context io;
   tcp::acceptor acceptor{io};

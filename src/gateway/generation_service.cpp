@@ -152,10 +152,40 @@ GenerationSlot::GenerationSlot(GenerationService& owner, std::unique_ptr<BlockPi
 
 GenerationSlot::~GenerationSlot() { owner_.give_back(std::move(pipeline_)); }
 
+void GenerationService::limit_server_price(std::uint64_t max_msat, const std::string& why) {
+  options_.max_server_price_msat = std::min(options_.max_server_price_msat.value_or(max_msat), max_msat);
+  price_note_ = why;
+}
+
+std::string GenerationService::price_coverage_gap() {
+  if (!swarm_ || !options_.max_server_price_msat) return {};
+  const auto blocks = static_cast<std::uint32_t>(num_blocks());
+  std::vector<bool> covered(blocks, false);
+  for (const auto& s : servers()) {
+    if (s.price_msat > *options_.max_server_price_msat) continue;
+    for (std::uint32_t b = s.block_begin; b < s.block_end && b < blocks; ++b) covered[b] = true;
+  }
+  std::string gaps;
+  for (std::uint32_t b = 0; b < blocks;) {
+    if (covered[b]) {
+      ++b;
+      continue;
+    }
+    std::uint32_t e = b;
+    while (e < blocks && !covered[e]) ++e;
+    gaps += (gaps.empty() ? "" : ", ") + std::to_string(b) + "-" + std::to_string(e - 1);
+    b = e;
+  }
+  if (gaps.empty()) return {};
+  return "no server seen now charges at most " + std::to_string(*options_.max_server_price_msat) + " msat per 1000 block-tokens for blocks " +
+         gaps + " (" + price_note_ + "); messages are refused until one does";
+}
+
 namespace {
 
-// Maps the client layer's failures to what an API client is told.
-[[noreturn]] void rethrow_as_api_error(const Error& e) {
+// Maps the client layer's failures to what an API client is told; @p price_note says why
+// dearer servers are not used, when that is why no route was found.
+[[noreturn]] void rethrow_as_api_error(const Error& e, const std::string& price_note) {
   switch (e.code()) {
     case ErrorCode::invalid_argument:
     case ErrorCode::out_of_range:
@@ -164,7 +194,9 @@ namespace {
       }
       throw bad_request(e.what());
     case ErrorCode::not_found:
-      throw ApiError(503, "server_error", std::string("the swarm cannot serve this model now: ") + e.what(), "", "swarm_unavailable");
+      throw ApiError(503, "server_error",
+                     std::string("the swarm cannot serve this model now: ") + e.what() + (price_note.empty() ? "" : " (" + price_note + ")"), "",
+                     "swarm_unavailable");
     case ErrorCode::io:
       throw ApiError(502, "server_error", std::string("the swarm failed: ") + e.what(), "", "swarm_failed");
     default:
@@ -201,7 +233,7 @@ TextResult GenerationService::generate(GenerationSlot& slot, const TextRequest& 
     Generator generator(model_->tokenizer(), model_->head(), *slot.pipeline_);
     generated = generator.generate(request.prompt_ids, go, on_token);
   } catch (const Error& e) {
-    rethrow_as_api_error(e);
+    rethrow_as_api_error(e, price_note_);
   }
   result.new_ids = std::move(generated.new_ids);
   if (filter.stopped()) {

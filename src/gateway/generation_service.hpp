@@ -111,6 +111,15 @@ class GenerationService {
   /// Messages generating now.
   std::size_t running() const;
 
+  /// Uses only servers charging at most @p max_msat per 1000 block-tokens (with any lower
+  /// limit of the options kept), so that a priced gateway never sells below cost; errors for
+  /// a swarm with no such route say why. Call before serving.
+  void limit_server_price(std::uint64_t max_msat, const std::string& why);
+
+  /// Returns "" when the servers seen now cover every block within the price limit, else a
+  /// sentence naming the blocks that no affordable server covers.
+  std::string price_coverage_gap();
+
  private:
   friend class GenerationSlot;
   void give_back(std::unique_ptr<BlockPipeline> pipeline);
@@ -124,6 +133,7 @@ class GenerationService {
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<BlockPipeline>> idle_;
   std::size_t running_ = 0;
+  std::string price_note_;  // why servers above a price are not used ("" = no such limit)
 };
 
 }  // namespace petalsln::gateway

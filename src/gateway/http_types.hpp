@@ -17,6 +17,7 @@ struct HttpRequest {
   std::string path;     ///< The target before '?'.
   std::string query;    ///< The target after '?' ("" = none).
   std::map<std::string, std::string> headers;  ///< Names in lower case.
+  std::string remote;   ///< The client's IP address ("" when unknown).
   std::string body;
 
   /// Returns the header @p lower_case_name, or "" when absent.

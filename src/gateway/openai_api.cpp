@@ -140,7 +140,7 @@ struct Dialect {
   }
 };
 
-void respond_whole(ApiContext& api, ResponseWriter& writer, const Dialect& d, const TextRequest& request) {
+void respond_whole(ApiContext& api, ResponseWriter& writer, const Dialect& d, const TextRequest& request, Charge& charge) {
   auto slot = acquire(api);
   const TextResult r = api.service.generate(*slot, request, [&](const std::string&, std::int64_t) { return !writer.cancelled(); });
   json out = d.base(d.chat ? "chat.completion" : "text_completion");
@@ -153,10 +153,11 @@ void respond_whole(ApiContext& api, ResponseWriter& writer, const Dialect& d, co
   }
   out["usage"] = usage_json(r);
   writer.account.tokens = r.prompt_tokens + static_cast<std::int64_t>(r.new_ids.size());
+  writer.account.msat = charge.finish(writer.account.tokens);
   writer.respond({200, "application/json", out.dump(-1, ' ', false, json::error_handler_t::replace), {}});
 }
 
-void respond_stream(ApiContext& api, ResponseWriter& writer, const Dialect& d, const TextRequest& request, bool include_usage) {
+void respond_stream(ApiContext& api, ResponseWriter& writer, const Dialect& d, const TextRequest& request, bool include_usage, Charge& charge) {
   auto slot = acquire(api);  // before the head, so a busy gateway still answers 503
   if (!writer.begin_stream(200, "text/event-stream")) return;
   bool open = true;
@@ -179,7 +180,9 @@ void respond_stream(ApiContext& api, ResponseWriter& writer, const Dialect& d, c
     if (open) writer.end_stream();
     return;
   }
+  // A client that left mid-stream pays for the tokens produced, no more.
   writer.account.tokens = r.prompt_tokens + static_cast<std::int64_t>(r.new_ids.size());
+  writer.account.msat = charge.finish(writer.account.tokens);
   if (!open) return;
   open = writer.write_chunk(sse(d.chunk("", r.finish == FinishReason::stop ? "stop" : "length", include_usage)));
   if (open && include_usage) {
@@ -211,12 +214,14 @@ TextRequest text_request(const ApiContext& api, std::vector<TokenId> prompt, con
   return request;
 }
 
-void answer(ApiContext& api, ResponseWriter& writer, bool chat, const TextRequest& request, const CompletionParams& p) {
+void answer(ApiContext& api, const HttpRequest& http, ResponseWriter& writer, bool chat, const TextRequest& request, const CompletionParams& p) {
   const Dialect d{chat, random_id(chat ? "chatcmpl-" : "cmpl-"), unix_now(), api.service.model_name()};
+  // Reserved before the slot and the head: an unpaid request gets its 402 whole.
+  Charge charge = charge_for(api, request, http.header("authorization"), http.remote);
   if (p.stream) {
-    respond_stream(api, writer, d, request, p.include_usage);
+    respond_stream(api, writer, d, request, p.include_usage, charge);
   } else {
-    respond_whole(api, writer, d, request);
+    respond_whole(api, writer, d, request, charge);
   }
 }
 
@@ -240,13 +245,31 @@ void respond_openai_error(ResponseWriter& writer, int status, const std::string&
   writer.respond(response);
 }
 
+void respond_openai_error(ResponseWriter& writer, const ApiError& e) {
+  json err = {{"message", e.what()}, {"type", e.type()}, {"param", e.param().empty() ? json(nullptr) : json(e.param())},
+              {"code", e.code().empty() ? json(nullptr) : json(e.code())}};
+  if (const auto& p = e.payment()) {
+    err["invoice"] = p->invoice;
+    err["macaroon"] = p->macaroon;
+    err["amount_msat"] = p->amount_msat;
+    err["credit_tokens"] = p->credit_tokens;
+    err["needed_tokens"] = p->needed_tokens;
+    err["left_tokens"] = p->left_tokens ? json(*p->left_tokens) : json(nullptr);
+  }
+  HttpResponse response{e.status(), "application/json", json{{"error", err}}.dump(-1, ' ', false, json::error_handler_t::replace), {}};
+  add_challenge_headers(response, e);
+  if (e.status() == 503) response.headers.emplace_back("Retry-After", "1");
+  writer.account.status = e.status();
+  writer.respond(response);
+}
+
 void handle_chat_completions(ApiContext& api, const HttpRequest& request, ResponseWriter& writer) {
   const auto body = parse_json_object(request.body);
   check_model(api, body);
   const auto messages = read_messages(body);
   const auto params = read_params(api, body);
   auto prompt = encode_or_refuse([&] { return api.service.encode_chat(messages); }, "messages");
-  answer(api, writer, /*chat=*/true, text_request(api, std::move(prompt), params), params);
+  answer(api, request, writer, /*chat=*/true, text_request(api, std::move(prompt), params), params);
 }
 
 void handle_completions(ApiContext& api, const HttpRequest& request, ResponseWriter& writer) {
@@ -264,7 +287,7 @@ void handle_completions(ApiContext& api, const HttpRequest& request, ResponseWri
   if (prompt_text.empty()) throw bad_request("'prompt' must not be empty", "prompt");
   const auto params = read_params(api, body);
   auto prompt = encode_or_refuse([&] { return api.service.encode_raw(prompt_text); }, "prompt");
-  answer(api, writer, /*chat=*/false, text_request(api, std::move(prompt), params), params);
+  answer(api, request, writer, /*chat=*/false, text_request(api, std::move(prompt), params), params);
 }
 
 void handle_models(ApiContext& api, ResponseWriter& writer) {

@@ -60,10 +60,12 @@ TextRequest generate_request(ApiContext& api, const std::map<std::string, std::s
 void handle_petals_generate(ApiContext& api, const HttpRequest& request, ResponseWriter& writer) {
   const auto form = request_fields(request);
   const TextRequest text = generate_request(api, form);
+  Charge charge = charge_for(api, text, request.header("authorization"), request.remote);
   auto slot = api.service.try_acquire();
   if (!slot) throw ApiError(503, "server_error", "the gateway is generating its most messages at once; retry shortly", "", "overloaded");
   const TextResult r = api.service.generate(*slot, text, [&](const std::string&, std::int64_t) { return !writer.cancelled(); });
   writer.account.tokens = r.prompt_tokens + static_cast<std::int64_t>(r.new_ids.size());
+  writer.account.msat = charge.finish(writer.account.tokens);
   json out = {{"ok", true}, {"outputs", r.text}};
   writer.respond({200, "application/json", out.dump(-1, ' ', false, json::error_handler_t::replace), {}});
 }

@@ -3,6 +3,11 @@
 // {"ok": false, "traceback": ...} and the session goes on. The session keeps its history, so a
 // continuing chat sends only its new turn.
 //
+// A priced gateway sells each generate message as the HTTP side does, in JSON (browsers cannot
+// set headers): an unpaid one gets {"ok": false, "status_code": 402, "invoice", "macaroon", ...}
+// and the retry carries "authorization": "L402 <macaroon>:<preimage>"; the session then keeps
+// using that token until it is refused.
+//
 // Until sessions keep their KV caches (issue 14, item 2), each message re-runs the history.
 
 #include <chrono>
@@ -19,6 +24,9 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
+// The longest "authorization" field read: a macaroon list and a preimage fit well within it.
+constexpr std::size_t kL402MaxAuthorization = 16 * 1024;
+
 // chat.petals.dev's page sends do_sample as 0/1; transformers' users send true/false.
 std::optional<bool> do_sample(const nlohmann::json& m) {
   const auto it = m.find("do_sample");
@@ -30,12 +38,26 @@ std::optional<bool> do_sample(const nlohmann::json& m) {
 struct PetalsSession {
   ApiContext& api;
   MessageChannel& channel;
+  std::string remote;
   bool open = false;
   std::int64_t max_length = 0;
   std::vector<TokenId> history;
+  std::string authorization;  // the last token accepted, used until one is sent again
 
   bool send(const json& message) { return channel.send(message.dump(-1, ' ', false, json::error_handler_t::replace)); }
-  bool send_error(const std::string& message) { return send({{"ok", false}, {"traceback", message}}); }
+  bool send_error(const ApiError& e) {
+    json out = {{"ok", false}, {"traceback", e.what()}};
+    if (e.status() == 402 || e.status() == 401) out["status_code"] = e.status();
+    if (const auto& p = e.payment()) {
+      out["invoice"] = p->invoice;
+      out["macaroon"] = p->macaroon;
+      out["amount_msat"] = p->amount_msat;
+      out["credit_tokens"] = p->credit_tokens;
+      out["needed_tokens"] = p->needed_tokens;
+      out["left_tokens"] = p->left_tokens ? json(*p->left_tokens) : json(nullptr);
+    }
+    return send(out);
+  }
 
   void open_session(const nlohmann::json& m) {
     if (open) throw bad_request("the inference session is already open");
@@ -83,11 +105,20 @@ struct PetalsSession {
     return request;
   }
 
-  // Streams one generate message's replies; returns the tokens used.
-  std::int64_t generate(const nlohmann::json& m) {
+  // Reserves the message's worst case on the token it carries (or the session's last one).
+  Charge charge(const nlohmann::json& m, const TextRequest& request) {
+    const auto given = json_string(m, "authorization", kL402MaxAuthorization);
+    if (given) authorization = *given;
+    Charge c = charge_for(api, request, authorization, remote);
+    return c;
+  }
+
+  // Streams one generate message's replies; returns the tokens used and what they cost.
+  std::int64_t generate(const nlohmann::json& m, std::uint64_t& msat) {
     std::vector<std::string> extra_stops;
     std::optional<std::string> stop;
     const TextRequest request = read_generate(m, extra_stops, stop);
+    Charge paid = charge(m, request);
     const std::int64_t piece = stop ? json_integer(m, "max_new_tokens", 1, api.options.max_new_tokens).value_or(1) : request.max_new_tokens;
     auto slot = api.service.try_acquire();
     if (!slot) throw ApiError(503, "server_error", "the gateway is generating its most messages at once; retry shortly");
@@ -114,6 +145,8 @@ struct PetalsSession {
       }
     }
     const auto total = static_cast<std::int64_t>(r.new_ids.size());
+    // A client that left mid-stream pays for the tokens produced, no more.
+    msat = paid.finish(static_cast<std::int64_t>(request.prompt_ids.size()) + total);
     if (alive) send({{"ok", true}, {"outputs", last}, {"stop", true}, {"token_count", total - sent_tokens}});
     return static_cast<std::int64_t>(request.prompt_ids.size()) + total;
   }
@@ -130,13 +163,13 @@ struct PetalsSession {
       if (*type == "open_inference_session") {
         open_session(m);
       } else if (*type == "generate") {
-        account.tokens = generate(m);
+        account.tokens = generate(m, account.msat);
       } else {
         throw bad_request("unknown message type '" + *type + "'");
       }
     } catch (const ApiError& e) {
       account.status = e.status();
-      send_error(e.what());
+      send_error(e);
     }
     return account;
   }
@@ -144,8 +177,8 @@ struct PetalsSession {
 
 }  // namespace
 
-void run_petals_session(ApiContext& api, MessageChannel& channel) {
-  PetalsSession session{api, channel, false, 0, {}};
+void run_petals_session(ApiContext& api, MessageChannel& channel, const std::string& remote) {
+  PetalsSession session{api, channel, remote, false, 0, {}, {}};
   for (;;) {
     const ChannelMessage message = channel.receive();
     if (message.kind == ChannelMessage::Kind::closed) return;

@@ -3,9 +3,14 @@ driven by client libraries nobody here wrote (the npm `openai` SDK, npm `ws` spe
 chat.petals.dev's protocol, curl for the form-encoded API), and every kind of bad input, each
 while an honest chat runs beside it and is answered correctly. All processes real, on loopback;
 all money devnet."""
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
+import shutil
+import sqlite3
 import signal
 import socket
 import subprocess
@@ -67,6 +72,80 @@ class Gateway:
             self.proc.stdout.close()
 
 
+def macaroon_fields(raw):
+    """Splits a binary (v2) macaroon into its identifier, its caveat ids and its signature."""
+    assert raw[0] == 2
+
+    def field(i):
+        kind, i = raw[i], i + 1
+        size, shift = 0, 0
+        while True:
+            b, i = raw[i], i + 1
+            size |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                break
+        return kind, raw[i:i + size], i + size
+
+    def packet(i):
+        out = {}
+        while raw[i] != 0:
+            kind, data, i = field(i)
+            out[kind] = data
+        return out, i + 1
+
+    head, i = packet(1)
+    caveats = []
+    while raw[i] != 0:
+        c, i = packet(i)
+        caveats.append(c[2])
+    kind, sig, _ = field(i + 1)
+    assert kind == 6
+    return head[2], caveats, sig
+
+
+def macaroon_bytes(identifier, caveats, sig):
+    def field(kind, data):
+        size, out = len(data), bytearray()
+        while size >= 0x80:
+            out.append((size & 0x7F) | 0x80)
+            size >>= 7
+        out.append(size)
+        return bytes([kind]) + bytes(out) + data
+    body = b"\x02" + field(2, identifier) + b"\x00"
+    for c in caveats:
+        body += field(2, c) + b"\x00"
+    return body + b"\x00" + field(6, sig)
+
+
+def with_credit(authorization, credit, key=None):
+    """The token with its credit caveat raised: the old signature kept (forged), or the chain
+    signed anew under another root key @p key (re-signed)."""
+    scheme, rest = authorization.split(" ", 1)
+    mac, preimage = rest.rsplit(":", 1)
+    identifier, caveats, sig = macaroon_fields(base64.b64decode(mac))
+    caveats = [f"credit={credit}".encode() if c.startswith(b"credit=") else c for c in caveats]
+    if key is not None:
+        sig = hmac.new(hmac.new(b"macaroons-key-generator", key, hashlib.sha256).digest(), identifier, hashlib.sha256).digest()
+        for c in caveats:
+            sig = hmac.new(sig, c, hashlib.sha256).digest()
+    return f"{scheme} {base64.b64encode(macaroon_bytes(identifier, caveats, sig)).decode()}:{preimage}"
+
+
+def buy(gw, payer_uri, body=None):
+    """Gets a 402 from @p gw, pays it from @p payer_uri; returns (authorization, the 402's error)."""
+    status, headers, reply = request(gw, "POST", "/v1/chat/completions", body or chat(QUESTION, max_tokens=8))
+    assert status == 402, (status, reply)
+    error = reply["error"]
+    paid = wallet(payer_uri, "pay", error["invoice"])
+    return f"L402 {error['macaroon']}:{paid['preimage']}", error
+
+
+def credit_left(gw, authorization):
+    status, _, reply = request(gw, "GET", "/api/v1/credit", None, {"Authorization": authorization})
+    return status, reply
+
+
 def node(script, gw, *args):
     out = subprocess.run([NODE, os.path.join(HERE, script), gw.url, gw.ready["model"], *args], cwd=HERE,
                          capture_output=True, timeout=300)
@@ -99,7 +178,7 @@ class GatewayOnSwarm(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         db = os.path.join(cls.tmp.name, "devnet.db")
-        cls.uri = lambda account: f"devnet:{db}?account={account}"
+        cls.uri = staticmethod(lambda account: f"devnet:{db}?account={account}")
         wallet(cls.uri("gateway"), "create-account", "gateway", "--fund-sats", "1000")
         cls.swarm = Swarm().__enter__()
         try:
@@ -111,12 +190,45 @@ class GatewayOnSwarm(unittest.TestCase):
             cls.gw = Gateway("--model", MODEL, "--initial-peers", cls.swarm.dht, "--wallet", cls.uri("gateway"),
                              "--budget-sats", "500", "--max-body-bytes", str(MAX_BODY), "--header-timeout", "2",
                              "--max-new-tokens", "64")
+            cls.start_paid_gateways()
         except BaseException:
             cls.swarm.__exit__(None, None, None)
             raise
 
     @classmethod
+    def start_paid_gateways(cls):
+        """A priced gateway on the swarm; one whose only server never answers (messages fail,
+        or hang while a test looks at them); one sharing the first one's key for another model,
+        with credit that expires in two seconds."""
+        cls.db = os.path.join(cls.tmp.name, "devnet.db")
+        cls.funds = {"gw-paid": 500_000, "gw-dead": 0, "gw-other": 0}
+        wallet(cls.uri("user"), "create-account", "user", "--fund-sats", "1000")
+        for name, msat in cls.funds.items():
+            wallet(cls.uri(name), "create-account", name, "--fund-sats", str(msat // 1000))
+        cls.key = os.path.join(cls.tmp.name, "paid.key")
+        cls.paid = Gateway("--model", MODEL, "--initial-peers", cls.swarm.dht, "--wallet", cls.uri("gw-paid"), "--budget-sats", "400",
+                           "--price-msat-per-1k-tokens", "10000", "--credit-tokens", "400", "--macaroon-key-file", cls.key,
+                           "--max-new-tokens", "64")
+        cls.blackhole = socket.socket()
+        cls.blackhole.bind(("127.0.0.1", 0))
+        cls.blackhole.listen(64)  # accepts connections into its backlog, never answers
+        cls.dead_args = ["--model", MODEL, "--peers", "127.0.0.1:%d" % cls.blackhole.getsockname()[1], "--timeout", "3",
+                         "--wallet", cls.uri("gw-dead"), "--price-msat-per-1k-tokens", "10000", "--credit-tokens", "100",
+                         "--macaroon-key-file", os.path.join(cls.tmp.name, "dead.key"), "--max-new-tokens", "400"]
+        cls.dead = Gateway(*cls.dead_args)
+        other_key = os.path.join(cls.tmp.name, "other.key")
+        shutil.copy(cls.key, other_key)
+        with sqlite3.connect(cls.key + ".credit") as src, sqlite3.connect(other_key + ".credit") as dst:
+            src.backup(dst)
+        cls.other = Gateway("--model", MODEL, "--model-name", "demo-model-b", "--peers", "127.0.0.1:%d" % cls.blackhole.getsockname()[1],
+                            "--timeout", "1", "--wallet", cls.uri("gw-other"), "--price-msat-per-1k-tokens", "10000",
+                            "--macaroon-key-file", other_key, "--credit-lifetime", "2")
+
+    @classmethod
     def tearDownClass(cls):
+        for gw in (cls.paid, cls.dead, cls.other):
+            assert gw.stop() == 0, gw.stderr()
+        cls.blackhole.close()
         status = cls.gw.stop()
         cls.swarm.__exit__(None, None, None)
         cls.tmp.cleanup()
@@ -260,6 +372,115 @@ class GatewayOnSwarm(unittest.TestCase):
                 self.assertEqual(reply["ok"], False, reply)
                 self.assertTrue(reply["traceback"])
         self.check_transport_limits()
+
+    def test_paid_openai_sdk(self):
+        r = node("openai_paid.js", self.paid, QUESTION, WALLET, self.uri("user"))
+        refusal = r["refusal"]
+        self.assertEqual((refusal["status"], refusal["code"]), (402, "payment_required"))
+        self.assertTrue(refusal["challenge"]["hasLsat"])
+        self.assertEqual(refusal["error"]["amount_msat"], 4000)  # 400 tokens at 10 msat each
+        self.assertEqual(refusal["error"]["credit_tokens"], 400)
+        self.assertEqual(r["whole"], ANSWER)
+        self.assertEqual(r["stream_text"], ANSWER)
+        # Metered exactly: what both answers used, nothing for the refused call.
+        status, reply = credit_left(self.paid, r["authorization"])
+        self.assertEqual(status, 200, reply)
+        self.assertEqual(reply["left_tokens"], 400 - r["whole_usage"]["total_tokens"] - r["stream_usage"]["total_tokens"])
+        self.assertNotIn(r["authorization"].split(":")[-1], self.paid.stderr(), "a preimage leaked into the log")
+
+    def test_paid_websocket(self):
+        r = node("petals_ws_paid.js", self.paid, QUESTION, WALLET, self.uri("user"))
+        self.assertEqual(r["opened"], {"ok": True})
+        refusal = r["refusal"]
+        self.assertEqual((refusal["ok"], refusal["status_code"]), (False, 402))
+        self.assertTrue(refusal["invoice"].startswith("ln") and refusal["macaroon"])
+        self.assertEqual(r["first"], {"ok": True, "text": ANSWER})
+        self.assertTrue(r["second"]["ok"], r["second"])  # the session's token carries on
+        self.assertEqual((r["forged"]["ok"], r["forged"]["status_code"]), (False, 401))
+
+    def test_paid_bad_tokens(self):
+        token, _ = buy(self.paid, self.uri("user"))
+        self.assertEqual(credit_left(self.paid, token)[0], 200)
+        scheme, rest = token.split(" ", 1)
+        mac, preimage = rest.rsplit(":", 1)
+        cases = {
+            "forged": with_credit(token, 10**9),
+            "re-signed": with_credit(token, 10**9, key=os.urandom(32)),
+            "wrong preimage": f"L402 {mac}:{os.urandom(32).hex()}",
+            "garbage": "L402 bm90IGEgbWFjYXJvb24=:" + "00" * 32,
+        }
+        for name, bad in cases.items():
+            with self.subTest(name):
+                status, _, reply = request(self.paid, "POST", "/v1/chat/completions", chat(QUESTION), {"Authorization": bad})
+                self.assertEqual(status, 401, reply)
+                self.assertEqual(reply["error"]["code"], "invalid_token")
+                self.assertNotIn(preimage, json.dumps(reply))
+        # LSAT, and a macaroon list (read by its first), are the same token.
+        for form in (f"LSAT {mac}:{preimage}", f"L402 {mac},{mac}:{preimage}"):
+            self.assertEqual(credit_left(self.paid, form)[0], 200, form)
+        # Another gateway's token; the same key's token for another model.
+        status, reply = credit_left(self.dead, token)
+        self.assertEqual(status, 401, reply)
+        status, reply = credit_left(self.other, token)
+        self.assertEqual(status, 401, reply)
+        self.assertIn("model", reply["traceback"])
+        # Expired: the other gateway sells credit for two seconds.
+        short, _ = buy(self.other, self.uri("user"), {"model": "demo-model-b", "messages": [{"role": "user", "content": "hi"}]})
+        self.assertEqual(credit_left(self.other, short)[0], 200)
+        time.sleep(3)
+        status, reply = credit_left(self.other, short)
+        self.assertEqual(status, 401, reply)
+        self.assertIn("expire", reply["traceback"])
+
+    def test_paid_too_little_credit_and_failed_messages(self):
+        token, _ = buy(self.dead, self.uri("user"))
+        # The message fails (its only server never answers): its reservation is released.
+        status, _, reply = request(self.dead, "POST", "/v1/chat/completions", chat(QUESTION, max_tokens=8), {"Authorization": token})
+        self.assertIn(status, (502, 503), reply)
+        self.assertEqual(credit_left(self.dead, token)[1]["left_tokens"], 100)
+        # More than the token holds: a fresh 402 saying what is left and what is needed.
+        status, headers, reply = request(self.dead, "POST", "/v1/chat/completions", chat(QUESTION, max_tokens=300), {"Authorization": token})
+        self.assertEqual(status, 402, reply)
+        self.assertEqual(reply["error"]["code"], "insufficient_credit")
+        self.assertEqual(reply["error"]["left_tokens"], 100)
+        self.assertGreater(reply["error"]["needed_tokens"], 300)
+        self.assertEqual(reply["error"]["credit_tokens"], reply["error"]["needed_tokens"])
+        self.assertIn("100 left", reply["error"]["message"])
+        # The form API keeps the 402 and its challenge header too.
+        status, headers, reply = request(self.dead, "POST", "/api/v1/generate", "inputs=hi&max_new_tokens=3",
+                                         {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual((status, reply["ok"], reply["status_code"]), (402, False, 402))
+        self.assertTrue(headers["WWW-Authenticate"].startswith(("L402 ", "LSAT ")))
+
+    def test_paid_sigkill_mid_message_keeps_credit(self):
+        token, _ = buy(self.dead, self.uri("user"))
+        worker = threading.Thread(target=lambda: request(self.dead, "POST", "/v1/chat/completions",
+                                                         chat(QUESTION, max_tokens=10), {"Authorization": token}))
+        worker.daemon = True
+        worker.start()
+        time.sleep(1.0)  # the message holds its worst case while it waits for the server
+        held = credit_left(self.dead, token)[1]["left_tokens"]
+        self.assertLess(held, 100)
+        self.dead.proc.kill()
+        self.dead.proc.wait()
+        self.dead.proc.stdout.close()
+        self.dead.log.close()
+        worker.join(timeout=30)
+        type(self).dead = Gateway(*self.dead_args)
+        status, reply = credit_left(self.dead, token)
+        self.assertEqual((status, reply["left_tokens"]), (200, 100), reply)
+
+    def test_zz_money_adds_up(self):
+        # Runs last: every payment of the tests above is in the devnet's books.
+        with sqlite3.connect(self.db) as db:
+            income = dict(db.execute("SELECT account, COALESCE(SUM(amount_paid_msat), 0) FROM invoices WHERE state = 'settled' GROUP BY account"))
+            spent = dict(db.execute("SELECT payer, SUM(amount_msat + fee_msat) FROM payments WHERE status = 'succeeded' GROUP BY payer"))
+            balance = dict(db.execute("SELECT name, balance_msat FROM accounts"))
+        self.assertEqual(1_000_000 - balance["user"], sum(income.get(g, 0) for g in self.funds))  # users paid = gateways' income
+        self.assertEqual(spent["user"], 1_000_000 - balance["user"])
+        for gw, fund in self.funds.items():
+            self.assertEqual(balance[gw], fund + income.get(gw, 0) - spent.get(gw, 0), gw)
+        self.assertGreater(income["gw-paid"], 0)
 
     def check_transport_limits(self):
         got, _, reply = request(self.gw, "POST", "/v1/chat/completions", "x" * (MAX_BODY + 1), {"Content-Type": "application/json"})

@@ -32,12 +32,29 @@ struct GatewayOptions {
   std::vector<std::string> peers;
   /// How long a server may take for one step, an Info answer, or a route to become available.
   std::chrono::milliseconds server_timeout{30000};
-  /// Pays priced servers on the route (null: free servers only). Shared with the caller.
+  /// Pays priced servers on the route and receives what clients pay a priced gateway (null:
+  /// free servers only, and a free gateway). Shared with the caller.
   std::shared_ptr<Wallet> wallet;
   /// Most the gateway may spend on servers over its life, fees included, in millisatoshis.
   std::uint64_t budget_msat = 0;
   /// Skip servers charging more than this per 1000 block-tokens (nullopt: no limit).
   std::optional<std::uint64_t> max_server_price_msat;
+
+  /// What clients pay per 1000 tokens (prompt and generated), in millisatoshis; 0: a free
+  /// gateway that asks for nothing. Servers charging more than this price divided by the
+  /// number of blocks per 1000 block-tokens are not used, so no route costs more than it sells.
+  std::uint64_t price_msat_per_1k_tokens = 0;
+  /// Tokens of credit one payment buys (a message needing more is sold what it needs).
+  std::uint64_t credit_tokens = 10000;
+  /// The gateway's secret (64 hex digits, created 0600 on first run): signs the macaroons it
+  /// sells and names the gateway in them. Required when priced.
+  std::string macaroon_key_file;
+  /// The credit sold, metered durably (SQLite, created 0600); "": macaroon_key_file + ".credit".
+  std::string credit_store;
+  /// How long bought credit stays usable.
+  std::chrono::seconds credit_lifetime{86400};
+  /// How long a 402's invoice may be paid.
+  std::chrono::seconds invoice_expiry{600};
 
   /// Address to listen on (a host name or IP literal).
   std::string listen_host = "127.0.0.1";
