@@ -124,6 +124,14 @@ void nwc_seeds() {
   for (const auto& v : vectors["v2"]["invalid"]["decrypt"]) seed("nwc", "nip44-invalid-" + std::to_string(n++), v["payload"]);
 }
 
+void uri_seeds() {
+  // Byte 0: bit 0 = '+' as a space (NWC URIs); then the URI.
+  seed("uri", "devnet", std::string("\x00") + "devnet:/tmp/devnet.db?account=alice");
+  seed("uri", "rest", std::string("\x00") + "cln+rest://127.0.0.1:3010?rune=abc%2B%2Fdef&cert=/etc/x%20y.pem");
+  seed("uri", "ipv6", std::string("\x00") + "https://user@[::1]:8443/lnurlp/bob?amount=1000#frag");
+  seed("uri", "nwc", std::string("\x01") + "nostr+walletconnect://b889ff5b?relay=wss%3A%2F%2Frelay.example&secret=71a8c1&lud16=a+b%40c.d");
+}
+
 void swarm_seeds() {
   const NodeIdentity id = NodeIdentity::from_secret([] {
     std::array<std::uint8_t, 32> s{};
@@ -239,6 +247,7 @@ int main(int argc, char** argv) {
   lightning_seeds();
   lnurl_seeds();
   nwc_seeds();
+  uri_seeds();
   swarm_seeds();
   text_seeds();
   safetensors_seeds();

@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-all_targets=(bolt11 macaroon l402 lnurl nwc server_record tokenizer chat_template
+all_targets=(bolt11 macaroon l402 lnurl nwc server_record uri tokenizer chat_template
              model_config safetensors tensor_codec block_server)
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 
