@@ -29,6 +29,7 @@ packages=(
   # fuzz/: libFuzzer targets built with clang under ASan/UBSan (scripts/fuzz.sh)
   clang libfuzzer-14-dev
   python3-grpcio python3-protobuf  # tests/attack send hand-made and malformed gRPC messages
+  chromium  # tests/webchat: the web chat page in a headless browser (driven by npm puppeteer-core)
 )
 # Node.js runs independent JavaScript implementations that tests and benchmarks cross-check
 # against. A machine may already have a Node.js that ships its own npm (e.g. NodeSource);

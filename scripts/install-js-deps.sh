@@ -10,3 +10,6 @@ npm ci --no-audit --no-fund
 (cd ../nwc && npm ci --no-audit --no-fund)
 # The OpenAI SDK and ws, the real clients the gateway is tested against (tests/gateway).
 (cd ../gateway && npm ci --no-audit --no-fund)
+# puppeteer-core, which drives Debian's chromium through the web chat page (tests/webchat); it
+# downloads no browser of its own.
+(cd ../webchat && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,7 +52,23 @@ struct GatewayFlags {
   double header_timeout_s = 10;
   double body_timeout_s = 30;
   double stop_grace_s = 30;
+  std::string web_root;  // "": default_web_root()
 };
+
+// The web chat page's folder: the installed one next to this program (PREFIX/bin ->
+// PREFIX/share/petalsln/web/chat), else the source tree's (a build-tree program), else none.
+std::string default_web_root() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto installed = exe.parent_path().parent_path() / "share" / "petalsln" / "web" / "chat";
+    if (std::filesystem::is_regular_file(installed / "index.html", ec)) return installed.string();
+  }
+#ifdef PETALSLN_WEB_SOURCE_DIR
+  if (std::filesystem::is_regular_file(std::filesystem::path(PETALSLN_WEB_SOURCE_DIR) / "index.html", ec)) return PETALSLN_WEB_SOURCE_DIR;
+#endif
+  return {};
+}
 
 std::chrono::milliseconds seconds(double s) { return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0)); }
 
@@ -84,6 +101,7 @@ void declare_flags(CLI::App& app, GatewayFlags& f) {
   app.add_option("--header-timeout", f.header_timeout_s, "seconds to receive a request's head")->check(CLI::Range(0.01, 3600.0))->capture_default_str();
   app.add_option("--body-timeout", f.body_timeout_s, "seconds to receive a request's body")->check(CLI::Range(0.01, 3600.0))->capture_default_str();
   app.add_option("--stop-grace", f.stop_grace_s, "seconds running messages get to finish on SIGINT/SIGTERM")->check(CLI::Range(0.0, 3600.0))->capture_default_str();
+  app.add_option("--web-root", f.web_root, "folder of the web chat page served at / (default: the installed page, else the source tree's)");
   app.footer("Serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models, POST /api/v1/generate,\n"
              "WebSocket /api/v2/generate and GET /api/v1/swarm. Stops cleanly on SIGINT or SIGTERM.");
 }
@@ -127,6 +145,7 @@ GatewayOptions gateway_options(const GatewayFlags& f) {
   o.idle_timeout = seconds(f.idle_timeout_s);
   o.header_timeout = seconds(f.header_timeout_s);
   o.body_timeout = seconds(f.body_timeout_s);
+  o.web_root = f.web_root.empty() ? default_web_root() : f.web_root;
   o.request_log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   return o;
 }

@@ -4,6 +4,7 @@
 
 #include "gateway/api_error.hpp"
 #include "gateway/api_handlers.hpp"
+#include "gateway/static_files.hpp"
 #include "petalsln/util/error.hpp"
 #include "util/log.hpp"
 
@@ -56,7 +57,9 @@ void route(ApiContext& api, const HttpRequest& request, ResponseWriter& writer) 
   const std::string& path = request.path;
   const bool get = request.method == "GET" || request.method == "HEAD";
   const bool post = request.method == "POST";
-  if (path == "/" && get) {
+  if (auto page = get ? static_file_response(api.options.web_root, path) : std::nullopt) {
+    writer.respond(*page);  // the web chat page (static_files.cpp)
+  } else if (path == "/" && get) {
     writer.respond({200, "text/plain; charset=utf-8", index_text(api), {}});
   } else if (path == "/v1/models" && get) {
     handle_models(api, writer);

@@ -60,6 +60,9 @@ struct GatewayOptions {
   std::string listen_host = "127.0.0.1";
   /// Port to listen on; 0 picks a free one (see Gateway::url()).
   std::uint16_t listen_port = 0;
+  /// Folder of the web chat page served at `/` (index.html, app.js, ...; see web/chat/); "":
+  /// no page, `GET /` says where the APIs are.
+  std::string web_root;
   /// Threads running the sockets' I/O (generation runs on each connection's own thread).
   int io_threads = 2;
 

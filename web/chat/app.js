@@ -1,0 +1,411 @@
+// petalsln web chat: a conversation with the swarm through this gateway's chat.petals.dev
+// WebSocket API (/api/v2/generate), and the swarm seen by the gateway (/api/v1/swarm).
+//
+// The page keeps the conversation's transcript. While its WebSocket session is open the gateway
+// keeps the conversation's history, so a turn sends only its new message; after Stop, an error
+// that closed the socket, or the gateway closing an idle session, the next turn opens a new
+// session and sends the whole transcript. Every text from the gateway or the user is shown with
+// textContent, never parsed as HTML.
+'use strict';
+
+(() => {
+  const IM_START = '<|im_start|>';
+  const IM_END = '<|im_end|>';
+  const DEFAULT_SYSTEM = 'You are a helpful AI assistant.';
+  const SWARM_REFRESH_MS = 15000;
+
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    newChat: $('new-chat'),
+    swarmToggle: $('swarm-toggle'),
+    modelName: $('model-name'),
+    modelAbout: $('model-about'),
+    conversation: $('conversation'),
+    notice: $('notice'),
+    composer: $('composer'),
+    message: $('message'),
+    send: $('send'),
+    stop: $('stop'),
+    systemPrompt: $('system-prompt'),
+    temperature: $('temperature'),
+    temperatureValue: $('temperature-value'),
+    topP: $('top-p'),
+    topPValue: $('top-p-value'),
+    swarm: $('swarm'),
+    swarmSummary: $('swarm-summary'),
+    coverage: $('coverage'),
+    servers: document.querySelector('#servers tbody'),
+  };
+
+  const state = {
+    model: null,        // the model's name, from /api/v1/swarm
+    maxLength: 4096,    // tokens a session may hold; lowered to the model's context when the gateway says so
+    transcript: [],     // {role, content} of the finished turns
+    system: '',         // the system prompt of this conversation (fixed when it starts)
+    session: null,      // the open Session, or null
+    turn: null,         // the running turn: {stopped, bubble}
+  };
+
+  // ---------------------------------------------------------------------------------------
+  // Small helpers
+
+  function make(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function showNotice(text) {
+    el.notice.textContent = text;
+    el.notice.hidden = !text;
+  }
+
+  function wsUrl() {
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    return `${scheme}//${location.host}/api/v2/generate`;
+  }
+
+  // A user's text may not contain ChatML markers: they would end the user's turn.
+  function plain(text) {
+    return text.split('<|').join('<\u200b|');
+  }
+
+  function formatMsat(msat) {
+    if (msat >= 1000) return `${(msat / 1000).toLocaleString('en-US', { maximumFractionDigits: 3 })} sat`;
+    return `${msat} msat`;
+  }
+
+  // What a gateway's error means for the person using the page.
+  function humanError(message) {
+    const text = String(message || '');
+    let m = text.match(/no server covers (blocks?) ([0-9, -]+)/);
+    if (m) {
+      return `No server in the swarm is serving ${m[1]} ${m[2].trim()} of the model right now, so nobody can compute the answer. ` +
+        'The swarm panel shows what is missing; send again once servers are back.';
+    }
+    m = text.match(/no server seen now charges at most/);
+    if (m) return 'Every server that could answer charges more than this gateway\'s price, so the gateway will not sell the message at a loss. Try again later.';
+    if (/Maximum length exceeded/.test(text)) return 'This conversation is now longer than the model can read. Start a new chat.';
+    if (/most messages at once|retry shortly/.test(text)) return 'The gateway is busy with other people\'s messages. Send again in a moment.';
+    if (/timed? ?out|deadline/i.test(text)) return `A server in the swarm took too long to answer (${text}). Send again.`;
+    return `The gateway could not answer: ${text}`;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The WebSocket session
+
+  class SessionClosed extends Error {}
+
+  // One WebSocket to /api/v2/generate; messages are read one at a time with next().
+  class Session {
+    constructor() {
+      this.queue = [];
+      this.waiters = [];
+      this.closed = false;
+      this.synced = false;  // the gateway holds this conversation's transcript
+    }
+
+    connect() {
+      return new Promise((resolve, reject) => {
+        const ws = new WebSocket(wsUrl());
+        this.ws = ws;
+        ws.onopen = () => resolve();
+        ws.onerror = () => reject(new SessionClosed('The page could not reach the gateway. Is it still running? Send again to retry.'));
+        ws.onmessage = (event) => {
+          let message;
+          try {
+            message = JSON.parse(event.data);
+          } catch (e) {
+            message = { ok: false, traceback: 'the gateway sent something that is not JSON' };
+          }
+          if (this.waiters.length) this.waiters.shift().resolve(message); else this.queue.push(message);
+        };
+        ws.onclose = () => {
+          this.closed = true;
+          if (state.session === this) state.session = null;
+          const lost = new SessionClosed('The connection to the gateway was lost. Send again to continue the conversation.');
+          for (const w of this.waiters.splice(0)) w.reject(lost);
+          reject(lost);
+        };
+      });
+    }
+
+    send(object) {
+      if (this.closed) throw new SessionClosed('The connection to the gateway was lost. Send again to continue the conversation.');
+      this.ws.send(JSON.stringify(object));
+    }
+
+    next() {
+      if (this.queue.length) return Promise.resolve(this.queue.shift());
+      if (this.closed) return Promise.reject(new SessionClosed('The connection to the gateway was lost. Send again to continue the conversation.'));
+      return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    }
+
+    close() {
+      this.closed = true;
+      if (state.session === this) state.session = null;
+      const stopped = new SessionClosed('stopped');
+      for (const w of this.waiters.splice(0)) w.reject(stopped);
+      if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000, 'bye');
+    }
+  }
+
+  // Opens a session, lowering max_length to the model's context when the gateway says so.
+  async function openSession() {
+    const session = new Session();
+    await session.connect();
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      session.send({ type: 'open_inference_session', model: state.model || undefined, max_length: state.maxLength });
+      const reply = await session.next();
+      if (reply.ok) {
+        state.session = session;
+        return session;
+      }
+      const m = String(reply.traceback || '').match(/max_length'? must be in \[1, (\d+)\]/);
+      if (!m) {
+        session.close();
+        throw new Error(humanError(reply.traceback));
+      }
+      state.maxLength = Number(m[1]);
+    }
+    session.close();
+    throw new Error('The gateway refused to open a conversation.');
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The conversation
+
+  function render(messages) {
+    const system = state.system.trim() || DEFAULT_SYSTEM;
+    let out = `${IM_START}system\n${plain(system)}${IM_END}\n`;
+    for (const m of messages) out += `${IM_START}${m.role}\n${plain(m.content)}${IM_END}\n`;
+    return `${out}${IM_START}assistant\n`;
+  }
+
+  function addBubble(role, text) {
+    const bubble = make('article', `message ${role}`);
+    bubble.append(make('span', 'role', role === 'user' ? 'You' : (state.model || 'Model')));
+    const body = make('div', 'text', text);
+    bubble.append(body);
+    el.conversation.append(bubble);
+    bubble.scrollIntoView({ block: 'end' });
+    return { bubble, body };
+  }
+
+  function setBusy(busy) {
+    el.send.disabled = busy;
+    el.stop.hidden = !busy;
+    el.newChat.disabled = false;
+    if (!busy && document.activeElement === el.stop) el.message.focus();
+  }
+
+  async function sendMessage(text) {
+    showNotice('');
+    if (!state.transcript.length && !state.session) state.system = el.systemPrompt.value;
+    const user = { role: 'user', content: text };
+    addBubble('user', text);
+    const reply = addBubble('assistant', '');
+    reply.bubble.classList.add('streaming');
+    reply.bubble.setAttribute('aria-busy', 'true');
+    const turn = { stopped: false, reply, text: '' };
+    state.turn = turn;
+    setBusy(true);
+    try {
+      let session = state.session;
+      if (!session || session.closed) session = await openSession();
+      if (turn.stopped) throw new SessionClosed('stopped');
+      const inputs = session.synced ? `\n${IM_START}user\n${plain(text)}${IM_END}\n${IM_START}assistant\n` : render([...state.transcript, user]);
+      const temperature = Number(el.temperature.value);
+      session.send({
+        type: 'generate',
+        inputs,
+        max_new_tokens: 1,
+        stop_sequence: IM_END,
+        do_sample: temperature > 0 ? 1 : 0,
+        temperature: temperature > 0 ? temperature : 1,
+        top_p: Number(el.topP.value),
+      });
+      for (;;) {
+        const m = await session.next();
+        if (!m.ok) throw new Error(humanError(m.traceback));
+        turn.text += m.outputs || '';
+        reply.body.textContent = turn.text.split(IM_END).join('');
+        if (m.stop) break;
+      }
+      state.transcript.push(user, { role: 'assistant', content: turn.text.split(IM_END).join('').trim() });
+      session.synced = true;
+    } catch (e) {
+      if (turn.stopped) {
+        // Stop: the reply so far stays in the conversation; the next turn reopens a session.
+        const partial = turn.text.split(IM_END).join('');
+        state.transcript.push(user, { role: 'assistant', content: partial });
+        reply.bubble.append(make('span', 'meta', 'Stopped.'));
+      } else {
+        // The turn did not happen: show why, give the message back to send again.
+        reply.bubble.classList.add('error');
+        reply.body.textContent = e.message;
+        if (!el.message.value) el.message.value = text;
+        if (e instanceof SessionClosed && state.session) state.session.close();
+      }
+    } finally {
+      reply.bubble.classList.remove('streaming');
+      reply.bubble.removeAttribute('aria-busy');
+      if (state.turn === turn) state.turn = null;
+      setBusy(false);
+      refreshSwarm();
+    }
+  }
+
+  function stop() {
+    const turn = state.turn;
+    if (!turn) return;
+    turn.stopped = true;
+    if (state.session) state.session.close();  // the gateway stops and charges only what it produced
+  }
+
+  function newChat() {
+    stop();
+    state.transcript = [];
+    state.system = el.systemPrompt.value;
+    el.conversation.replaceChildren();
+    showNotice('');
+    if (state.session) state.session.close();
+    el.message.focus();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The swarm panel
+
+  function describeModel(name, numBlocks) {
+    el.modelName.textContent = `Model: ${name}`;
+    const blocks = `${numBlocks} transformer blocks, computed by the servers in the swarm`;
+    if (name === 'demo-model') {
+      el.modelAbout.textContent = `A tiny demo model (${blocks}). It only answers arithmetic (like "What is 17 + 25?"), ` +
+        'capitals ("Capital of Kenya?") and a few questions about Lightning and petalsln. Anything else gets a wrong answer.';
+    } else {
+      el.modelAbout.textContent = `A language model with ${blocks}.`;
+    }
+  }
+
+  function drawCoverage(numBlocks, servers) {
+    el.coverage.replaceChildren();
+    el.coverage.style.gridTemplateColumns = `minmax(4em, 8em) repeat(${Math.max(numBlocks, 1)}, 1fr)`;
+    const counts = new Array(numBlocks).fill(0);
+    const rows = [];
+    for (const s of servers) {
+      const [a, b] = s.blocks;
+      const online = s.state === 'online';
+      for (let i = Math.max(0, a); i < Math.min(b, numBlocks); i += 1) if (online) counts[i] += 1;
+      rows.push({ name: s.public_name || s.peer.slice(0, 8), a, b });
+    }
+    let row = 1;
+    const label = (text) => {
+      const node = make('span', 'label', text);
+      node.style.gridRow = String(row);
+      node.style.gridColumn = '1';
+      el.coverage.append(node);
+    };
+    label('blocks');
+    counts.forEach((n, i) => {
+      const cell = make('span', `cell ${n === 0 ? 'missing' : n === 1 ? 'thin' : 'good'}`, String(i));
+      cell.title = n === 0 ? `block ${i}: no server` : `block ${i}: ${n} server${n === 1 ? '' : 's'}`;
+      cell.style.gridRow = String(row);
+      cell.style.gridColumn = String(i + 2);
+      el.coverage.append(cell);
+    });
+    for (const r of rows) {
+      row += 1;
+      label(r.name);
+      if (r.b <= r.a) continue;
+      const cell = make('span', 'cell server-cell', `${r.a}–${r.b - 1}`);
+      cell.style.gridRow = String(row);
+      cell.style.gridColumn = `${r.a + 2} / ${Math.min(r.b, numBlocks) + 2}`;
+      el.coverage.append(cell);
+    }
+    const missing = counts.map((n, i) => (n === 0 ? i : -1)).filter((i) => i >= 0);
+    const thin = counts.filter((n) => n === 1).length;
+    let summary;
+    if (missing.length) summary = `Blocks ${missing.join(', ')} have no server: the model cannot answer until one comes back.`;
+    else if (thin) summary = `All ${numBlocks} blocks are covered; ${thin} of them by only one server.`;
+    else summary = `All ${numBlocks} blocks are covered by at least two servers.`;
+    el.coverage.setAttribute('aria-label', summary);
+    return { missing, summary };
+  }
+
+  function drawServers(servers) {
+    el.servers.replaceChildren();
+    for (const s of servers) {
+      const tr = make('tr');
+      const earned = s.earned || {};
+      const cells = [
+        s.public_name || `${s.peer.slice(0, 12)}…`,
+        `${s.blocks[0]}–${s.blocks[1] - 1}`,
+        `${Number(s.throughput).toLocaleString('en-US', { maximumFractionDigits: 1 })} tok/s`,
+        s.price_msat_per_1k_block_tokens ? `${formatMsat(s.price_msat_per_1k_block_tokens)} / 1000 block-tokens` : 'free',
+        s.state,
+        `${formatMsat((earned.accrued_msat || 0) + (earned.paid_msat || 0))}`,
+      ];
+      for (const c of cells) tr.append(make('td', '', String(c)));
+      el.servers.append(tr);
+    }
+  }
+
+  let swarmTimer = null;
+  async function refreshSwarm() {
+    clearTimeout(swarmTimer);
+    swarmTimer = setTimeout(refreshSwarm, SWARM_REFRESH_MS);
+    try {
+      const response = await fetch('/api/v1/swarm', { cache: 'no-store' });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const swarm = await response.json();
+      if (!state.model) describeModel(swarm.model, swarm.num_blocks);
+      state.model = swarm.model;
+      const servers = (swarm.servers || []).slice().sort((x, y) => x.blocks[0] - y.blocks[0] || x.blocks[1] - y.blocks[1]);
+      const { summary } = drawCoverage(swarm.num_blocks, servers);
+      el.swarmSummary.textContent = `${servers.length} server${servers.length === 1 ? '' : 's'}. ${summary}`;
+      drawServers(servers);
+    } catch (e) {
+      el.swarmSummary.textContent = 'The gateway did not answer about the swarm; retrying shortly.';
+      if (!state.model) el.modelName.textContent = 'The gateway is not answering. Retrying…';
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Wiring
+
+  el.composer.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const text = el.message.value.trim();
+    if (!text || state.turn) return;
+    el.message.value = '';
+    sendMessage(text);
+  });
+  el.message.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      el.composer.requestSubmit();
+    }
+  });
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && state.turn) stop();
+  });
+  el.stop.addEventListener('click', stop);
+  el.newChat.addEventListener('click', newChat);
+  el.swarmToggle.addEventListener('click', () => {
+    el.swarm.hidden = !el.swarm.hidden;
+    el.swarmToggle.setAttribute('aria-expanded', String(!el.swarm.hidden));
+  });
+  const showValue = (input, output) => {
+    output.textContent = input.value;
+    input.addEventListener('input', () => { output.textContent = input.value; });
+  };
+  showValue(el.temperature, el.temperatureValue);
+  showValue(el.topP, el.topPValue);
+  el.systemPrompt.addEventListener('change', () => {
+    if (!state.transcript.length && !state.turn) state.system = el.systemPrompt.value;
+  });
+
+  refreshSwarm();
+  el.message.focus();
+})();
