@@ -56,6 +56,7 @@
 #include "petalsln/server/contributor_server.hpp"
 
 // Client: remote sessions, generation, the local model, the swarm chat
+#include "petalsln/client/conversation.hpp"
 #include "petalsln/client/generator.hpp"
 #include "petalsln/client/receipt.hpp"
 #include "petalsln/client/local_model.hpp"
