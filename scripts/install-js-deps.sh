@@ -13,3 +13,5 @@ npm ci --no-audit --no-fund
 # puppeteer-core, which drives Debian's chromium through the web chat page (tests/webchat); it
 # downloads no browser of its own.
 (cd ../webchat && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
+# The web chat page's browser library (the QR-code encoder), vendored into the installed page.
+(cd ../../web/chat && npm ci --no-audit --no-fund)

@@ -73,6 +73,8 @@ void route(ApiContext& api, const HttpRequest& request, ResponseWriter& writer) 
     handle_swarm(api, writer);
   } else if (path == "/api/v1/credit" && get) {
     handle_credit(api, request, writer);
+  } else if (path == kWebConfigPath && get) {
+    writer.respond(web_config_response(api));  // the web chat page's settings (static_files.cpp)
   } else if (path == kPetalsWebSocketPath) {
     throw ApiError(426, "invalid_request_error", "this path speaks WebSocket: open it with a WebSocket upgrade");
   } else if (path == "/" || path == "/v1/models" || path == "/v1/chat/completions" || path == "/v1/completions" ||

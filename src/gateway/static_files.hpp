@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "gateway/api_handlers.hpp"
 #include "gateway/http_types.hpp"
 
 namespace petalsln::gateway {
@@ -20,5 +21,13 @@ inline constexpr std::uint64_t kStaticFileMaxBytes = 2 * 1024 * 1024;
 /// empty or @p url_path is not one of the page's files. Throws ApiError 404 when the path is on
 /// the list but the file is missing, and 500 when it is not a regular file or is too large.
 std::optional<HttpResponse> static_file_response(const std::string& web_root, const std::string& url_path);
+
+/// The path of the page's own settings: web_config_response().
+inline constexpr const char* kWebConfigPath = "/api/v1/webchat";
+
+/// What the page needs to know before the first message, as JSON: the model's name, blocks and
+/// context length, whether the gateway is free, its price per 1000 tokens and the credit one
+/// payment buys.
+HttpResponse web_config_response(const ApiContext& api);
 
 }  // namespace petalsln::gateway

@@ -1,7 +1,9 @@
-"""The web chat page end to end: petalsln-gateway (free) in front of a 3-server swarm on the demo
+"""The web chat page end to end: petalsln-gateway in front of a paid 3-server swarm on the demo
 model serves web/chat/ at /, and Debian's headless Chromium, driven by puppeteer-core
-(webchat.js), chats through it as a person would. All processes real, on loopback.
-Screenshots go to PETALSLN_WEBCHAT_ARTIFACTS (under the build folder)."""
+(webchat.js), chats through it as a person would: on a gateway free to its users, and on a priced
+one paid through an injected WebLN provider that pays from a devnet account. All processes real,
+on loopback; all money devnet. Screenshots go to PETALSLN_WEBCHAT_ARTIFACTS (under the build
+folder)."""
 import http.client
 import json
 import os
@@ -17,6 +19,7 @@ from swarm_harness import Swarm  # noqa: E402
 
 GATEWAY = os.environ["PETALSLN_GATEWAY"]
 MODEL = os.environ["PETALSLN_DEMO_MODEL"]
+WALLET = os.environ["PETALSLN_WALLET"]
 WEB_ROOT = os.environ["PETALSLN_WEB_ROOT"]
 ARTIFACTS = os.environ["PETALSLN_WEBCHAT_ARTIFACTS"]
 NODE = os.environ.get("PETALSLN_NODE") or "node"
@@ -66,26 +69,60 @@ class Gateway:
             self.proc.stdout.close()
 
 
+def wallet(uri, *args):
+    out = subprocess.run([WALLET, "--wallet", uri, *args], capture_output=True, timeout=60, check=True)
+    return json.loads(out.stdout)
+
+
+def browse(*args):
+    """Runs webchat.js; returns what it saw."""
+    proc = subprocess.run([NODE, os.path.join(HERE, "webchat.js"), *args], capture_output=True, timeout=240,
+                          env={**os.environ, "PETALSLN_CHROMIUM": CHROMIUM})
+    if proc.returncode != 0:
+        raise AssertionError(f"webchat.js {args[0]} failed:\n{proc.stderr.decode(errors='replace')[-4000:]}")
+    return json.loads(proc.stdout.decode().strip().splitlines()[-1])
+
+
 class WebChat(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
+        db = os.path.join(cls.tmp.name, "devnet.db")
+        cls.uri = staticmethod(lambda account: f"devnet:{db}?account={account}")
+        for account, sats in (("gw-free", 1000), ("gw-paid", 1000), ("user", 1000), ("a", 0), ("b", 0), ("c", 0)):
+            wallet(cls.uri(account), "create-account", account, "--fund-sats", str(sats))
         cls.swarm = Swarm().__enter__()
+        cls.gw = cls.paid = None
         try:
             for name, blocks in (("a", "0:3"), ("b", "3:6"), ("c", "6:8")):
-                cls.swarm.server(MODEL, blocks, "--identity", os.path.join(cls.tmp.name, f"{name}.key"),
+                cls.swarm.server(MODEL, blocks, "--price-msat", "1000", "--wallet", cls.uri(name),
+                                 "--identity", os.path.join(cls.tmp.name, f"{name}.key"),
                                  "--public-name", f"server-{name}", name=f"server {name}")
-            cls.gw = Gateway("--model", MODEL, "--initial-peers", cls.swarm.dht, "--web-root", WEB_ROOT, "--max-new-tokens", "64")
+            common = ["--model", MODEL, "--initial-peers", cls.swarm.dht, "--web-root", WEB_ROOT, "--max-new-tokens", "64"]
+            # Free to its users; pays the servers itself.
+            cls.gw = Gateway(*common, "--wallet", cls.uri("gw-free"), "--budget-sats", "500")
+            # Sells 400 tokens for 4 sat (10 sat per 1000 tokens).
+            cls.paid = Gateway(*common, "--wallet", cls.uri("gw-paid"), "--budget-sats", "500", "--price-msat-per-1k-tokens", "10000",
+                               "--credit-tokens", "400", "--macaroon-key-file", os.path.join(cls.tmp.name, "paid.key"))
         except BaseException:
-            cls.swarm.__exit__(None, None, None)
+            cls.stop_all()
             raise
 
     @classmethod
-    def tearDownClass(cls):
-        status = cls.gw.stop()
+    def stop_all(cls):
+        statuses = {}
+        for name in ("gw", "paid"):
+            gw = getattr(cls, name)
+            if gw is not None:
+                statuses[name] = (gw.stop(), gw.stderr())
         cls.swarm.__exit__(None, None, None)
         cls.tmp.cleanup()
-        assert status == 0, f"the gateway exited {status}\n{cls.gw.stderr()}"
+        return statuses
+
+    @classmethod
+    def tearDownClass(cls):
+        for name, (status, log) in cls.stop_all().items():
+            assert status == 0, f"the {name} gateway exited {status}\n{log}"
 
     def test_static_files(self):
         status, headers, body = self.gw.get("/")
@@ -111,11 +148,7 @@ class WebChat(unittest.TestCase):
         self.assertEqual(len(json.loads(body)["servers"]), 3)
 
     def test_chat_in_the_browser(self):
-        reference = os.path.join(MODEL, "reference.json")
-        proc = subprocess.run([NODE, os.path.join(HERE, "webchat.js"), self.gw.url, ARTIFACTS, reference],
-                              capture_output=True, timeout=240, env={**os.environ, "PETALSLN_CHROMIUM": CHROMIUM})
-        self.assertEqual(proc.returncode, 0, f"{proc.stderr.decode()[-4000:]}\n{self.gw.stderr()[-4000:]}")
-        out = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+        out = browse("free", self.gw.url, ARTIFACTS, os.path.join(MODEL, "reference.json"))
 
         # The page loaded cleanly and says what the model is.
         self.assertEqual(out["problems"], [])
@@ -147,6 +180,59 @@ class WebChat(unittest.TestCase):
         self.assertGreater(out["phone"]["sendWidth"], 0)
         for name in ("webchat-conversation.png", "webchat-phone.png"):
             self.assertGreater(os.path.getsize(os.path.join(ARTIFACTS, name)), 10000)
+
+
+    def test_paying_in_the_browser(self):
+        status, _, body = self.paid.get("/api/v1/webchat")
+        self.assertEqual(status, 200)
+        config = json.loads(body)
+        self.assertEqual((config["free"], config["price_msat_per_1k_tokens"], config["credit_tokens"], config["context_length"]),
+                         (False, 10000, 400, 256))
+        user_before = wallet(self.uri("user"), "balance")
+        out = browse("paid", self.paid.url, ARTIFACTS, WALLET, self.uri("user"))
+        self.assertEqual(out["problems"], [])
+        # The price is shown before the first message; no credit yet.
+        self.assertIn("10 sat per 1000 tokens", out["price"])
+        self.assertFalse(out["creditShownBefore"])
+        # The payment dialog: the amount, the devnet said plainly, the QR code, the invoice, the link.
+        self.assertIn("4 sat buys 400 tokens", out["dialog"]["amount"])
+        self.assertIn("not real bitcoin", out["dialog"]["devnet"])
+        self.assertTrue(out["dialog"]["invoice"].startswith("lnbcrt"), out["dialog"])
+        self.assertEqual(out["dialog"]["link"], "lightning:" + out["dialog"]["invoice"])
+        self.assertGreater(out["dialog"]["qr"], 100)
+        self.assertEqual(out["dialog"]["focused"], "pay-webln")
+        # Paid through WebLN, the message goes through; one payment, of that invoice.
+        self.assertTrue(out["dialogClosed"])
+        self.assertEqual(out["first"], "17 + 25 = 42.")
+        self.assertEqual([p["invoice"] for p in out["payments"]], [out["dialog"]["invoice"]])
+        # The credit after each message, and the receipt, agree with the gateway's meter.
+        auth = out["token"]
+        self.assertTrue(auth.startswith("L402 ") and auth.endswith(":" + out["payments"][0]["preimage"]))
+        conn = http.client.HTTPConnection(self.paid.host, int(self.paid.port), timeout=30)
+        conn.request("GET", "/api/v1/credit", headers={"Authorization": auth})
+        left = json.loads(conn.getresponse().read())["left_tokens"]
+        conn.close()
+        self.assertRegex(out["credit1"], r"^Credit left: \d+ tokens")
+        first_left = int(out["credit1"].split()[2])
+        self.assertLess(first_left, 400)
+        self.assertIn(f"Credit left\n{first_left} tokens", out["receipt1"])
+        self.assertIn(f"Charged\n{400 - first_left} tokens", out["receipt1"])
+        self.assertIn("Tokens written\n", out["receipt1"])
+        # The second message is paid from the credit left: no new invoice.
+        self.assertEqual(out["second"], "The capital of Japan is Tokyo.")
+        self.assertEqual(out["paymentsAfterSecond"], 1)
+        second_left = int(out["credit2"].split()[2])
+        self.assertLess(second_left, first_left)
+        # A reload keeps the token and its credit; the next message needs no payment either.
+        self.assertEqual(out["creditAfterReload"], out["credit2"])
+        self.assertEqual(out["third"], "17 + 25 = 42.")
+        self.assertEqual(out["paymentsAfterReload"], 1)
+        self.assertLess(left, second_left)
+        self.assertEqual(out["creditAfterReload"].split()[2], str(second_left))
+        # The devnet's books: the user paid exactly the invoice's 4 sat (devnet payments carry no fee).
+        user_after = wallet(self.uri("user"), "balance")
+        self.assertEqual(user_before["balance_msat"] - user_after["balance_msat"], 4000)
+        self.assertGreater(os.path.getsize(os.path.join(ARTIFACTS, "webchat-payment.png")), 10000)
 
 
 if __name__ == "__main__":

@@ -3,14 +3,98 @@
 // with the keyboard, stops a reply, starts a new chat, on a desktop and a phone-sized screen.
 // Collects every console error, page error, failed request and HTTP error the page causes.
 // Prints one JSON line with what it saw; the Python test judges it.
-// Usage: node webchat.js BASE_URL ARTIFACT_DIR REFERENCE_JSON
+// Usage: node webchat.js free BASE_URL ARTIFACT_DIR REFERENCE_JSON
+//        node webchat.js paid BASE_URL ARTIFACT_DIR WALLET_PROGRAM PAYER_WALLET_URI
+// In paid mode the page gets an injected window.webln whose sendPayment pays from a devnet
+// account with petalsln-wallet and returns the preimage.
+const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 const puppeteer = require('puppeteer-core');
 
-const [baseUrl, artifactDir, referencePath] = process.argv.slice(2);
-const reference = JSON.parse(fs.readFileSync(referencePath, 'utf8'));
+const [mode, baseUrl, artifactDir, ...rest] = process.argv.slice(2);
 const STEP_TIMEOUT_MS = 30000;
+
+// Types a question, sends it with Enter, waits for the reply to end; returns its text.
+async function ask(page, question) {
+  const before = await page.$$eval('.message.assistant', (n) => n.length);
+  await page.focus('#message');
+  await page.keyboard.type(question);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((n) => document.querySelectorAll('.message.assistant').length === n + 1 &&
+    !document.querySelector('.message.streaming') && !document.getElementById('send').disabled, {}, before);
+  return page.evaluate(() => [...document.querySelectorAll('.message.assistant .text')].pop().textContent);
+}
+
+// Opens a page that records every problem in out.problems.
+async function openPage(browser, out) {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  await page.setViewport({ width: 1200, height: 860 });
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warn') out.problems.push(`console ${m.type()}: ${m.text()}`); });
+  page.on('pageerror', (e) => out.problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => out.problems.push(`request failed: ${r.url()} ${r.failure() && r.failure().errorText}`));
+  page.on('response', (r) => { if (r.status() >= 400) out.problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+  return page;
+}
+
+// Paying in the page: the price before the first message, the payment dialog, WebLN, the
+// credit after each message, the receipt, a second message from the credit, and a reload.
+async function paid(browser, out) {
+  const [walletProgram, payerUri] = rest;
+  const page = await openPage(browser, out);
+  out.payments = [];
+  await page.exposeFunction('__petalslnPay', (invoice) => {
+    const r = JSON.parse(execFileSync(walletProgram, ['--wallet', payerUri, 'pay', invoice], { timeout: 60000 }).toString());
+    out.payments.push({ invoice, preimage: r.preimage });
+    return r.preimage;
+  });
+  await page.evaluateOnNewDocument(() => {
+    window.webln = {
+      enable: async () => {},
+      sendPayment: async (invoice) => ({ preimage: await window.__petalslnPay(invoice) }),
+    };
+  });
+  await page.goto(baseUrl, { waitUntil: 'load' });
+  await page.waitForFunction(() => /per 1000 tokens/.test(document.getElementById('price').textContent));
+  out.price = await page.$eval('#price', (n) => n.textContent);
+  out.creditShownBefore = await page.$eval('#credit', (n) => !n.hidden);
+
+  await page.focus('#message');
+  await page.keyboard.type('What is 17 + 25?');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#pay-dialog[open]');
+  await page.waitForFunction(() => !document.getElementById('pay-webln').hidden);
+  out.dialog = await page.evaluate(() => ({
+    amount: document.getElementById('pay-amount').textContent,
+    devnet: document.getElementById('pay-devnet').hidden ? '' : document.getElementById('pay-devnet').textContent,
+    invoice: document.getElementById('pay-invoice').value,
+    link: document.getElementById('pay-link').getAttribute('href'),
+    qr: document.getElementById('pay-qr').hidden ? 0 : document.getElementById('pay-qr').width,
+    focused: document.activeElement.id,
+  }));
+  await page.screenshot({ path: path.join(artifactDir, 'webchat-payment.png') });
+  await page.click('#pay-webln');
+  await page.waitForFunction(() => document.querySelectorAll('.message.assistant').length === 1 &&
+    !document.querySelector('.message.streaming') && !document.getElementById('send').disabled);
+  out.first = await page.evaluate(() => [...document.querySelectorAll('.message.assistant .text')].pop().textContent);
+  out.dialogClosed = await page.$eval('#pay-dialog', (n) => !n.open);
+  out.credit1 = await page.$eval('#credit', (n) => (n.hidden ? '' : n.textContent));
+  await page.click('.message.assistant:last-child .receipt summary');
+  out.receipt1 = await page.evaluate(() => [...document.querySelectorAll('.receipt')].pop().innerText);
+
+  out.second = await ask(page, 'What is the capital of Japan?');
+  out.credit2 = await page.$eval('#credit', (n) => (n.hidden ? '' : n.textContent));
+  out.paymentsAfterSecond = out.payments.length;
+
+  // Reload: the token, and so the credit, is still there; the next message needs no payment.
+  await page.reload({ waitUntil: 'load' });
+  await page.waitForFunction(() => !document.getElementById('credit').hidden);
+  out.creditAfterReload = await page.$eval('#credit', (n) => n.textContent);
+  out.third = await ask(page, 'What is 17 + 25?');
+  out.paymentsAfterReload = out.payments.length;
+  out.token = await page.evaluate(() => localStorage.getItem('petalsln-chat-l402'));
+}
 
 async function main() {
   fs.mkdirSync(artifactDir, { recursive: true });
@@ -21,13 +105,17 @@ async function main() {
   });
   const out = { problems: [] };
   try {
-    const page = await browser.newPage();
-    page.setDefaultTimeout(STEP_TIMEOUT_MS);
-    await page.setViewport({ width: 1200, height: 860 });
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warn') out.problems.push(`console ${m.type()}: ${m.text()}`); });
-    page.on('pageerror', (e) => out.problems.push(`page error: ${e.message}`));
-    page.on('requestfailed', (r) => out.problems.push(`request failed: ${r.url()} ${r.failure() && r.failure().errorText}`));
-    page.on('response', (r) => { if (r.status() >= 400) out.problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+    if (mode === 'paid') await paid(browser, out); else await free(browser, out);
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify(out));
+}
+
+async function free(browser, out) {
+  const reference = JSON.parse(fs.readFileSync(rest[0], 'utf8'));
+  {
+    const page = await openPage(browser, out);
 
     const home = await page.goto(baseUrl, { waitUntil: 'load' });
     out.headers = { contentType: home.headers()['content-type'], csp: home.headers()['content-security-policy'] };
@@ -63,21 +151,12 @@ async function main() {
       window.__stopWatching = () => observer.disconnect();
     });
 
-    // Types a question, sends it with Enter, waits for the reply to end; returns its text.
-    const ask = async (question) => {
-      const before = await page.$$eval('.message.assistant', (n) => n.length);
-      await page.focus('#message');
-      await page.keyboard.type(question);
-      await page.keyboard.press('Enter');
-      await page.waitForFunction((n) => document.querySelectorAll('.message.assistant').length === n + 1 &&
-        !document.querySelector('.message.streaming') && !document.getElementById('send').disabled, {}, before);
-      return page.evaluate(() => [...document.querySelectorAll('.message.assistant .text')].pop().textContent);
-    };
+    const ask1 = (question) => ask(page, question);
 
     await watchStreaming();
-    out.first = await ask('What is 17 + 25?');
+    out.first = await ask1('What is 17 + 25?');
     out.firstSteps = await page.evaluate(() => { window.__stopWatching(); return window.__streamSteps; });
-    out.second = await ask('What is the capital of Japan?');
+    out.second = await ask1('What is the capital of Japan?');
     await page.screenshot({ path: path.join(artifactDir, 'webchat-conversation.png') });
 
     // New chat, then one of the reference conversations, turn by turn.
@@ -89,7 +168,7 @@ async function main() {
     for (let i = 0; i < messages.length; i += 1) {
       if (messages[i].role !== 'user') continue;
       out.reference.asked.push(messages[i].content);
-      out.reference.answers.push(await ask(messages[i].content));
+      out.reference.answers.push(await ask1(messages[i].content));
       out.reference.expected.push(i + 1 < messages.length ? messages[i + 1].content : conversation.expected);
     }
 
@@ -103,13 +182,13 @@ async function main() {
       });
       observer.observe(conversation, { childList: true, subtree: true, characterData: true });
     });
-    out.stopped = await ask('Who are you?');
+    out.stopped = await ask1('Who are you?');
     out.stoppedMeta = await page.evaluate(() => {
       const meta = [...document.querySelectorAll('.message.assistant')].pop().querySelector('.meta');
       return meta ? meta.textContent : '';
     });
     // The conversation goes on after a Stop (on a new session, with the transcript replayed).
-    out.afterStop = await ask('What is 17 + 25?');
+    out.afterStop = await ask1('What is 17 + 25?');
 
     // A phone-sized screen: nothing wider than the screen, the composer reachable.
     await page.setViewport({ width: 390, height: 844 });  // (isMobile would reload the page)
@@ -118,10 +197,7 @@ async function main() {
       sendWidth: document.getElementById('send').getBoundingClientRect().width,
     }));
     await page.screenshot({ path: path.join(artifactDir, 'webchat-phone.png'), fullPage: true });
-  } finally {
-    await browser.close();
   }
-  console.log(JSON.stringify(out));
 }
 
 main().then(() => process.exit(0), (e) => {

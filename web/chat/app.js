@@ -6,6 +6,12 @@
 // that closed the socket, or the gateway closing an idle session, the next turn opens a new
 // session and sends the whole transcript. Every text from the gateway or the user is shown with
 // textContent, never parsed as HTML.
+//
+// A priced gateway answers an unpaid message with {"ok": false, "status_code": 402, "invoice",
+// "macaroon", ...}: the page shows the invoice (QR code, text, lightning: link, WebLN), and once
+// paid resends the message with "authorization": "L402 <macaroon>:<preimage>". That token is
+// kept in this browser's localStorage and sent to nowhere but this gateway, so unspent credit
+// survives a reload.
 'use strict';
 
 (() => {
@@ -13,6 +19,7 @@
   const IM_END = '<|im_end|>';
   const DEFAULT_SYSTEM = 'You are a helpful AI assistant.';
   const SWARM_REFRESH_MS = 15000;
+  const TOKEN_KEY = 'petalsln-chat-l402';
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -35,6 +42,20 @@
     swarmSummary: $('swarm-summary'),
     coverage: $('coverage'),
     servers: document.querySelector('#servers tbody'),
+    price: $('price'),
+    credit: $('credit'),
+    payDialog: $('pay-dialog'),
+    payAmount: $('pay-amount'),
+    payQr: $('pay-qr'),
+    payInvoice: $('pay-invoice'),
+    payCopy: $('pay-copy'),
+    payLink: $('pay-link'),
+    payWebln: $('pay-webln'),
+    payPreimage: $('pay-preimage'),
+    payPreimageUse: $('pay-preimage-use'),
+    payStatus: $('pay-status'),
+    payDevnet: $('pay-devnet'),
+    payCancel: $('pay-cancel'),
   };
 
   const state = {
@@ -44,7 +65,28 @@
     system: '',         // the system prompt of this conversation (fixed when it starts)
     session: null,      // the open Session, or null
     turn: null,         // the running turn: {stopped, bubble}
+    config: null,       // /api/v1/webchat: price, credit size, context length
+    token: readToken(), // "L402 <macaroon>:<preimage>" bought here, or ''
+    credit: null,       // tokens left on the token, when known
+    payment: null,      // the open payment dialog: {resolve, reject}
   };
+
+  function readToken() {
+    try {
+      return localStorage.getItem(TOKEN_KEY) || '';
+    } catch (e) {
+      return '';
+    }
+  }
+
+  function saveToken(token) {
+    state.token = token;
+    try {
+      if (token) localStorage.setItem(TOKEN_KEY, token); else localStorage.removeItem(TOKEN_KEY);
+    } catch (e) {
+      // private browsing: the credit lasts as long as the page
+    }
+  }
 
   // ---------------------------------------------------------------------------------------
   // Small helpers
@@ -217,7 +259,11 @@
       if (turn.stopped) throw new SessionClosed('stopped');
       const inputs = session.synced ? `\n${IM_START}user\n${plain(text)}${IM_END}\n${IM_START}assistant\n` : render([...state.transcript, user]);
       const temperature = Number(el.temperature.value);
-      session.send({
+      const priced = state.config && !state.config.free;
+      let creditBefore = priced ? await refreshCredit() : null;
+      let paidOnce = false;
+      let refusedOnce = false;
+      const message = {
         type: 'generate',
         inputs,
         max_new_tokens: 1,
@@ -225,16 +271,45 @@
         do_sample: temperature > 0 ? 1 : 0,
         temperature: temperature > 0 ? temperature : 1,
         top_p: Number(el.topP.value),
-      });
+      };
+      // Only this gateway ever sees the token ('' forgets one the session holds).
+      const withToken = () => (priced ? { ...message, authorization: state.token } : message);
+      session.send(withToken());
+      let last = null;
+      let generated = 0;
       for (;;) {
         const m = await session.next();
+        if (!m.ok && m.status_code === 402 && !turn.stopped && !paidOnce) {
+          // Asked to pay before anything ran: pay, then send the same message with the token.
+          paidOnce = true;
+          reply.body.textContent = 'Waiting for your payment…';
+          saveToken(await pay(m));
+          reply.body.textContent = '';
+          creditBefore = await refreshCredit();
+          session.send(withToken());
+          continue;
+        }
+        if (!m.ok && m.status_code === 401 && !refusedOnce) {
+          // The kept token is no good here any more (expired, another gateway): buy anew.
+          refusedOnce = true;
+          saveToken('');
+          showCredit(null);
+          session.send(withToken());
+          continue;
+        }
         if (!m.ok) throw new Error(humanError(m.traceback));
         turn.text += m.outputs || '';
+        generated += Number(m.token_count) || 0;
         reply.body.textContent = turn.text.split(IM_END).join('');
-        if (m.stop) break;
+        if (m.stop) {
+          last = m;
+          break;
+        }
       }
       state.transcript.push(user, { role: 'assistant', content: turn.text.split(IM_END).join('').trim() });
       session.synced = true;
+      const creditAfter = priced ? await refreshCredit() : null;
+      addReceipt(reply.bubble, { generated, last, creditBefore, creditAfter });
     } catch (e) {
       if (turn.stopped) {
         // Stop: the reply so far stays in the conversation; the next turn reopens a session.
@@ -257,9 +332,157 @@
     }
   }
 
+  // A receipt one click away under the reply: what it used and cost.
+  function addReceipt(bubble, r) {
+    const details = make('details', 'receipt');
+    details.append(make('summary', '', 'Receipt'));
+    const dl = make('dl');
+    const row = (term, value) => {
+      dl.append(make('dt', '', term), make('dd', '', value));
+    };
+    row('Tokens written', String(r.generated));
+    if (r.last && Number.isFinite(r.last.prompt_tokens)) row('Tokens read', String(r.last.prompt_tokens));
+    if (r.last && Number.isFinite(r.last.block_tokens)) row('Block-tokens computed by the swarm', String(r.last.block_tokens));
+    const price = state.config ? state.config.price_msat_per_1k_tokens : 0;
+    if (!state.config || state.config.free) {
+      row('Cost', 'free');
+    } else {
+      row('Price', `${formatMsat(price)} per 1000 tokens`);
+      if (r.creditBefore !== null && r.creditAfter !== null) {
+        const charged = r.creditBefore - r.creditAfter;
+        row('Charged', `${charged} tokens = ${formatMsat(Math.round((charged * price) / 1000))}`);
+        row('Credit left', `${r.creditAfter} tokens`);
+      }
+    }
+    details.append(dl);
+    bubble.append(details);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Paying
+
+  function showPrice() {
+    const c = state.config;
+    if (!c) return;
+    el.price.textContent = c.free
+      ? 'Free: this gateway asks for no payment.'
+      : `Price: ${formatMsat(c.price_msat_per_1k_tokens)} per 1000 tokens (what you send and what the model writes), ` +
+        `paid over Lightning; one payment buys ${c.credit_tokens} tokens of credit.`;
+  }
+
+  function showCredit(left) {
+    state.credit = left;
+    el.credit.hidden = left === null;
+    if (left !== null) {
+      const price = state.config ? state.config.price_msat_per_1k_tokens : 0;
+      el.credit.textContent = `Credit left: ${left} tokens (worth ${formatMsat(Math.floor((left * price) / 1000))}).`;
+    }
+  }
+
+  // Asks the gateway how much credit the kept token has left; null when none or unknown.
+  async function refreshCredit() {
+    if (!state.token || !state.config || state.config.free) {
+      showCredit(null);
+      return null;
+    }
+    try {
+      const response = await fetch('/api/v1/credit', { headers: { Authorization: state.token }, cache: 'no-store' });
+      const body = await response.json();
+      if (response.status === 401) {
+        saveToken('');
+        showCredit(null);
+        return null;
+      }
+      if (!response.ok || typeof body.left_tokens !== 'number') return state.credit;
+      showCredit(body.left_tokens);
+      return body.left_tokens;
+    } catch (e) {
+      return state.credit;
+    }
+  }
+
+  function drawQr(text) {
+    const canvas = el.payQr;
+    if (typeof window.qrcode !== 'function') {
+      canvas.hidden = true;  // the encoder is not installed: the text and the link remain
+      return;
+    }
+    const qr = window.qrcode(0, 'L');
+    qr.addData(text.toUpperCase(), 'Alphanumeric');  // BOLT11 in capitals: the compact QR mode
+    qr.make();
+    const n = qr.getModuleCount();
+    const quiet = 4;
+    const scale = Math.max(2, Math.floor(480 / (n + 2 * quiet)));
+    canvas.width = (n + 2 * quiet) * scale;
+    canvas.height = canvas.width;
+    const g = canvas.getContext('2d');
+    g.fillStyle = '#fff';
+    g.fillRect(0, 0, canvas.width, canvas.height);
+    g.fillStyle = '#000';
+    for (let r = 0; r < n; r += 1) {
+      for (let c = 0; c < n; c += 1) if (qr.isDark(r, c)) g.fillRect((c + quiet) * scale, (r + quiet) * scale, scale, scale);
+    }
+    canvas.hidden = false;
+  }
+
+  // Shows the payment dialog for a 402; resolves with the L402 authorization once paid.
+  function pay(challenge) {
+    return new Promise((resolve, reject) => {
+      const invoice = String(challenge.invoice || '');
+      const macaroon = String(challenge.macaroon || '');
+      const amount = Number(challenge.amount_msat) || 0;
+      let text = `${formatMsat(amount)} buys ${challenge.credit_tokens} tokens of credit on this gateway.`;
+      if (typeof challenge.left_tokens === 'number') {
+        text += ` Your credit has ${challenge.left_tokens} tokens left; this message may need up to ${challenge.needed_tokens}.`;
+      }
+      el.payAmount.textContent = text;
+      el.payInvoice.value = invoice;
+      el.payLink.href = `lightning:${invoice}`;
+      el.payPreimage.value = '';
+      el.payStatus.textContent = '';
+      el.payWebln.hidden = !window.webln;
+      // Regtest and testnet invoices (the devnet's are lnbcrt) carry no real bitcoin: say so.
+      el.payDevnet.hidden = !/^ln(bcrt|tbs|tb)/i.test(invoice);
+      el.payDevnet.textContent = 'Test money: this invoice is on a test network (such as petalsln\'s devnet), not real bitcoin.';
+      drawQr(`lightning:${invoice}`);
+      const finish = (preimage) => {
+        const hex = String(preimage || '').trim().toLowerCase();
+        if (!/^[0-9a-f]{64}$/.test(hex)) {
+          el.payStatus.textContent = 'That is not a preimage: it has 64 hexadecimal digits (0-9, a-f).';
+          return;
+        }
+        state.payment = null;
+        el.payDialog.close();
+        resolve(`L402 ${macaroon}:${hex}`);
+      };
+      state.payment = {
+        webln: async () => {
+          el.payStatus.textContent = 'Waiting for your wallet…';
+          try {
+            if (typeof window.webln.enable === 'function') await window.webln.enable();
+            const paid = await window.webln.sendPayment(invoice);
+            finish(paid && paid.preimage);
+          } catch (e) {
+            el.payStatus.textContent = `Your wallet did not pay: ${e && e.message ? e.message : e}. ` +
+              'If the invoice expired, cancel and send the message again for a new one.';
+          }
+        },
+        preimage: () => finish(el.payPreimage.value),
+        cancel: () => {
+          state.payment = null;
+          if (el.payDialog.open) el.payDialog.close();
+          reject(new Error('Payment cancelled: your message was not sent. Send it again when you want to pay.'));
+        },
+      };
+      el.payDialog.showModal();
+      (window.webln ? el.payWebln : el.payCopy).focus();
+    });
+  }
+
   function stop() {
     const turn = state.turn;
     if (!turn) return;
+    if (state.payment) state.payment.cancel();
     turn.stopped = true;
     if (state.session) state.session.close();  // the gateway stops and charges only what it produced
   }
@@ -351,6 +574,19 @@
     }
   }
 
+  async function loadConfig() {
+    try {
+      const response = await fetch('/api/v1/webchat', { cache: 'no-store' });
+      if (!response.ok) return;
+      state.config = await response.json();
+      if (state.config.context_length) state.maxLength = state.config.context_length;
+      showPrice();
+      await refreshCredit();
+    } catch (e) {
+      el.price.textContent = 'The gateway did not say its price; it will ask for payment if it needs one.';
+    }
+  }
+
   let swarmTimer = null;
   async function refreshSwarm() {
     clearTimeout(swarmTimer);
@@ -388,7 +624,23 @@
     }
   });
   document.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && state.turn) stop();
+    if (event.key === 'Escape' && state.turn && !el.payDialog.open) stop();
+  });
+  el.payWebln.addEventListener('click', () => state.payment && state.payment.webln());
+  el.payPreimageUse.addEventListener('click', () => state.payment && state.payment.preimage());
+  el.payCancel.addEventListener('click', () => state.payment && state.payment.cancel());
+  el.payDialog.addEventListener('cancel', (event) => {
+    event.preventDefault();  // Escape: the same as Cancel
+    if (state.payment) state.payment.cancel();
+  });
+  el.payCopy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(el.payInvoice.value);
+      el.payStatus.textContent = 'Invoice copied.';
+    } catch (e) {
+      el.payInvoice.select();
+      el.payStatus.textContent = 'The invoice is selected: copy it with Ctrl+C (or long-press on a phone).';
+    }
   });
   el.stop.addEventListener('click', stop);
   el.newChat.addEventListener('click', newChat);
@@ -406,6 +658,7 @@
     if (!state.transcript.length && !state.turn) state.system = el.systemPrompt.value;
   });
 
+  loadConfig();
   refreshSwarm();
   el.message.focus();
 })();
