@@ -89,13 +89,14 @@ class WebChat(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         db = os.path.join(cls.tmp.name, "devnet.db")
         cls.uri = staticmethod(lambda account: f"devnet:{db}?account={account}")
-        for account, sats in (("gw-free", 1000), ("gw-paid", 1000), ("user", 1000), ("a", 0), ("b", 0), ("c", 0)):
+        for account, sats in (("gw-free", 1000), ("gw-paid", 1000), ("gw-part", 1000), ("user", 1000), ("a", 0), ("b", 0), ("c", 0)):
             wallet(cls.uri(account), "create-account", account, "--fund-sats", str(sats))
         cls.swarm = Swarm().__enter__()
-        cls.gw = cls.paid = None
+        cls.gw = cls.paid = cls.part = None
         try:
+            servers = {}
             for name, blocks in (("a", "0:3"), ("b", "3:6"), ("c", "6:8")):
-                cls.swarm.server(MODEL, blocks, "--price-msat", "1000", "--wallet", cls.uri(name),
+                servers[name] = cls.swarm.server(MODEL, blocks, "--price-msat", "1000", "--wallet", cls.uri(name),
                                  "--identity", os.path.join(cls.tmp.name, f"{name}.key"),
                                  "--public-name", f"server-{name}", name=f"server {name}")
             common = ["--model", MODEL, "--initial-peers", cls.swarm.dht, "--web-root", WEB_ROOT, "--max-new-tokens", "64"]
@@ -104,6 +105,9 @@ class WebChat(unittest.TestCase):
             # Sells 400 tokens for 4 sat (10 sat per 1000 tokens).
             cls.paid = Gateway(*common, "--wallet", cls.uri("gw-paid"), "--budget-sats", "500", "--price-msat-per-1k-tokens", "10000",
                                "--credit-tokens", "400", "--macaroon-key-file", os.path.join(cls.tmp.name, "paid.key"))
+            # Sees only servers a and b: blocks 6-7 have no server.
+            cls.part = Gateway("--model", MODEL, "--peers", ",".join(servers[n].ready["endpoint"] for n in ("a", "b")), "--web-root", WEB_ROOT,
+                               "--wallet", cls.uri("gw-part"), "--budget-sats", "500", "--timeout", "5")
         except BaseException:
             cls.stop_all()
             raise
@@ -111,7 +115,7 @@ class WebChat(unittest.TestCase):
     @classmethod
     def stop_all(cls):
         statuses = {}
-        for name in ("gw", "paid"):
+        for name in ("gw", "paid", "part"):
             gw = getattr(cls, name)
             if gw is not None:
                 statuses[name] = (gw.stop(), gw.stderr())
@@ -233,6 +237,18 @@ class WebChat(unittest.TestCase):
         user_after = wallet(self.uri("user"), "balance")
         self.assertEqual(user_before["balance_msat"] - user_after["balance_msat"], 4000)
         self.assertGreater(os.path.getsize(os.path.join(ARTIFACTS, "webchat-payment.png")), 10000)
+
+
+    def test_missing_blocks_in_the_browser(self):
+        out = browse("outage", self.part.url, ARTIFACTS)
+        self.assertEqual(out["problems"], [])
+        self.assertEqual(out["missingCells"], ["6", "7"])
+        self.assertIn("Blocks 6, 7 have no server", out["summary"])
+        self.assertTrue(out["errorShown"])
+        self.assertIn("No server in the swarm is serving blocks 6-7", out["error"])
+        # Nothing lost: the message is back in the composer, ready to send again.
+        self.assertEqual(out["composer"], "What is 17 + 25?")
+        self.assertTrue(out["sendEnabled"])
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 // Prints one JSON line with what it saw; the Python test judges it.
 // Usage: node webchat.js free BASE_URL ARTIFACT_DIR REFERENCE_JSON
 //        node webchat.js paid BASE_URL ARTIFACT_DIR WALLET_PROGRAM PAYER_WALLET_URI
+//        node webchat.js outage BASE_URL ARTIFACT_DIR   (a gateway whose swarm lacks blocks)
 // In paid mode the page gets an injected window.webln whose sendPayment pays from a devnet
 // account with petalsln-wallet and returns the preimage.
 const { execFileSync } = require('child_process');
@@ -96,6 +97,22 @@ async function paid(browser, out) {
   out.token = await page.evaluate(() => localStorage.getItem('petalsln-chat-l402'));
 }
 
+// A swarm with blocks missing: the panel marks them, a message gets an error in words, and the
+// page stays usable (the message is given back to send again).
+async function outage(browser, out) {
+  const page = await openPage(browser, out);
+  await page.goto(baseUrl, { waitUntil: 'load' });
+  await page.waitForFunction(() => document.querySelectorAll('#servers tbody tr').length > 0 &&
+    document.querySelectorAll('#coverage .cell.missing').length > 0);
+  out.missingCells = await page.$$eval('#coverage .cell.missing', (n) => n.map((c) => c.textContent));
+  out.summary = await page.$eval('#swarm-summary', (n) => n.textContent);
+  out.error = await ask(page, 'What is 17 + 25?');
+  out.errorShown = await page.evaluate(() => [...document.querySelectorAll('.message.assistant')].pop().classList.contains('error'));
+  out.composer = await page.$eval('#message', (n) => n.value);
+  out.sendEnabled = await page.$eval('#send', (n) => !n.disabled);
+  await page.screenshot({ path: path.join(artifactDir, 'webchat-missing-blocks.png') });
+}
+
 async function main() {
   fs.mkdirSync(artifactDir, { recursive: true });
   const browser = await puppeteer.launch({
@@ -105,7 +122,7 @@ async function main() {
   });
   const out = { problems: [] };
   try {
-    if (mode === 'paid') await paid(browser, out); else await free(browser, out);
+    if (mode === 'paid') await paid(browser, out); else if (mode === 'outage') await outage(browser, out); else await free(browser, out);
   } finally {
     await browser.close();
   }

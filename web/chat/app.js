@@ -565,7 +565,7 @@
         s.public_name || `${s.peer.slice(0, 12)}…`,
         `${s.blocks[0]}–${s.blocks[1] - 1}`,
         `${Number(s.throughput).toLocaleString('en-US', { maximumFractionDigits: 1 })} tok/s`,
-        s.price_msat_per_1k_block_tokens ? `${formatMsat(s.price_msat_per_1k_block_tokens)} / 1000 block-tokens` : 'free',
+        s.price_msat_per_1k_block_tokens ? formatMsat(s.price_msat_per_1k_block_tokens) : 'free',
         s.state,
         `${formatMsat((earned.accrued_msat || 0) + (earned.paid_msat || 0))}`,
       ];
