@@ -4,6 +4,7 @@
 
 #include "gateway/api_error.hpp"
 #include "gateway/stop_strings.hpp"
+#include "petalsln/client/conversation.hpp"
 #include "petalsln/client/generator.hpp"
 #include "petalsln/client/local_model.hpp"
 #include "petalsln/client/remote_sequence.hpp"
@@ -114,12 +115,28 @@ std::unique_ptr<BlockPipeline> GenerationService::new_pipeline() {
                                           model_->config().hidden_size, ro);
 }
 
-std::unique_ptr<GenerationSlot> GenerationService::try_acquire() {
+SessionConversation::~SessionConversation() = default;
+
+std::size_t SessionConversation::history_size() const noexcept { return conversation_->history().size(); }
+
+std::unique_ptr<SessionConversation> GenerationService::open_conversation(std::int64_t max_length) {
+  std::unique_ptr<SessionConversation> session(new SessionConversation());
+  session->pipeline_ = new_pipeline();
+  try {
+    session->conversation_ = std::make_unique<Conversation>(model_->tokenizer(), model_->head(), *session->pipeline_, max_length);
+  } catch (const Error& e) {
+    throw bad_request(e.what());
+  }
+  return session;
+}
+
+std::unique_ptr<GenerationSlot> GenerationService::try_acquire(bool pooled_pipeline) {
   std::unique_ptr<BlockPipeline> pipeline;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (running_ >= options_.max_generations) return nullptr;
     ++running_;
+    if (!pooled_pipeline) return std::unique_ptr<GenerationSlot>(new GenerationSlot(*this, nullptr));
     if (!idle_.empty()) {
       pipeline = std::move(idle_.back());
       idle_.pop_back();
@@ -206,15 +223,38 @@ namespace {
 
 }  // namespace
 
+namespace {
+
+// Work done so far on a remote route (blocks x tokens over every server), 0 for a local one.
+std::uint64_t route_work(BlockPipeline& pipeline) {
+  const auto* remote = dynamic_cast<const RemoteSequence*>(&pipeline);
+  if (remote == nullptr) return 0;
+  std::uint64_t total = 0;
+  for (const auto& w : remote->work()) total += w.block_tokens;
+  return total;
+}
+
+}  // namespace
+
 TextResult GenerationService::generate(GenerationSlot& slot, const TextRequest& request, const TextSink& sink) {
+  const auto prompt = static_cast<std::int64_t>(request.prompt_ids.size());
+  if (request.prompt_ids.empty()) throw bad_request("the prompt is empty", "", "empty_prompt");
+  if (prompt >= context_length()) {
+    throw bad_request("the prompt has " + std::to_string(prompt) + " tokens; this model's context is " + std::to_string(context_length()), "",
+                      "context_length_exceeded");
+  }
+  // A stateless call is a conversation of one turn, opened and closed for it.
+  Conversation conversation(model_->tokenizer(), model_->head(), *slot.pipeline_, std::min(prompt + request.max_new_tokens, context_length()));
+  return run(conversation, *slot.pipeline_, request, sink);
+}
+
+TextResult GenerationService::converse(GenerationSlot&, SessionConversation& conversation, const TextRequest& request, const TextSink& sink) {
+  return run(*conversation.conversation_, *conversation.pipeline_, request, sink);
+}
+
+TextResult GenerationService::run(Conversation& conversation, BlockPipeline& pipeline, const TextRequest& request, const TextSink& sink) {
   TextResult result;
   result.prompt_tokens = static_cast<std::int64_t>(request.prompt_ids.size());
-  if (request.prompt_ids.empty()) throw bad_request("the prompt is empty", "", "empty_prompt");
-  if (result.prompt_tokens >= context_length()) {
-    throw bad_request("the prompt has " + std::to_string(result.prompt_tokens) + " tokens; this model's context is " +
-                          std::to_string(context_length()),
-                      "", "context_length_exceeded");
-  }
   GenerationOptions go;
   go.max_new_tokens = request.max_new_tokens;
   go.sampling = request.sampling;
@@ -229,12 +269,14 @@ TextResult GenerationService::generate(GenerationSlot& slot, const TextRequest& 
     return !filter.stopped();
   };
   GenerationResult generated;
+  const std::uint64_t work_before = route_work(pipeline);
   try {
-    Generator generator(model_->tokenizer(), model_->head(), *slot.pipeline_);
-    generated = generator.generate(request.prompt_ids, go, on_token);
+    generated = conversation.turn(request.prompt_ids, go, on_token);
   } catch (const Error& e) {
     rethrow_as_api_error(e, price_note_);
   }
+  result.run_prompt_tokens = conversation.last_prompt_tokens();
+  result.block_tokens = route_work(pipeline) - work_before;
   result.new_ids = std::move(generated.new_ids);
   if (filter.stopped()) {
     result.finish = FinishReason::stop;

@@ -19,6 +19,7 @@
 
 namespace petalsln {
 class BlockPipeline;
+class Conversation;
 class LocalModel;
 }  // namespace petalsln
 
@@ -26,7 +27,7 @@ namespace petalsln::gateway {
 
 /// One message to generate.
 struct TextRequest {
-  std::vector<TokenId> prompt_ids;     ///< The whole prompt (a session's history included).
+  std::vector<TokenId> prompt_ids;     ///< The prompt: a stateless call's whole prompt, a session turn's new tokens.
   std::int64_t max_new_tokens = 16;    ///< At least 1; capped by the model's context.
   SamplingParams sampling;             ///< Checked by the caller (validate()).
   std::vector<std::string> stop_strings;  ///< Text that ends the reply.
@@ -47,7 +48,9 @@ const char* to_string(FinishReason reason) noexcept;
 struct TextResult {
   std::string text;                 ///< The reply (stop string cut or kept as asked).
   std::vector<TokenId> new_ids;     ///< Every generated id, a final end-of-turn id included.
-  std::int64_t prompt_tokens = 0;   ///< Tokens of the prompt.
+  std::int64_t prompt_tokens = 0;   ///< Tokens of the prompt (a session turn's new tokens): what is billed.
+  std::int64_t run_prompt_tokens = 0;  ///< Tokens the route ran as the prompt (more after a replay).
+  std::uint64_t block_tokens = 0;   ///< Work on a remote route during this message (blocks x tokens).
   FinishReason finish = FinishReason::length;
 };
 
@@ -57,7 +60,26 @@ using TextSink = std::function<bool(const std::string& delta, std::int64_t token
 
 class GenerationService;
 
-/// The right to generate one message: a pipeline from the pool, given back on destruction.
+/// A session's conversation: a pipeline of its own, whose caches stay open between turns, and
+/// the history they hold. Made by GenerationService::open_conversation().
+class SessionConversation {
+ public:
+  ~SessionConversation();
+  SessionConversation(const SessionConversation&) = delete;             ///< Holds a route.
+  SessionConversation& operator=(const SessionConversation&) = delete;  ///< Holds a route.
+  /// Tokens of the conversation so far.
+  std::size_t history_size() const noexcept;
+
+ private:
+  friend class GenerationService;
+  SessionConversation() = default;
+  std::unique_ptr<BlockPipeline> pipeline_;
+  std::unique_ptr<Conversation> conversation_;
+};
+
+/// The right to generate one message, given back on destruction: counts against the limit on
+/// messages generating at once, and holds a pipeline from the pool unless the message runs on
+/// a session's own.
 class GenerationSlot {
  public:
   ~GenerationSlot();
@@ -97,13 +119,24 @@ class GenerationService {
   /// Encodes a raw prompt as transformers does (special tokens in the text recognised).
   std::vector<TokenId> encode_raw(const std::string& text) const;
 
-  /// Returns a slot, or null when options.max_generations messages are already running.
-  std::unique_ptr<GenerationSlot> try_acquire();
+  /// Returns a slot, or null when options.max_generations messages are already running. With
+  /// @p pooled_pipeline false the slot holds no pipeline (for a session turn).
+  std::unique_ptr<GenerationSlot> try_acquire(bool pooled_pipeline = true);
 
-  /// Generates @p request on @p slot's pipeline, streaming to @p sink. Throws ApiError: 400
-  /// for a prompt the model cannot take, 503 when no route covers the blocks or the budget
-  /// is spent, 502 when the swarm fails beyond failover.
+  /// Returns a conversation of at most @p max_length tokens on a pipeline of its own (not
+  /// pooled, not counted; it opens nothing until its first turn). Throws ApiError 400 for a
+  /// length the model cannot take.
+  std::unique_ptr<SessionConversation> open_conversation(std::int64_t max_length);
+
+  /// Generates @p request on @p slot's pipeline in a conversation opened and closed for it,
+  /// streaming to @p sink. Throws ApiError: 400 for a prompt the model cannot take, 503 when
+  /// no route covers the blocks or the budget is spent, 502 when the swarm fails beyond
+  /// failover.
   TextResult generate(GenerationSlot& slot, const TextRequest& request, const TextSink& sink);
+
+  /// Runs one turn of @p conversation: request.prompt_ids are the turn's new tokens (empty:
+  /// continue). @p slot (from try_acquire(false)) must be held for it. Throws as generate().
+  TextResult converse(GenerationSlot& slot, SessionConversation& conversation, const TextRequest& request, const TextSink& sink);
 
   /// The servers the gateway sees for the model now (empty with options.local).
   std::vector<ServerRecord> servers();
@@ -124,6 +157,7 @@ class GenerationService {
   friend class GenerationSlot;
   void give_back(std::unique_ptr<BlockPipeline> pipeline);
   std::unique_ptr<BlockPipeline> new_pipeline();
+  TextResult run(Conversation& conversation, BlockPipeline& pipeline, const TextRequest& request, const TextSink& sink);
 
   struct Swarm;
   GatewayOptions options_;

@@ -8,7 +8,11 @@
 // and the retry carries "authorization": "L402 <macaroon>:<preimage>"; the session then keeps
 // using that token until it is refused.
 //
-// Until sessions keep their KV caches (issue 14, item 2), each message re-runs the history.
+// The session keeps its route's KV caches between messages (a Conversation on a pipeline of
+// its own, opened at the first generate): a message runs, and is billed for, only its new
+// tokens; when a server has closed the idle session, the history is replayed onto a fresh
+// route at the gateway's cost. The final reply of each message also says what the route ran:
+// "prompt_tokens" (run as the prompt) and "block_tokens" (blocks x tokens over the message).
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -41,7 +45,7 @@ struct PetalsSession {
   std::string remote;
   bool open = false;
   std::int64_t max_length = 0;
-  std::vector<TokenId> history;
+  std::unique_ptr<SessionConversation> conversation;  // from the first generate: its own route and history
   std::string authorization;  // the last token accepted, used until one is sent again
 
   bool send(const json& message) { return channel.send(message.dump(-1, ' ', false, json::error_handler_t::replace)); }
@@ -83,17 +87,16 @@ struct PetalsSession {
     request.sampling = petals_sampling(do_sample(m),
                                        json_number(m, "temperature", 0.0, 100.0), json_integer(m, "top_k", 0, 1 << 20),
                                        json_number(m, "top_p", 0.0, 1.0), json_number(m, "repetition_penalty", 0.0, 100.0));
-    request.prompt_ids = history;
     if (inputs && !inputs->empty()) {
       try {
-        const auto ids = api.service.encode_raw(*inputs);
-        request.prompt_ids.insert(request.prompt_ids.end(), ids.begin(), ids.end());
+        request.prompt_ids = api.service.encode_raw(*inputs);  // only the new tokens: the route holds the rest
       } catch (const Error& e) {
         throw bad_request(e.what());
       }
     }
-    if (request.prompt_ids.empty()) throw bad_request("nothing to continue: send 'inputs'");
-    const auto length = static_cast<std::int64_t>(request.prompt_ids.size());
+    const std::size_t held = conversation ? conversation->history_size() : 0;
+    if (request.prompt_ids.empty() && held == 0) throw bad_request("nothing to continue: send 'inputs'");
+    const auto length = static_cast<std::int64_t>(held + request.prompt_ids.size());
     if (length >= max_length) throw bad_request("Maximum length exceeded");
     // With a stop sequence the reply goes on (in pieces of max_new_tokens) until it is seen.
     request.max_new_tokens = stop ? std::min(max_length - length, api.options.max_new_tokens) : std::min(max_new, max_length - length);
@@ -120,12 +123,13 @@ struct PetalsSession {
     const TextRequest request = read_generate(m, extra_stops, stop);
     Charge paid = charge(m, request);
     const std::int64_t piece = stop ? json_integer(m, "max_new_tokens", 1, api.options.max_new_tokens).value_or(1) : request.max_new_tokens;
-    auto slot = api.service.try_acquire();
+    auto slot = api.service.try_acquire(/*pooled_pipeline=*/false);
     if (!slot) throw ApiError(503, "server_error", "the gateway is generating its most messages at once; retry shortly");
+    if (!conversation) conversation = api.service.open_conversation(max_length);
     std::string pending;
     std::int64_t sent_tokens = 0;
     bool alive = true;
-    const TextResult r = api.service.generate(*slot, request, [&](const std::string& delta, std::int64_t tokens) {
+    const TextResult r = api.service.converse(*slot, *conversation, request, [&](const std::string& delta, std::int64_t tokens) {
       pending += delta;
       if (stop && tokens - sent_tokens >= piece) {
         alive = send({{"ok", true}, {"outputs", pending}, {"stop", false}, {"token_count", tokens - sent_tokens}});
@@ -134,8 +138,6 @@ struct PetalsSession {
       }
       return alive && !channel.cancelled();
     });
-    history = request.prompt_ids;
-    history.insert(history.end(), r.new_ids.begin(), r.new_ids.end());
     std::string last = pending;
     // chat.petals.dev replaces an extra stop sequence with the main one.
     for (const auto& extra : extra_stops) {
@@ -147,7 +149,10 @@ struct PetalsSession {
     const auto total = static_cast<std::int64_t>(r.new_ids.size());
     // A client that left mid-stream pays for the tokens produced, no more.
     msat = paid.finish(static_cast<std::int64_t>(request.prompt_ids.size()) + total);
-    if (alive) send({{"ok", true}, {"outputs", last}, {"stop", true}, {"token_count", total - sent_tokens}});
+    if (alive) {
+      send({{"ok", true}, {"outputs", last}, {"stop", true}, {"token_count", total - sent_tokens}, {"prompt_tokens", r.run_prompt_tokens},
+            {"block_tokens", r.block_tokens}});
+    }
     return static_cast<std::int64_t>(request.prompt_ids.size()) + total;
   }
 

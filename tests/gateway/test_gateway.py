@@ -281,7 +281,7 @@ class GatewayOnSwarm(unittest.TestCase):
         self.assertEqual(sorted(tuple(s["blocks"]) for s in body["servers"]), [(0, 3), (3, 6), (6, 8)])
         status, _, text = request(self.gw, "GET", "/")
         self.assertEqual(status, 200)
-        self.assertIn("/v1/chat/completions", text)
+        self.assertIn("petalsln", text)  # the web chat page (issue 15), or the list of APIs without it
 
     def test_contents_never_become_special_tokens(self):
         # A user who writes ChatML markup gets it as text, not as a forged turn: the reply is
@@ -469,6 +469,69 @@ class GatewayOnSwarm(unittest.TestCase):
         type(self).dead = Gateway(*self.dead_args)
         status, reply = credit_left(self.dead, token)
         self.assertEqual((status, reply["left_tokens"]), (200, 100), reply)
+
+    def count_tokens(self, text):
+        """Tokens of @p text as the gateway encodes raw inputs (special tokens recognised)."""
+        status, _, body = request(self.gw, "POST", "/v1/completions", {"model": "demo-model", "prompt": text, "max_tokens": 1, "temperature": 0})
+        self.assertEqual(status, 200, body)
+        return body["usage"]["prompt_tokens"]
+
+    def test_zy_ten_turn_conversation_keeps_its_caches(self):
+        # Runs after the tests that need the whole swarm: it kills server a between turns.
+        # The first turn asks the demo's first reference conversation's first question (its
+        # exact answer); then short sums, so that ten turns fit the model's context of 256 tokens
+        # (without the template's system prompt, for the same reason).
+        reference = json.load(open(os.path.join(MODEL, "reference.json")))["conversations"][0]["messages"]
+        turn = lambda q: f"<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n"
+        inputs = [turn(reference[0]["content"])]
+        expected = [reference[1]["content"]]
+        for a, b in ((2, 3), (4, 4), (1, 2), (6, 3), (3, 1), (5, 2), (1, 5), (1, 1), (7, 3)):
+            inputs.append("\n" + turn(f"{a} + {b} = ?"))
+            expected.append(f"{a} + {b} = {a + b}.")
+        proc = subprocess.Popen([NODE, os.path.join(HERE, "petals_ws_turns.js"), self.gw.url, "demo-model", "256"], cwd=HERE,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(json.loads(proc.stdout.readline()), {"ok": True})
+            used = 0
+            for k, (text, answer) in enumerate(zip(inputs, expected)):
+                if k == 5:
+                    self.move_blocks_0_to_3()  # the server holding the session's first hop goes away
+                proc.stdin.write(json.dumps({"type": "generate", "inputs": text, "max_new_tokens": 1, "stop_sequence": "<|im_end|>",
+                                             "do_sample": 0}) + "\n")
+                proc.stdin.flush()
+                r = json.loads(proc.stdout.readline())
+                with self.subTest(turn=k + 1, tokens_so_far=used):
+                    self.assertIn("text", r, r)
+                    reply = r["text"].replace("<|im_end|>", "")
+                    self.assertEqual(reply, answer)
+                    if k != 5:  # the turn after the kill replays the history onto the new route
+                        # Only this turn's tokens (and the last reply's end-of-turn token) ran.
+                        self.assertEqual(r["prompt_tokens"], self.count_tokens(text) + (1 if k else 0))
+                        self.assertEqual(r["block_tokens"], 8 * (r["prompt_tokens"] + r["token_count"] - 1))
+                used += r.get("prompt_tokens", 0) + r.get("token_count", 0)
+            proc.stdin.write(json.dumps({"type": "end"}) + "\n")
+            proc.stdin.close()
+            self.assertEqual(proc.wait(timeout=60), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    def move_blocks_0_to_3(self):
+        """Starts a second server for blocks 0-3, waits until the gateway sees it, kills the first."""
+        wallet(self.uri("a2"), "create-account", "a2", "--fund-sats", "0")
+        self.swarm.server(MODEL, "0:3", "--price-msat", "1000", "--wallet", self.uri("a2"), "--identity",
+                          os.path.join(self.tmp.name, "a2.key"), "--public-name", "server-a2", name="server a2")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            _, _, body = request(self.gw, "GET", "/api/v1/swarm")
+            if sum(1 for s in body["servers"] if s["blocks"] == [0, 3]) >= 2:
+                break
+            time.sleep(0.5)
+        else:
+            self.fail("the second server for blocks 0-3 never appeared")
+        first = next(p for p in self.swarm.processes if p.name == "server a")
+        first.kill()
 
     def test_zz_money_adds_up(self):
         # Runs last: every payment of the tests above is in the devnet's books.
