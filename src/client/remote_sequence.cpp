@@ -532,6 +532,8 @@ RemoteSequence::RemoteSequence(CandidateLookup source, std::uint32_t num_blocks,
 
 RemoteSequence::~RemoteSequence() = default;
 
+void RemoteSequence::end_sequence() noexcept { impl_->hops.clear(); }  // each HopSession cancels its stream
+
 void RemoteSequence::begin_sequence(std::int64_t max_length) {
   auto& m = *impl_;
   if (max_length <= 0 || max_length > UINT32_MAX) throw Error(ErrorCode::invalid_argument, "max_length must be positive");

@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
@@ -64,6 +65,9 @@ struct Gateway::Impl {
   gateway::Billing billing;
   gateway::ApiContext api;
   net::io_context io;
+  // Keeps the I/O threads running while no socket operation is pending (a message that is
+  // generating, or finishing while the gateway stops, writes its answer through them later).
+  net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(io);
   tcp::acceptor acceptor{io};
   std::vector<std::thread> io_threads;
   gateway::ConnectionHub hub;
@@ -144,6 +148,7 @@ void Gateway::stop(std::chrono::milliseconds grace) {
     // A message's current step ends within the server timeout; its socket is closed already.
     impl_->hub.wait_empty(impl_->options.server_timeout + std::chrono::seconds(5));
   }
+  impl_->work.reset();
   impl_->io.stop();
   for (auto& t : impl_->io_threads) t.join();
   impl_->io_threads.clear();

@@ -153,6 +153,9 @@ std::unique_ptr<GenerationSlot> GenerationService::try_acquire(bool pooled_pipel
 }
 
 void GenerationService::give_back(std::unique_ptr<BlockPipeline> pipeline) {
+  // An idle pooled pipeline must not hold sessions (caches, and places counted against this
+  // gateway's address) on the servers.
+  if (auto* remote = dynamic_cast<RemoteSequence*>(pipeline.get())) remote->end_sequence();
   std::lock_guard<std::mutex> lock(mutex_);
   --running_;
   // A remote pipeline keeps the credit it bought from each server: reuse it.

@@ -1,4 +1,4 @@
-// Several sessions of one client opening at once on one priced server. The server hands one
+// Several sessions of one client opening at once on one priced server (and closing them). The server hands one
 // requester the same unpaid challenge while it is open (so that a stranger cannot make it mint
 // invoices without end), so the sessions race to pay one invoice: one pays, and the others
 // must use its proof of payment rather than fail "invoice already paid" — and nothing is paid
@@ -109,4 +109,12 @@ TEST_CASE("remote sequences sharing a wallet pay one shared challenge once, and 
   CHECK(spent == 6000);
   CHECK(server_wallet->balance_msat() == 6000);
   CHECK(wallet->balance_msat() == 1'000'000 - 6000);
+  // end_sequence() frees the sessions on the server at once; the credit stays for the next.
+  CHECK(server.active_sessions() == kSessions);
+  for (auto& s : sequences) s->end_sequence();
+  for (int i = 0; i < 100 && server.active_sessions() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(server.active_sessions() == 0);
+  sequences[0]->begin_sequence(8);
+  CHECK(sequences[0]->step(torch::randn({1, 2, 64})).size(1) == 2);
+  CHECK(wallet->succeeded.load() == 1);  // no new payment
 }

@@ -189,7 +189,7 @@ class GatewayOnSwarm(unittest.TestCase):
                                  "--lightning-address", f"{name}@example.com", name=f"server {name}")
             cls.gw = Gateway("--model", MODEL, "--initial-peers", cls.swarm.dht, "--wallet", cls.uri("gateway"),
                              "--budget-sats", "500", "--max-body-bytes", str(MAX_BODY), "--header-timeout", "2",
-                             "--max-new-tokens", "64")
+                             "--max-new-tokens", "64", "--max-sessions", "24")
             cls.start_paid_gateways()
         except BaseException:
             cls.swarm.__exit__(None, None, None)
@@ -532,6 +532,79 @@ class GatewayOnSwarm(unittest.TestCase):
             self.fail("the second server for blocks 0-3 never appeared")
         first = next(p for p in self.swarm.processes if p.name == "server a")
         first.kill()
+
+    def test_many_idle_websockets_and_twenty_generating(self):
+        # 200 idle WebSockets (sessions open, nothing asked) while 20 chats generate at once:
+        # every chat is answered right, and every idle socket still answers afterwards.
+        idle = subprocess.Popen([NODE, os.path.join(HERE, "idle_websockets.js"), self.gw.url, "demo-model", "200"], cwd=HERE,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(json.loads(idle.stdout.readline()), {"ready": 200})
+            results = [None] * 20
+            def one(i):
+                results[i] = request(self.gw, "POST", "/v1/chat/completions", chat(QUESTION))
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(len(results))]
+            started = time.monotonic()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            for status, _, body in results:
+                self.assertEqual(status, 200, body)
+                self.assertEqual(body["choices"][0]["message"]["content"], ANSWER)
+            self.assertLess(time.monotonic() - started, 120)
+            idle.stdin.write("check\n")
+            idle.stdin.close()
+            report = json.loads(idle.stdout.readline())
+            self.assertEqual((report["answered"], report["still_open"]), (200, 200), report)
+            self.assertEqual(idle.wait(timeout=60), 0)
+        finally:
+            if idle.poll() is None:
+                idle.kill()
+                idle.wait()
+
+    def test_limits_and_graceful_stop(self):
+        # A free gateway whose only server never answers: a message waits for it (--timeout 3).
+        gw = Gateway("--model", MODEL, "--peers", "127.0.0.1:%d" % self.blackhole.getsockname()[1], "--timeout", "3",
+                     "--max-sessions", "1", "--max-connections", "3", "--stop-grace", "20")
+        try:
+            slow = {}
+            def ask():
+                try:
+                    slow["r"] = request(gw, "POST", "/v1/chat/completions", chat(QUESTION, max_tokens=4))
+                except Exception as e:  # reported below
+                    slow["error"] = repr(e)
+            worker = threading.Thread(target=ask)
+            worker.start()
+            time.sleep(0.7)
+            status, headers, body = request(gw, "POST", "/v1/chat/completions", chat(QUESTION, max_tokens=4))
+            self.assertEqual((status, body["error"]["code"], headers.get("Retry-After")), (503, "overloaded", "1"), body)
+            status, _, body = request(gw, "POST", "/api/v1/generate", "inputs=hi&max_new_tokens=2", {"Content-Type": "application/x-www-form-urlencoded"})
+            self.assertEqual((status, body["ok"]), (503, False), body)
+            # Past --max-connections (the busy message holds one): a clear 503 and the socket closes.
+            time.sleep(0.5)  # the refused requests' connections close
+            held, refused = [], None
+            for _ in range(6):
+                s = socket.create_connection((gw.host, int(gw.port)), timeout=10)
+                s.settimeout(0.5)
+                try:
+                    refused = s.recv(4096)
+                    s.close()
+                    break
+                except socket.timeout:
+                    held.append(s)  # admitted, waiting for a request
+            for s in held:
+                s.close()
+            self.assertLessEqual(len(held), 2)
+            self.assertTrue(refused and refused.startswith(b"HTTP/1.1 503"), (refused, len(held)))
+            # SIGTERM with the message in flight: it is let finish (its answer arrives), exit 0.
+            gw.proc.send_signal(signal.SIGTERM)
+            worker.join(timeout=60)
+            self.assertIn("r", slow, f"{slow} {gw.stderr()}")
+            self.assertIn(slow["r"][0], (502, 503), slow)
+            self.assertEqual(gw.proc.wait(timeout=60), 0)
+        finally:
+            gw.stop()
 
     def test_zz_money_adds_up(self):
         # Runs last: every payment of the tests above is in the devnet's books.

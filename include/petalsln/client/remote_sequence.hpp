@@ -90,6 +90,11 @@ class RemoteSequence final : public BlockPipeline {
   /// does not match what the server announced.
   void begin_sequence(std::int64_t max_length) override;
 
+  /// Closes the session on every hop, so that the servers free its caches and its place now
+  /// rather than after their idle timeout. Bought credit, payments and work are kept; the
+  /// next begin_sequence() plans a fresh route. Never throws.
+  void end_sequence() noexcept;
+
   /// Sends @p hidden ([1, seq, hidden]) through every hop, failing over as needed (a failed
   /// hop whose blocks have no other server is retried as in begin_sequence()). Throws
   /// Error(io) after max_failovers, Error(not_found) when a failed hop's blocks have no other
