@@ -10,7 +10,8 @@
 # two-digit arithmetic, the capitals of 32 countries, and a few facts about Lightning, L402
 # and petalsln. Anything else gets an answer to one of those questions instead.
 #
-# Then a gateway (petalsln-gateway) in front of the same swarm shows one exchange through its
+# Then a priced gateway (petalsln-gateway) in front of the same swarm shows one paid exchange
+# (the 402 and its price, the payment, the streamed answer, the credit left) through its
 # HTTP API, as a client program would see it (OpenAI's /v1/chat/completions, streamed), and
 # keeps serving at the printed URL until Ctrl-C. `--once` stops after the exchange (CI).
 set -euo pipefail
@@ -99,43 +100,61 @@ echo
 echo "What the chat cost and what each server earned (devnet balances, msat):"
 printf '  client  paid   %7d msat\n' $((client_before - $(balance client)))
 for who in alice bob carol; do printf '  %-7s earned %7d msat\n' "$who" "$(balance "$who")"; done
+servers_before=$(( $(balance alice) + $(balance bob) + $(balance carol) ))
 
 echo
-echo "Starting a gateway in front of the swarm (it pays the servers from its own devnet account;"
-echo "selling chat per message over L402 comes with the next part of issue 14: this one is free):"
+echo "Starting a gateway in front of the swarm: it sells chat at 10000 msat per 1000 tokens over"
+echo "L402 (1000 tokens per payment, into its own devnet account) and pays the servers from it:"
+"$wallet" --wallet "devnet:$devnet" create-account user --fund-sats 100 >/dev/null
 "$bin/gateway/petalsln-gateway" --model "$model" --initial-peers "$dht" --listen 127.0.0.1:0 \
-  --wallet "devnet:$devnet?account=gateway" --budget-sats 500 >"$work/gateway.out" 2>"$work/gateway.err" &
+  --wallet "devnet:$devnet?account=gateway" --budget-sats 500 --price-msat-per-1k-tokens 10000 \
+  --credit-tokens 1000 --macaroon-key-file "$work/gateway.key" >"$work/gateway.out" 2>"$work/gateway.err" &
 pids+=($!)
 gateway_pid=$!
 for _ in $(seq 1 300); do
-  grep -q '^ready ' "$work/gateway.out" && break
+  grep -qs '^ready ' "$work/gateway.out" && break
   if ! kill -0 "$gateway_pid" 2>/dev/null; then cat "$work/gateway.err" >&2; exit 1; fi
   sleep 0.1
 done
 grep -q '^ready ' "$work/gateway.out" || { echo "the gateway did not start:" >&2; cat "$work/gateway.err" >&2; exit 1; }
 printf '  %-10s %s\n' gateway "$(cat "$work/gateway.out")"
 url=$(sed -n 's/.* url=\([^ ]*\).*/\1/p' "$work/gateway.out")
+gateway_before=$(balance gateway)
+json() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
+question='{"model": "demo-model", "messages": [{"role": "user", "content": "What is 7 * 8?"}], "temperature": 0'
 
 echo
-echo "One exchange through the gateway's OpenAI-compatible API, streamed (what a client program reads):"
-echo "  POST $url/v1/chat/completions  {\"messages\": [{\"role\": \"user\", \"content\": \"What is 7 * 8?\"}], \"stream\": true}"
-curl -sS -N "$url/v1/chat/completions" -H 'Content-Type: application/json' \
-  -d '{"model": "demo-model", "messages": [{"role": "user", "content": "What is 7 * 8?"}], "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}' \
-  >"$work/stream.txt"
-grep '^data: ' "$work/stream.txt" | sed -n '1,6s/^/  /p'
+echo "One paid exchange through the gateway's OpenAI-compatible API (what a client program sees):"
+echo "  POST $url/v1/chat/completions  {\"messages\": [{\"role\": \"user\", \"content\": \"What is 7 * 8?\"}]}"
+curl -sS "$url/v1/chat/completions" -H 'Content-Type: application/json' -d "$question}" -D "$work/402.head" >"$work/402.json"
+printf '  %s' "$(head -n 1 "$work/402.head")"
+echo "  $(grep -i '^WWW-Authenticate: L402' "$work/402.head" | cut -c1-60)..."
+echo "  the invoice asks $(json 'd["error"]["amount_msat"]' <"$work/402.json") msat for $(json 'd["error"]["credit_tokens"]' <"$work/402.json") tokens"
+invoice=$(json 'd["error"]["invoice"]' <"$work/402.json")
+macaroon=$(json 'd["error"]["macaroon"]' <"$work/402.json")
+preimage=$("$wallet" --wallet "devnet:$devnet?account=user" pay "$invoice" | json 'd["preimage"]')
+echo "  the user pays it from a devnet wallet (petalsln-wallet pay) and asks again with"
+echo "  Authorization: L402 <macaroon>:<preimage>, streamed:"
+curl -sS -N "$url/v1/chat/completions" -H 'Content-Type: application/json' -H "Authorization: L402 $macaroon:$preimage" \
+  -d "$question, \"stream\": true, \"stream_options\": {\"include_usage\": true}}" >"$work/stream.txt"
+grep '^data: ' "$work/stream.txt" | sed -n '2,5s/^/  /p'
 echo "  ... (one event per token, then the finish reason, the usage and [DONE])"
-printf '  the whole reply: '
-curl -sS "$url/v1/chat/completions" -H 'Content-Type: application/json' \
-  -d '{"model": "demo-model", "messages": [{"role": "user", "content": "What is 7 * 8?"}], "temperature": 0}' |
-  sed -n 's/.*"content":"\([^"]*\)".*/\1/p'
-echo
-printf '  the gateway paid the servers %d msat so far\n' $((1000000 - $(balance gateway)))
-echo "  the gateway's log: $(tail -n 1 "$work/gateway.err")"
+printf '  the reply: '
+grep '^data: {' "$work/stream.txt" | sed 's/^data: //' | python3 -c '
+import json, sys
+print("".join((c["choices"][0]["delta"].get("content") or "") for c in map(json.loads, sys.stdin) if c.get("choices")))'
+echo "  credit left on the token: $(curl -sS "$url/api/v1/credit" -H "Authorization: L402 $macaroon:$preimage" | json 'd["left_tokens"]') tokens"
+paid_by_user=$((100000 - $(balance user)))
+paid_to_servers=$(( $(balance alice) + $(balance bob) + $(balance carol) - servers_before ))
+echo "  the user paid the gateway $paid_by_user msat; the gateway has paid the servers $paid_to_servers msat"
+echo "  (credit they sell it, 2000 block-tokens at a time); its balance: $gateway_before + $paid_by_user - $paid_to_servers = $(balance gateway) msat"
+echo "  the gateway's log line for the paid message: $(grep 'POST /v1/chat/completions 200' "$work/gateway.err" | tail -n 1)"
 
 if [ "$once" = 0 ]; then
   echo
   echo "The gateway keeps serving at $url (OpenAI API under /v1, chat.petals.dev's under /api)."
-  echo "Try: curl -s $url/v1/chat/completions -H 'Content-Type: application/json' -d '{\"model\": \"demo-model\", \"messages\": [{\"role\": \"user\", \"content\": \"Capital of Japan?\"}]}'"
+  echo "Try: curl -s $url/v1/chat/completions -H 'Authorization: L402 $macaroon:$preimage' -d '{\"model\": \"demo-model\", \"messages\": [{\"role\": \"user\", \"content\": \"Capital of Japan?\"}]}'"
+  echo "(that token has credit left; without it the gateway answers 402 with a fresh invoice), or open $url in a browser."
   echo "Press Ctrl-C to stop everything."
   while kill -0 "$gateway_pid" 2>/dev/null; do sleep 1; done
 fi
