@@ -115,13 +115,24 @@ std::unique_ptr<BlockPipeline> GenerationService::new_pipeline() {
                                           model_->config().hidden_size, ro);
 }
 
-SessionConversation::~SessionConversation() = default;
+SessionConversation::~SessionConversation() {
+  conversation_.reset();
+  if (owner_ != nullptr) owner_->pool(std::move(pipeline_));  // its bought credit serves the next message
+}
 
 std::size_t SessionConversation::history_size() const noexcept { return conversation_->history().size(); }
 
 std::unique_ptr<SessionConversation> GenerationService::open_conversation(std::int64_t max_length) {
   std::unique_ptr<SessionConversation> session(new SessionConversation());
-  session->pipeline_ = new_pipeline();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!idle_.empty()) {
+      session->pipeline_ = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (!session->pipeline_) session->pipeline_ = new_pipeline();
+  session->owner_ = this;
   try {
     session->conversation_ = std::make_unique<Conversation>(model_->tokenizer(), model_->head(), *session->pipeline_, max_length);
   } catch (const Error& e) {
@@ -153,13 +164,20 @@ std::unique_ptr<GenerationSlot> GenerationService::try_acquire(bool pooled_pipel
 }
 
 void GenerationService::give_back(std::unique_ptr<BlockPipeline> pipeline) {
+  pool(std::move(pipeline));
+  std::lock_guard<std::mutex> lock(mutex_);
+  --running_;
+}
+
+void GenerationService::pool(std::unique_ptr<BlockPipeline> pipeline) {
+  if (!pipeline) return;
   // An idle pooled pipeline must not hold sessions (caches, and places counted against this
   // gateway's address) on the servers.
   if (auto* remote = dynamic_cast<RemoteSequence*>(pipeline.get())) remote->end_sequence();
   std::lock_guard<std::mutex> lock(mutex_);
-  --running_;
-  // A remote pipeline keeps the credit it bought from each server: reuse it.
-  if (pipeline) idle_.push_back(std::move(pipeline));
+  // A remote pipeline keeps the credit it bought from each server: reuse it. Past the limit
+  // of messages at once no more are needed (WebSocket sessions can outnumber them).
+  if (idle_.size() < options_.max_generations) idle_.push_back(std::move(pipeline));
 }
 
 std::size_t GenerationService::running() const {

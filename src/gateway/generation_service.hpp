@@ -73,6 +73,7 @@ class SessionConversation {
  private:
   friend class GenerationService;
   SessionConversation() = default;
+  GenerationService* owner_ = nullptr;  // takes the pipeline back into its pool
   std::unique_ptr<BlockPipeline> pipeline_;
   std::unique_ptr<Conversation> conversation_;
 };
@@ -123,8 +124,9 @@ class GenerationService {
   /// @p pooled_pipeline false the slot holds no pipeline (for a session turn).
   std::unique_ptr<GenerationSlot> try_acquire(bool pooled_pipeline = true);
 
-  /// Returns a conversation of at most @p max_length tokens on a pipeline of its own (not
-  /// pooled, not counted; it opens nothing until its first turn). Throws ApiError 400 for a
+  /// Returns a conversation of at most @p max_length tokens on a pipeline of its own (taken
+  /// from the pool, so that credit bought from servers is reused, and given back when the
+  /// conversation ends; not counted; it opens nothing until its first turn). Throws ApiError 400 for a
   /// length the model cannot take.
   std::unique_ptr<SessionConversation> open_conversation(std::int64_t max_length);
 
@@ -155,7 +157,9 @@ class GenerationService {
 
  private:
   friend class GenerationSlot;
+  friend class SessionConversation;
   void give_back(std::unique_ptr<BlockPipeline> pipeline);
+  void pool(std::unique_ptr<BlockPipeline> pipeline);
   std::unique_ptr<BlockPipeline> new_pipeline();
   TextResult run(Conversation& conversation, BlockPipeline& pipeline, const TextRequest& request, const TextSink& sink);
 

@@ -492,9 +492,12 @@ class GatewayOnSwarm(unittest.TestCase):
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
             self.assertEqual(json.loads(proc.stdout.readline()), {"ok": True})
+            payments_before = self.payments_by("gateway")
             used = 0
             for k, (text, answer) in enumerate(zip(inputs, expected)):
                 if k == 5:
+                    # The session ran on a pooled route that had credit already: nothing bought.
+                    self.assertEqual(self.payments_by("gateway"), payments_before)
                     self.move_blocks_0_to_3()  # the server holding the session's first hop goes away
                 proc.stdin.write(json.dumps({"type": "generate", "inputs": text, "max_new_tokens": 1, "stop_sequence": "<|im_end|>",
                                              "do_sample": 0}) + "\n")
@@ -516,6 +519,10 @@ class GatewayOnSwarm(unittest.TestCase):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+    def payments_by(self, account):
+        with sqlite3.connect(os.path.join(self.tmp.name, "devnet.db")) as db:
+            return db.execute("SELECT COUNT(*) FROM payments WHERE payer = ? AND status = 'succeeded'", (account,)).fetchone()[0]
 
     def move_blocks_0_to_3(self):
         """Starts a second server for blocks 0-3, waits until the gateway sees it, kills the first."""
