@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gateway/api_error.hpp"
@@ -38,8 +39,15 @@ bool create_key_file(const std::string& path) {
   return true;
 }
 
-// The gateway's 32-byte secret from its key file (64 hex digits).
+// The gateway's 32-byte secret from its key file (64 hex digits), which only its owner may read.
 std::string read_key_file(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw Error(ErrorCode::io, "the macaroon key file " + path + " is not a regular file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    throw Error(ErrorCode::invalid_argument, "the macaroon key file " + path + " may be read by others: chmod 600 it (and consider the key leaked)");
+  }
   std::string text = util::read_file(path, 1024);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   if (text.size() != kKeyHexSize) {
@@ -108,12 +116,13 @@ Billing::Billing(const GatewayOptions& options, const std::string& model_name, s
   if (credit_tokens_ == 0) throw Error(ErrorCode::invalid_argument, "the credit size must be at least 1 token");
   const std::string store = options.credit_store.empty() ? options.macaroon_key_file + ".credit" : options.credit_store;
   const bool new_key = create_key_file(options.macaroon_key_file);
+  std::string secret = read_key_file(options.macaroon_key_file);
   if (!new_key && !util::is_regular_file(store)) {
     // Tokens signed with this key may be out there: a fresh store would credit them again.
+    util::secure_wipe(secret.data(), secret.size());
     throw Error(ErrorCode::invalid_argument, "the credit store " + store + " of the existing macaroon key file " + options.macaroon_key_file +
                                                  " is missing: restore it, or start with a new key file (tokens sold so far then become void)");
   }
-  std::string secret = read_key_file(options.macaroon_key_file);
   PaywallOptions po;
   po.price_msat = price_;
   po.credit_block_tokens = credit_tokens_;

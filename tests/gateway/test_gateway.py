@@ -432,6 +432,29 @@ class GatewayOnSwarm(unittest.TestCase):
         self.assertEqual(status, 401, reply)
         self.assertIn("expire", reply["traceback"])
 
+    def test_paid_key_file(self):
+        # Created 0600 with the credit store beside it; refused when others may read it, and
+        # when its credit store is gone (tokens already sold would be credited again).
+        self.assertEqual(os.stat(self.key).st_mode & 0o777, 0o600)
+        self.assertEqual(os.stat(self.key + ".credit").st_mode & 0o777, 0o600)
+        def start(key):
+            return subprocess.run([GATEWAY, "--model", MODEL, "--peers", "127.0.0.1:%d" % self.blackhole.getsockname()[1],
+                                   "--wallet", self.uri("gw-other"), "--price-msat-per-1k-tokens", "10000", "--macaroon-key-file", key],
+                                  capture_output=True, text=True, timeout=60)
+        loose = os.path.join(self.tmp.name, "loose.key")
+        shutil.copy(self.key, loose)
+        os.chmod(loose, 0o644)
+        out = start(loose)
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn("chmod 600", out.stderr)
+        lonely = os.path.join(self.tmp.name, "lonely.key")
+        shutil.copy(self.key, lonely)
+        os.chmod(lonely, 0o600)
+        out = start(lonely)
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn("credit store", out.stderr)
+        self.assertNotIn(open(self.key).read().strip(), out.stderr + out.stdout)
+
     def test_paid_too_little_credit_and_failed_messages(self):
         token, _ = buy(self.dead, self.uri("user"))
         # The message fails (its only server never answers): its reservation is released.
