@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "gateway/api_error.hpp"
+#include "gateway/budget_wallet.hpp"
 #include "gateway/stop_strings.hpp"
 #include "petalsln/client/conversation.hpp"
 #include "petalsln/client/generator.hpp"
@@ -60,6 +61,8 @@ struct GenerationService::Swarm {
 };
 
 GenerationService::GenerationService(const GatewayOptions& options) : options_(options) {
+  // Every pipeline pays from one budget, however many the gateway runs.
+  if (options_.wallet) options_.wallet = std::make_shared<BudgetWallet>(options_.wallet, options_.budget_msat);
   const int modes = int{options.local} + int{!options.initial_peers.empty()} + int{!options.peers.empty()};
   if (modes != 1) throw Error(ErrorCode::invalid_argument, "choose exactly one of local, initial peers and peers");
   if (options.budget_msat > 0 && !options.wallet) throw Error(ErrorCode::invalid_argument, "a budget needs a wallet");
@@ -224,12 +227,12 @@ namespace {
 // Maps the client layer's failures to what an API client is told; @p price_note says why
 // dearer servers are not used, when that is why no route was found.
 [[noreturn]] void rethrow_as_api_error(const Error& e, const std::string& price_note) {
+  if (std::string(e.what()).find("budget") != std::string::npos && e.code() != ErrorCode::not_found) {
+    throw ApiError(503, "server_error", std::string("the gateway's budget for the swarm is spent: ") + e.what(), "", "budget_exhausted");
+  }
   switch (e.code()) {
     case ErrorCode::invalid_argument:
     case ErrorCode::out_of_range:
-      if (std::string(e.what()).find("budget") != std::string::npos) {
-        throw ApiError(503, "server_error", std::string("the gateway's budget for the swarm is spent: ") + e.what(), "", "budget_exhausted");
-      }
       throw bad_request(e.what());
     case ErrorCode::not_found:
       throw ApiError(503, "server_error",

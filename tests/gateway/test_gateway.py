@@ -179,7 +179,7 @@ class GatewayOnSwarm(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         db = os.path.join(cls.tmp.name, "devnet.db")
         cls.uri = staticmethod(lambda account: f"devnet:{db}?account={account}")
-        wallet(cls.uri("gateway"), "create-account", "gateway", "--fund-sats", "1000")
+        wallet(cls.uri("gateway"), "create-account", "gateway", "--fund-sats", "5000")
         cls.swarm = Swarm().__enter__()
         try:
             for name, blocks in (("a", "0:3"), ("b", "3:6"), ("c", "6:8")):
@@ -188,7 +188,7 @@ class GatewayOnSwarm(unittest.TestCase):
                                  "--identity", os.path.join(cls.tmp.name, f"{name}.key"), "--public-name", f"server-{name}",
                                  "--lightning-address", f"{name}@example.com", name=f"server {name}")
             cls.gw = Gateway("--model", MODEL, "--initial-peers", cls.swarm.dht, "--wallet", cls.uri("gateway"),
-                             "--budget-sats", "500", "--max-body-bytes", str(MAX_BODY), "--header-timeout", "2",
+                             "--budget-sats", "3000", "--max-body-bytes", str(MAX_BODY), "--header-timeout", "2",
                              "--max-new-tokens", "64", "--max-sessions", "24")
             cls.start_paid_gateways()
         except BaseException:
