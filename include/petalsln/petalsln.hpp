@@ -61,6 +61,7 @@
 #include "petalsln/client/receipt.hpp"
 #include "petalsln/client/local_model.hpp"
 #include "petalsln/client/remote_sequence.hpp"
+#include "petalsln/client/server_tokens.hpp"
 #include "petalsln/client/swarm_chat.hpp"
 
 // Gateway: chat over HTTP and WebSocket, sold per message

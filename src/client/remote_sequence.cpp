@@ -152,7 +152,7 @@ struct RemoteSequence::Impl {
   std::function<void(const RemoteEvent&)>* on_event = nullptr;
   std::vector<HopTiming> timings;
   static constexpr std::size_t kMaxTimings = 1 << 16;  // a long chat must not grow without bound
-  std::map<PeerId, std::string> tokens;          // the L402 Authorization value per server
+  std::shared_ptr<ServerTokens> tokens;          // the L402 Authorization value per server (maybe shared)
   std::map<PeerId, ServerRecord> known;          // the latest record per server
   std::vector<RemotePayment> payments;
   std::vector<RemoteWork> work;
@@ -281,7 +281,7 @@ struct RemoteSequence::Impl {
       s->hop = hop;
       s->stub = v1::Blocks::NewStub(rpc::channel_for(hop.endpoint));
       s->ctx = std::make_unique<grpc::ClientContext>();
-      if (auto t = tokens.find(hop.peer_id); t != tokens.end()) s->ctx->AddMetadata("authorization", t->second);
+      if (auto t = tokens->get(hop.peer_id)) s->ctx->AddMetadata("authorization", *t);
       watchdog.arm(s->ctx.get(), options.step_timeout);
       s->stream = s->stub->Inference(s->ctx.get());
       v1::InferenceRequest req;
@@ -307,7 +307,7 @@ struct RemoteSequence::Impl {
                              std::to_string(static_cast<int>(status.error_code())) + " " + status.error_message(),
                          std::move(why), true};
       }
-      tokens[hop.peer_id] = pay_challenge(hop, std::string(challenge->second.data(), challenge->second.size()));
+      tokens->put(hop.peer_id, pay_challenge(hop, std::string(challenge->second.data(), challenge->second.size())));
     }
   }
 
@@ -334,9 +334,10 @@ struct RemoteSequence::Impl {
     for (int attempt = 0; resp.kind_case() == v1::InferenceResponse::kPaymentRequired; ++attempt) {
       // Credit ran out mid-session: pay in-band, keeping the server's cache, then repeat the step.
       if (attempt >= 2) fail(s, "kept asking for payment");
-      tokens[s.hop.peer_id] = pay_challenge(s.hop, resp.payment_required().challenge());
+      const std::string token = pay_challenge(s.hop, resp.payment_required().challenge());
+      tokens->put(s.hop.peer_id, token);
       v1::InferenceRequest auth;
-      auth.mutable_authorize()->set_authorization(tokens[s.hop.peer_id]);
+      auth.mutable_authorize()->set_authorization(token);
       watchdog.arm(s.ctx.get(), options.step_timeout);
       if (!s.stream->Write(auth) || !s.stream->Read(&resp)) fail(s, "failed to take a payment");
       watchdog.disarm();
@@ -527,6 +528,7 @@ RemoteSequence::RemoteSequence(CandidateLookup source, std::uint32_t num_blocks,
   impl_->num_blocks = num_blocks;
   impl_->hidden_size = hidden_size;
   impl_->options = std::move(options);
+  impl_->tokens = impl_->options.tokens ? impl_->options.tokens : std::make_shared<ServerTokens>();
   impl_->on_event = &on_event;
 }
 

@@ -109,6 +109,7 @@ std::unique_ptr<BlockPipeline> GenerationService::new_pipeline() {
   ro.model_name = model_name_;
   ro.wallet = options_.wallet;
   ro.budget_msat = options_.budget_msat;
+  ro.tokens = server_tokens_;  // credit one pipeline bought serves them all
   ro.route.max_price_msat = options_.max_server_price_msat;
   ro.step_timeout = options_.server_timeout;
   ro.ping_timeout = options_.server_timeout;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "petalsln/client/server_tokens.hpp"
 #include "petalsln/gateway/gateway_options.hpp"
 #include "petalsln/swarm/server_record.hpp"
 #include "petalsln/text/chat_template.hpp"
@@ -172,6 +173,7 @@ class GenerationService {
   std::vector<std::unique_ptr<BlockPipeline>> idle_;
   std::size_t running_ = 0;
   std::string price_note_;  // why servers above a price are not used ("" = no such limit)
+  std::shared_ptr<ServerTokens> server_tokens_ = std::make_shared<ServerTokens>();  // every pipeline's credit on the servers
 };
 
 }  // namespace petalsln::gateway

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "petalsln/client/remote_sequence.hpp"
+#include "petalsln/client/server_tokens.hpp"
 #include "petalsln/lightning/devnet.hpp"
 #include "petalsln/lightning/paywall.hpp"
 #include "petalsln/model/model_fingerprint.hpp"
@@ -117,4 +118,50 @@ TEST_CASE("remote sequences sharing a wallet pay one shared challenge once, and 
   sequences[0]->begin_sequence(8);
   CHECK(sequences[0]->step(torch::randn({1, 2, 64})).size(1) == 2);
   CHECK(wallet->succeeded.load() == 1);  // no new payment
+}
+
+TEST_CASE("remote sequences sharing their tokens spend credit one of them bought") {
+  test::TempDir dir;
+  const std::string db = dir.file("devnet.db");
+  create_devnet_account(db, "server", 0);
+  create_devnet_account(db, "client", 1'000'000);
+  auto identity = NodeIdentity::generate();
+  PaywallOptions po;
+  po.price_msat = 1000;
+  po.credit_block_tokens = 6000;
+  po.model = "tiny-llama3";
+  po.peer_hex = identity.peer_id_hex();
+  po.block_begin = 0;
+  po.block_end = 6;
+  po.store_path = dir.file("paywall.db");
+  BlockServerOptions o;
+  o.model_dir = kModel;
+  o.model_name = "tiny-llama3";
+  o.block_begin = 0;
+  o.block_end = 6;
+  o.throughput = 1000;
+  o.cache_mb = 256;
+  o.paywall = std::make_shared<Paywall>(po, std::shared_ptr<Wallet>(open_wallet("devnet:" + db + "?account=server")));
+  o.price_msat = 1000;
+  BlockServer server(o, std::move(identity));
+  auto wallet = std::make_shared<SlowPayingWallet>(std::shared_ptr<Wallet>(open_wallet("devnet:" + db + "?account=client")));
+  StaticDiscovery discovery({server.endpoint()}, std::chrono::milliseconds(10000));
+  const auto fingerprint = compute_model_fingerprint(kModel);
+  RemoteSequenceOptions ro;
+  ro.model_name = "tiny-llama3";
+  ro.wallet = wallet;
+  ro.budget_msat = 100'000;
+  ro.tokens = std::make_shared<ServerTokens>();
+  auto run = [&] {
+    RemoteSequence s(CandidateLookup([&] { return discovery.lookup("tiny-llama3", fingerprint); }), 6, 64, ro);
+    s.begin_sequence(16);
+    CHECK(s.step(torch::randn({1, 4, 64})).size(1) == 4);
+    return s.spent_msat();
+  };
+  CHECK(run() == 6000);
+  CHECK(run() == 0);  // a new sequence, the same tokens: nothing bought
+  CHECK(run() == 0);
+  CHECK(wallet->succeeded.load() == 1);
+  ro.tokens.reset();  // its own tokens: it buys
+  CHECK(run() == 6000);
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "petalsln/client/receipt.hpp"
+#include "petalsln/client/server_tokens.hpp"
 #include "petalsln/lightning/wallet.hpp"
 #include "petalsln/model/block_pipeline.hpp"
 #include "petalsln/swarm/discovery.hpp"
@@ -49,6 +50,9 @@ struct RemoteSequenceOptions {
   /// Pays priced servers' L402 challenges (null: only free servers can be used).
   std::shared_ptr<Wallet> wallet;
   std::uint64_t budget_msat = 0;   ///< Most this sequence object may spend, fees included.
+  /// The tokens presented to servers, shared with other sequences so that credit one bought
+  /// serves them all (null: this sequence's own).
+  std::shared_ptr<ServerTokens> tokens;
   std::string model_name;          ///< Checked against challenges' `model=` caveat ("" = not checked).
 };
 
