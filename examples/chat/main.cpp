@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -44,6 +45,8 @@ struct ChatFlags {
   std::optional<std::string> wallet;
   std::int64_t budget_sats = 0;
   std::optional<std::int64_t> max_price_msat;
+  std::optional<std::string> token_store;  // unset: default_token_store(); "": in memory
+  bool no_token_store = false;
   std::optional<std::string> prompt;
   bool raw = false;
   std::int64_t max_new_tokens = 128;
@@ -101,6 +104,13 @@ void declare_payment(CLI::App& app, ChatFlags& f) {
       ->option_text("N")->transform(cli::integer_in(0, 21000000LL * 100000000LL))->group(group);
   app.add_option("--max-price-msat", f.max_price_msat, "skip servers charging more per 1000 block-tokens")
       ->option_text("N")->transform(cli::integer_in(0, INT64_MAX))->group(group);
+  app.add_option("--token-store", f.token_store,
+                 "keep the servers' L402 tokens in FILE (0600), so credit bought\n"
+                 "and not used serves the next run (default with --wallet:\n"
+                 "$XDG_DATA_HOME/petalsln/server-tokens.sqlite, else\n"
+                 "~/.local/share/petalsln/...; '' keeps them in memory)")
+      ->option_text("FILE")->group(group);
+  cli::add_flag(app, "--no-token-store", f.no_token_store, "keep the tokens in memory only (bought again next run)")->group(group);
 }
 
 void declare_prompt(CLI::App& app, ChatFlags& f) {
@@ -157,6 +167,8 @@ void check_combinations(const ChatFlags& f) {
   if (modes != 1) throw cli::UsageError("choose exactly one of --local, --initial-peers and --peers");
   if (f.json && !f.prompt) throw cli::UsageError("--json needs --prompt");
   if (f.budget_sats > 0 && !f.wallet) throw cli::UsageError("--budget-sats needs --wallet");
+  if (f.local && f.token_store && !f.token_store->empty()) throw cli::UsageError("--token-store is for swarm mode");
+  if (f.no_token_store && f.token_store) throw cli::UsageError("--no-token-store contradicts --token-store");
   if (!(f.timeout_s > 0)) throw cli::UsageError("--timeout must be positive");
   if (f.timeout_s > 1e9) throw cli::UsageError("--timeout must be at most 1e9 seconds");
 }
@@ -192,6 +204,24 @@ LoadProgress progress_printer() {
   };
 }
 
+// The token store used when --token-store is not given: the user's data folder (XDG base
+// directories), or none ("") when neither XDG_DATA_HOME (absolute) nor HOME is set.
+std::string default_token_store() {
+  const char* xdg = std::getenv("XDG_DATA_HOME");
+  if (xdg != nullptr && xdg[0] == '/') return std::string(xdg) + "/petalsln/server-tokens.sqlite";
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && home[0] == '/') return std::string(home) + "/.local/share/petalsln/server-tokens.sqlite";
+  return {};
+}
+
+// The token store the flags choose: only a chat that can buy (swarm mode with a wallet) keeps
+// one by default.
+std::string token_store_of(const ChatFlags& f) {
+  if (f.no_token_store || f.local) return {};
+  if (f.token_store) return *f.token_store;
+  return f.wallet ? default_token_store() : std::string();
+}
+
 // Where the blocks run and how they are paid for, from the command line.
 SwarmChatOptions chat_options(const ChatFlags& f) {
   SwarmChatOptions o;
@@ -202,6 +232,7 @@ SwarmChatOptions chat_options(const ChatFlags& f) {
   if (f.wallet) o.wallet = std::shared_ptr<Wallet>(open_wallet(*f.wallet));
   o.budget_msat = static_cast<std::uint64_t>(f.budget_sats) * 1000;
   if (f.max_price_msat) o.max_price_msat = static_cast<std::uint64_t>(*f.max_price_msat);
+  o.token_store = token_store_of(f);
   o.server_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(f.timeout_s * 1000));
   return o;
 }

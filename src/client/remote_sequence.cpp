@@ -281,7 +281,8 @@ struct RemoteSequence::Impl {
       s->hop = hop;
       s->stub = v1::Blocks::NewStub(rpc::channel_for(hop.endpoint));
       s->ctx = std::make_unique<grpc::ClientContext>();
-      if (auto t = tokens->get(hop.peer_id)) s->ctx->AddMetadata("authorization", *t);
+      const auto presented = tokens->get(hop.peer_id);
+      if (presented) s->ctx->AddMetadata("authorization", *presented);
       watchdog.arm(s->ctx.get(), options.step_timeout);
       s->stream = s->stub->Inference(s->ctx.get());
       v1::InferenceRequest req;
@@ -307,6 +308,9 @@ struct RemoteSequence::Impl {
                              std::to_string(static_cast<int>(status.error_code())) + " " + status.error_message(),
                          std::move(why), true};
       }
+      // Another sequence or process sharing the tokens may have replaced the refused token
+      // meanwhile: present its token before buying one more.
+      if (const auto now = tokens->get(hop.peer_id); now && now != presented) continue;
       tokens->put(hop.peer_id, pay_challenge(hop, std::string(challenge->second.data(), challenge->second.size())));
     }
   }

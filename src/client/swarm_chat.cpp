@@ -5,6 +5,7 @@
 
 #include "petalsln/client/local_model.hpp"
 #include "petalsln/client/remote_sequence.hpp"
+#include "petalsln/client/server_tokens.hpp"
 #include "petalsln/model/model_fingerprint.hpp"
 #include "petalsln/rpc/server_info.hpp"
 #include "petalsln/swarm/discovery.hpp"
@@ -82,6 +83,7 @@ SwarmChat::SwarmChat(const std::string& model_dir, SwarmChatOptions options,
   ro.wallet = options.wallet;
   ro.budget_msat = options.budget_msat;
   ro.route.max_price_msat = options.max_price_msat;
+  if (!options.token_store.empty()) ro.tokens = std::make_shared<ServerTokens>(options.token_store, name);
   ro.step_timeout = options.server_timeout;
   ro.ping_timeout = options.server_timeout;
   ro.route_timeout = options.server_timeout;

@@ -27,8 +27,16 @@ class PaidSwarm(unittest.TestCase):
         wallet(self.uri("client"), "create-account", "client", "--fund-sats", "1000")
         for name in ("a", "b", "c"):
             wallet(self.uri(name), "create-account", name, "--fund-sats", "0")
+        # petalsln-chat keeps its servers' tokens under the user's data folder by default: here,
+        # a folder of this test's own (restored in tearDown).
+        self.old_xdg = os.environ.get("XDG_DATA_HOME")
+        os.environ["XDG_DATA_HOME"] = os.path.join(self.tmp.name, "xdg")
 
     def tearDown(self):
+        if self.old_xdg is None:
+            os.environ.pop("XDG_DATA_HOME", None)
+        else:
+            os.environ["XDG_DATA_HOME"] = self.old_xdg
         self.tmp.cleanup()
 
     def balance(self, account):
@@ -43,11 +51,11 @@ class PaidSwarm(unittest.TestCase):
                                          name=f"server {name}")
         return servers
 
-    def paid_chat(self, swarm, model, case, budget_sats="100", expect_rc=0):
+    def paid_chat(self, swarm, model, case, budget_sats="100", expect_rc=0, extra=()):
         args = ["--model", model, "--initial-peers", swarm.dht, "--raw", "--prompt", case["text"],
                 "--max-new-tokens", str(len(case["new_tokens"])), "--greedy",
                 "--repetition-penalty", str(case["repetition_penalty"]),
-                "--wallet", self.uri("client"), "--budget-sats", budget_sats, "--json"]
+                "--wallet", self.uri("client"), "--budget-sats", budget_sats, "--json", *extra]
         if expect_rc != 0:
             return chat(*args, expect_rc=expect_rc)
         out = chat(*args).stdout.decode().strip().splitlines()
@@ -82,6 +90,57 @@ class PaidSwarm(unittest.TestCase):
         for name in ("devnet.db", "a.key", "a.key.paywall.db"):
             mode = stat.S_IMODE(os.stat(os.path.join(self.tmp.name, name)).st_mode)
             self.assertEqual(mode, 0o600, name)
+
+    def test_token_store_spends_credit_bought_by_an_earlier_run(self):
+        model = os.path.join(FIXTURES, "tiny-smollm2")
+        with open(os.path.join(model, "reference.json")) as f:
+            case = json.load(f)["greedy"][0]
+        store = os.path.join(self.tmp.name, "private", "tokens.sqlite")
+        with Swarm() as swarm:
+            servers = self.start(swarm, model, credit=20000)
+            before = self.balance("client")
+            first = self.paid_chat(swarm, model, case, extra=["--token-store", store])
+            self.assertEqual(first["new_ids"], case["new_tokens"])
+            self.assertEqual(len(first["payments"]), 3)
+            self.check_accounts(servers, first, before)
+            self.assertEqual(stat.S_IMODE(os.stat(store).st_mode), 0o600)
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(store)).st_mode), 0o700)
+            balances = {name: self.balance(name) for name in ("client", "a", "b", "c")}
+            # A second process on the same store answers right and pays nothing: every devnet
+            # balance is what it was.
+            second = self.paid_chat(swarm, model, case, extra=["--token-store", store])
+            self.assertEqual(second["new_ids"], case["new_tokens"])
+            self.assertEqual(second["payments"], [])
+            self.assertEqual({name: self.balance(name) for name in balances}, balances)
+            # With the store off it buys its credit again.
+            third = self.paid_chat(swarm, model, case, extra=["--no-token-store"])
+            self.assertEqual(third["new_ids"], case["new_tokens"])
+            self.assertEqual(len(third["payments"]), 3)
+            self.assertEqual(balances["client"] - self.balance("client"),
+                             sum(p["amount_msat"] + p["fee_msat"] for p in third["payments"]))
+            self.assertEqual(len(self.paid_chat(swarm, model, case, extra=["--token-store", ""])["payments"]), 3)
+            # The default store: under XDG_DATA_HOME, kept between runs too.
+            default = os.path.join(os.environ["XDG_DATA_HOME"], "petalsln", "server-tokens.sqlite")
+            self.assertFalse(os.path.exists(default))
+            self.assertEqual(len(self.paid_chat(swarm, model, case)["payments"]), 3)
+            self.assertEqual(stat.S_IMODE(os.stat(default).st_mode), 0o600)
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(default)).st_mode), 0o700)
+            self.assertEqual(self.paid_chat(swarm, model, case)["payments"], [])
+            logs = "".join(s.stderr() for s in servers.values())
+        for p in first["payments"]:
+            self.assertNotIn(p["preimage"], logs, "a preimage leaked into a server log")
+        # A file that is not a token store is refused, named, and left as it was.
+        with open(store, "wb") as f:
+            f.write(b"not a database" * 100)
+        proc = self.paid_chat_refused(model, store)
+        self.assertIn("token store", proc.stderr.decode())
+        with open(store, "rb") as f:
+            self.assertEqual(f.read(), b"not a database" * 100)
+
+    def paid_chat_refused(self, model, store):
+        with Swarm() as swarm:
+            return chat("--model", model, "--initial-peers", swarm.dht, "--prompt", "hi", "--wallet", self.uri("client"),
+                        "--token-store", store, "--json", expect_rc=1)
 
     def test_credit_exhausted_mid_generation_is_paid_and_generation_continues(self):
         model = os.path.join(FIXTURES, "tiny-llama3")

@@ -47,6 +47,10 @@ struct SwarmChatOptions {
   std::uint64_t budget_msat = 0;
   /// Skip servers charging more than this per 1000 block-tokens (nullopt: no limit).
   std::optional<std::uint64_t> max_price_msat;
+  /// The file keeping the L402 tokens bought from servers (see ServerTokens), so that credit
+  /// this chat bought and did not use serves the next chat on the same file instead of being
+  /// bought again; "": tokens held in memory for this chat only. Unused in local mode.
+  std::string token_store;
 };
 
 /// A chat with one model. The blocks' KV caches live for one generate() call; the route,
@@ -58,7 +62,8 @@ class SwarmChat {
   /// mode, the discovery: joins the DHT (throws Error(io) if no node answers within
   /// dht_connect_timeout) or checks the static list. Throws Error(invalid_argument) for
   /// options that contradict each other (not exactly one mode, a budget without a wallet, a
-  /// non-positive timeout, a malformed endpoint), and whatever LocalModel::open() throws.
+  /// non-positive timeout, a malformed endpoint), whatever LocalModel::open() throws, and what
+  /// ServerTokens throws for options.token_store (a file that is not a token store included).
   /// Nothing is planned or paid until the first generate().
   SwarmChat(const std::string& model_dir, SwarmChatOptions options, const std::function<void(const std::string&, int, int)>& progress = {});
   /// Closes the sessions and leaves the DHT.
