@@ -216,4 +216,13 @@ std::uint64_t Billing::credit_left(const std::string& authorization) {
   }
 }
 
+PaymentHash Billing::challenge_payment_hash(const std::string& macaroon_base64) {
+  if (free()) throw bad_request("this gateway is free: it sells nothing and issues no invoices");
+  try {
+    return paywall_->challenge_payment_hash(macaroon_base64, 0, num_blocks_);
+  } catch (const Error& e) {
+    throw ApiError(401, "authentication_error", std::string("Not this gateway's macaroon: ") + e.what(), "macaroon", "invalid_macaroon");
+  }
+}
+
 }  // namespace petalsln::gateway

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "petalsln/gateway/gateway_options.hpp"
+#include "petalsln/lightning/wallet.hpp"
 
 namespace petalsln {
 class Paywall;
@@ -75,6 +76,12 @@ class Billing {
   /// Returns the credit (tokens) of the token in @p authorization neither spent nor held.
   /// Throws as reserve() for a bad token, ApiError 400 on a free gateway.
   std::uint64_t credit_left(const std::string& authorization);
+
+  /// Returns the payment hash of the invoice the challenge macaroon @p macaroon_base64 was sold
+  /// with, once it is shown to be this gateway's own and unexpired (see
+  /// Paywall::challenge_payment_hash()): holding it proves the caller is the requester the
+  /// invoice was made for. Throws ApiError 401 for any other macaroon, 400 on a free gateway.
+  PaymentHash challenge_payment_hash(const std::string& macaroon_base64);
 
   /// The most a server on the route may charge per 1000 block-tokens so that no route costs
   /// the gateway more than it sells (price / number of blocks), or nullopt on a free gateway.

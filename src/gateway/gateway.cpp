@@ -13,6 +13,7 @@
 
 #include "gateway/connection.hpp"
 #include "gateway/generation_service.hpp"
+#include "gateway/invoice_api.hpp"
 #include "petalsln/util/error.hpp"
 #include "util/log.hpp"
 
@@ -49,7 +50,7 @@ const std::string& busy_response() {
 
 struct Gateway::Impl {
   explicit Impl(GatewayOptions o)
-      : options(std::move(o)), service(options), billing(options, service.model_name(), service.num_blocks()), api{service, options, billing} {
+      : options(std::move(o)), service(options), billing(options, service.model_name(), service.num_blocks()), invoices(options), api{service, options, billing, invoices} {
     if (const auto cap = billing.max_server_price_msat()) {
       // Never sell below cost: a route's price per 1000 tokens is the sum over its hops of
       // price x blocks, at most cap x blocks-in-the-model when every hop charges at most cap.
@@ -63,6 +64,7 @@ struct Gateway::Impl {
   GatewayOptions options;
   gateway::GenerationService service;
   gateway::Billing billing;
+  gateway::InvoiceDesk invoices;
   gateway::ApiContext api;
   net::io_context io;
   // Keeps the I/O threads running while no socket operation is pending (a message that is

@@ -4,6 +4,7 @@
 
 #include "gateway/api_error.hpp"
 #include "gateway/api_handlers.hpp"
+#include "gateway/invoice_api.hpp"
 #include "gateway/static_files.hpp"
 #include "petalsln/util/error.hpp"
 #include "util/log.hpp"
@@ -73,12 +74,17 @@ void route(ApiContext& api, const HttpRequest& request, ResponseWriter& writer) 
     handle_swarm(api, writer);
   } else if (path == "/api/v1/credit" && get) {
     handle_credit(api, request, writer);
+  } else if (path == kInvoiceStatusPath && post) {
+    handle_invoice_status(api, request, writer);  // invoice_api.cpp
+  } else if (path == kDemoPayPath && post) {
+    handle_demo_pay(api, request, writer);  // invoice_api.cpp
   } else if (path == kWebConfigPath && get) {
     writer.respond(web_config_response(api));  // the web chat page's settings (static_files.cpp)
   } else if (path == kPetalsWebSocketPath) {
     throw ApiError(426, "invalid_request_error", "this path speaks WebSocket: open it with a WebSocket upgrade");
   } else if (path == "/" || path == "/v1/models" || path == "/v1/chat/completions" || path == "/v1/completions" ||
-             path == "/api/v1/generate" || path == "/api/v1/swarm" || path == "/api/v1/credit") {
+             path == "/api/v1/generate" || path == "/api/v1/swarm" || path == "/api/v1/credit" || path == kInvoiceStatusPath ||
+             path == kDemoPayPath) {
     throw ApiError(405, "invalid_request_error", "method " + request.method + " is not allowed on " + path);
   } else {
     throw ApiError(404, "invalid_request_error", "no route " + path + " (see GET /)", "", "not_found");

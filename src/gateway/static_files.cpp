@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/api_error.hpp"
+#include "gateway/invoice_api.hpp"
 #include "util/log.hpp"
 
 namespace petalsln::gateway {
@@ -95,7 +96,8 @@ HttpResponse web_config_response(const ApiContext& api) {
                               {"free", api.billing.free()},
                               {"price_msat_per_1k_tokens", api.billing.free() ? 0 : api.options.price_msat_per_1k_tokens},
                               {"credit_tokens", api.options.credit_tokens},
-                              {"max_new_tokens", api.options.max_new_tokens}};
+                              {"max_new_tokens", api.options.max_new_tokens},
+                              {"demo_wallet", api.invoices.has_demo_wallet()}};
   HttpResponse response{200, "application/json", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), {}};
   response.headers.emplace_back("Cache-Control", "no-store");
   return response;

@@ -103,6 +103,14 @@ class Paywall {
   /// reserve().
   PaywallGrant authorize(std::string_view authorization, std::uint32_t begin, std::uint32_t end);
 
+  /// Checks that @p macaroon_base64, the macaroon of a challenge, is one this paywall minted
+  /// and that it still covers blocks [@p begin, @p end): its signature chains from the root key
+  /// (compared in constant time) and every caveat passes (service, model, peer, blocks, credit,
+  /// expiry). Returns the payment hash its identifier binds, naming the invoice it was sold
+  /// with, so a caller can ask the wallet whether that invoice was paid without the preimage.
+  /// Throws Error(invalid_argument) with the reason (never the macaroon) otherwise.
+  PaymentHash challenge_payment_hash(std::string_view macaroon_base64, std::uint32_t begin, std::uint32_t end);
+
   /// Debits @p block_tokens from @p token_id if that much credit is left (atomically, durably).
   /// Returns false, debiting nothing, when it is not. @p remaining receives what is left.
   bool debit(const std::string& token_id, std::uint64_t block_tokens, std::uint64_t* remaining = nullptr);

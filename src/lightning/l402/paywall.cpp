@@ -316,6 +316,31 @@ PaywallGrant Paywall::authorize(std::string_view authorization, std::uint32_t be
   return grant;
 }
 
+PaymentHash Paywall::challenge_payment_hash(std::string_view macaroon_base64, std::uint32_t begin, std::uint32_t end) {
+  auto& m = *impl_;
+  const Macaroon macaroon = [&] {
+    try {
+      return Macaroon::from_base64(macaroon_base64);
+    } catch (const Error& e) {
+      throw Error(ErrorCode::invalid_argument, std::string("malformed macaroon: ") + e.what());
+    }
+  }();
+  L402Request request;
+  request.service = m.options.service;
+  request.model = m.options.model;
+  request.peer = m.options.peer_hex;
+  request.block_begin = begin;
+  request.block_end = end;
+  request.now = m.now();
+  const Verdict verdict = verify_l402_caveats(macaroon, m.root_key, request);
+  if (!verdict.ok) throw Error(ErrorCode::invalid_argument, "macaroon refused: " + verdict.reason);
+  try {
+    return L402Identifier::decode(macaroon.identifier()).payment_hash;
+  } catch (const Error& e) {
+    throw Error(ErrorCode::invalid_argument, std::string("macaroon refused: ") + e.what());
+  }
+}
+
 bool Paywall::debit(const std::string& token_id, std::uint64_t block_tokens, std::uint64_t* remaining) {
   auto& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);

@@ -156,7 +156,7 @@ CreatedInvoice DevnetWallet::create_invoice(const InvoiceRequest& request) {
 InvoiceStatus DevnetWallet::lookup_invoice(const PaymentHash& payment_hash) {
   std::lock_guard<std::mutex> lock(mutex_);
   devnet::Statement q(db_->database,
-                      "SELECT state, expires_at, amount_paid_msat, settled_at FROM invoices "
+                      "SELECT state, expires_at, amount_paid_msat, settled_at, preimage FROM invoices "
                       "WHERE payment_hash = ?1 AND account = ?2");
   q.bind_blob(1, payment_hash.data(), payment_hash.size()).bind(2, account_);
   if (!q.step()) {
@@ -169,6 +169,8 @@ InvoiceStatus DevnetWallet::lookup_invoice(const PaymentHash& payment_hash) {
   if (status.settled) {
     status.amount_paid_msat = q.uint64(2);
     status.settled_at = q.uint64(3);
+    status.preimage.emplace();
+    q.blob(4, status.preimage->data(), status.preimage->size());
   }
   return status;
 }
