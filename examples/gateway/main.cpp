@@ -9,18 +9,21 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "petalsln/gateway/gateway.hpp"
-#include "petalsln/lightning/devnet.hpp"
+#include "petalsln/lightning/payout_ledger.hpp"
 #include "petalsln/lightning/wallet.hpp"
 #include "petalsln/util/error.hpp"
 
@@ -37,7 +40,6 @@ struct GatewayFlags {
   std::vector<std::string> peers;
   double timeout_s = 30;
   std::string wallet;
-  std::string demo_wallet;  // a devnet account on --wallet's devnet
   std::uint64_t budget_sats = 0;
   std::uint64_t price_msat_per_1k_tokens = 0;
   std::uint64_t credit_tokens = 10000;
@@ -55,6 +57,18 @@ struct GatewayFlags {
   double body_timeout_s = 30;
   double stop_grace_s = 30;
   std::string web_root;  // "": default_web_root()
+  // Servers paid from message income (declare_payout_flags).
+  std::string ledger;
+  std::uint32_t fee_bps = 0;
+  std::uint64_t fee_fixed_msat = 0;
+  std::int64_t payout_interval_s = 60;
+  std::uint64_t payout_threshold_sats = 1;
+  std::int64_t payout_timeout_s = 15;
+  bool payout_allow_http_loopback = false;
+  std::optional<std::string> token_store;  // unset: default_token_store(); "": in memory
+  bool no_token_store = false;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // The web chat page's folder: the installed one next to this program (PREFIX/bin ->
@@ -73,6 +87,26 @@ std::string default_web_root() {
 }
 
 std::chrono::milliseconds seconds(double s) { return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0)); }
+
+void declare_payout_flags(CLI::App& app, GatewayFlags& f) {
+  const char* group = "Paying servers from message income";
+  app.add_option("--ledger", f.ledger,
+                 "payout ledger (SQLite, created 0600): split each message's income among the servers on its route\n"
+                 "by block-tokens, accrue it here and pay their Lightning addresses from --wallet")
+      ->group(group);
+  app.add_option("--fee-bps", f.fee_bps, "the gateway's fee, basis points of each message's income")->check(CLI::Range(0, 10000))->capture_default_str()->group(group);
+  app.add_option("--fee-fixed-msat", f.fee_fixed_msat, "fixed part of the fee per message, msat (the fee never exceeds the income)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{2'100'000'000'000'000'000}))->capture_default_str()->group(group);
+  app.add_option("--payout-interval", f.payout_interval_s, "seconds between payout runs (the first at start)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{7 * 86400}))->capture_default_str()->group(group);
+  app.add_option("--payout-threshold-sats", f.payout_threshold_sats, "pay an address once it is owed at least this (0: any amount)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{2'100'000'000'000'000}))->capture_default_str()->group(group);
+  app.add_option("--payout-timeout", f.payout_timeout_s, "seconds each LNURL request of a payout may take")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{600}))->capture_default_str()->group(group);
+  app.add_flag("--payout-allow-http-loopback", f.payout_allow_http_loopback,
+               "allow plain http:// Lightning addresses on loopback hosts with a port (name@127.0.0.1:8080); tests only")
+      ->group(group);
+}
 
 void declare_flags(CLI::App& app, GatewayFlags& f) {
   app.add_option("--model", f.model_dir, "model folder (in swarm mode only the tokenizer and head are loaded)")->required();
@@ -103,9 +137,6 @@ void declare_flags(CLI::App& app, GatewayFlags& f) {
   app.add_option("--header-timeout", f.header_timeout_s, "seconds to receive a request's head")->check(CLI::Range(0.01, 3600.0))->capture_default_str();
   app.add_option("--body-timeout", f.body_timeout_s, "seconds to receive a request's body")->check(CLI::Range(0.01, 3600.0))->capture_default_str();
   app.add_option("--stop-grace", f.stop_grace_s, "seconds running messages get to finish on SIGINT/SIGTERM")->check(CLI::Range(0.0, 3600.0))->capture_default_str();
-  app.add_option("--demo-wallet", f.demo_wallet,
-                 "devnet account (on --wallet's devnet) the web chat may pay this gateway's invoices from: 'Pay from the demo wallet' "
-                 "(devnet only: no real money)");
   app.add_option("--web-root", f.web_root, "folder of the web chat page served at / (default: the installed page, else the source tree's)");
   app.footer("Serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models, POST /api/v1/generate,\n"
              "WebSocket /api/v2/generate and GET /api/v1/swarm. Stops cleanly on SIGINT or SIGTERM.");
@@ -125,16 +156,26 @@ void parse_listen(const std::string& listen, GatewayOptions& o) {
   o.listen_port = static_cast<std::uint16_t>(std::stoul(port));
 }
 
-// The --demo-wallet account on the same devnet file as --wallet. Refused for any other wallet:
-// the page's button pays on a visitor's word, which only play money may do.
-std::shared_ptr<Wallet> open_demo_wallet(const GatewayFlags& f) {
-  if (f.wallet.rfind("devnet:", 0) != 0) {
-    throw Error(ErrorCode::invalid_argument, "--demo-wallet needs a devnet --wallet (devnet:FILE?account=NAME): the demo wallet pays play money only");
+// The payout flags into @p o; PETALSLN_PAYOUT_CRASH_AT (before_record, after_record or
+// after_pay) ends the process with _exit(77) at that step of the first payout, as
+// petalsln-payout does, for crash tests.
+void payout_options(const GatewayFlags& f, GatewayOptions& o) {
+  o.payout_ledger = f.ledger;
+  o.payout_fee = {f.fee_bps, f.fee_fixed_msat};
+  o.payout_interval = std::chrono::seconds(f.payout_interval_s);
+  o.payout_threshold_msat = std::max<std::uint64_t>(1, f.payout_threshold_sats * 1000);
+  o.payout_timeout = std::chrono::seconds(f.payout_timeout_s);
+  o.payout_allow_http_loopback = f.payout_allow_http_loopback;
+  const char* crash = std::getenv("PETALSLN_PAYOUT_CRASH_AT");
+  if (crash == nullptr || *crash == '\0') return;
+  const std::string at = crash;
+  if (at != "before_record" && at != "after_record" && at != "after_pay") {
+    throw Error(ErrorCode::invalid_argument, "PETALSLN_PAYOUT_CRASH_AT must be before_record, after_record or after_pay");
   }
-  if (!is_valid_devnet_account_name(f.demo_wallet)) throw Error(ErrorCode::invalid_argument, "--demo-wallet: not a devnet account name: " + f.demo_wallet);
-  DevnetUri uri = DevnetUri::parse(f.wallet);
-  uri.account = f.demo_wallet;
-  return std::shared_ptr<Wallet>(open_wallet(uri.to_string()));
+  // No destructors, no flushing: what a kill leaves behind.
+  o.payout_on_step = [at](PayoutStep step, const std::string&) {
+    if (at == to_string(step)) ::_exit(77);
+  };
 }
 
 GatewayOptions gateway_options(const GatewayFlags& f) {
@@ -146,7 +187,6 @@ GatewayOptions gateway_options(const GatewayFlags& f) {
   o.initial_peers = f.initial_peers;
   o.peers = f.peers;
   o.server_timeout = seconds(f.timeout_s);
-  if (!f.demo_wallet.empty()) o.demo_wallet = open_demo_wallet(f);  // first: refused before any real wallet is touched
   if (!f.wallet.empty()) o.wallet = std::shared_ptr<Wallet>(open_wallet(f.wallet));
   o.budget_msat = f.budget_sats * 1000;
   o.price_msat_per_1k_tokens = f.price_msat_per_1k_tokens;
@@ -164,6 +204,7 @@ GatewayOptions gateway_options(const GatewayFlags& f) {
   o.header_timeout = seconds(f.header_timeout_s);
   o.body_timeout = seconds(f.body_timeout_s);
   o.web_root = f.web_root.empty() ? default_web_root() : f.web_root;
+  payout_options(f, o);
   o.request_log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   return o;
 }
@@ -197,6 +238,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Serve chat on the swarm over HTTP and WebSocket (OpenAI and chat.petals.dev APIs).", "petalsln-gateway"};
   GatewayFlags flags;
   declare_flags(app, flags);
+  declare_payout_flags(app, flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,20 +4,19 @@
 // routes.cpp.
 
 #include "gateway/billing.hpp"
+#include "gateway/earnings.hpp"
 #include "gateway/generation_service.hpp"
 #include "gateway/http_types.hpp"
 #include "petalsln/gateway/gateway_options.hpp"
 
 namespace petalsln::gateway {
 
-class InvoiceDesk;
-
 /// What every handler works with.
 struct ApiContext {
   GenerationService& service;     ///< The model and the swarm.
   const GatewayOptions& options;  ///< Limits.
   Billing& billing;               ///< Prices and meters messages (free: asks for nothing).
-  InvoiceDesk& invoices;          ///< The invoice endpoints' limits and demo wallet (invoice_api.hpp).
+  Earnings& earnings;             ///< Splits each message's income among its servers (earnings.hpp).
 };
 
 class ApiError;
@@ -25,6 +24,11 @@ class ApiError;
 /// Reserves @p request's worst case (prompt + max new tokens) on the credit of the L402 token
 /// in @p authorization, for a client at @p remote. Throws as Billing::reserve().
 Charge charge_for(ApiContext& api, const TextRequest& request, const std::string& authorization, const std::string& remote);
+
+/// Debits @p charge for what @p result used (prompt and generated tokens), splits that
+/// income among the servers that did the work (accruing it when servers are paid from
+/// income) and returns the message's receipt. Throws as Charge::finish().
+MessageReceipt settle_message(ApiContext& api, Charge& charge, const TextResult& result);
 
 /// The WebSocket path of chat.petals.dev's streaming API.
 inline constexpr const char* kPetalsWebSocketPath = "/api/v2/generate";

@@ -12,8 +12,8 @@
 #include <boost/asio/write.hpp>
 
 #include "gateway/connection.hpp"
+#include "gateway/earnings.hpp"
 #include "gateway/generation_service.hpp"
-#include "gateway/invoice_api.hpp"
 #include "petalsln/util/error.hpp"
 #include "util/log.hpp"
 
@@ -50,7 +50,8 @@ const std::string& busy_response() {
 
 struct Gateway::Impl {
   explicit Impl(GatewayOptions o)
-      : options(std::move(o)), service(options), billing(options, service.model_name(), service.num_blocks()), invoices(options), api{service, options, billing, invoices} {
+      : options(std::move(o)), service(options), billing(options, service.model_name(), service.num_blocks()), earnings(options),
+        api{service, options, billing, earnings} {
     if (const auto cap = billing.max_server_price_msat()) {
       // Never sell below cost: a route's price per 1000 tokens is the sum over its hops of
       // price x blocks, at most cap x blocks-in-the-model when every hop charges at most cap.
@@ -64,7 +65,7 @@ struct Gateway::Impl {
   GatewayOptions options;
   gateway::GenerationService service;
   gateway::Billing billing;
-  gateway::InvoiceDesk invoices;
+  gateway::Earnings earnings;  // pays servers from message income (earnings.hpp)
   gateway::ApiContext api;
   net::io_context io;
   // Keeps the I/O threads running while no socket operation is pending (a message that is
@@ -154,6 +155,7 @@ void Gateway::stop(std::chrono::milliseconds grace) {
   impl_->io.stop();
   for (auto& t : impl_->io_threads) t.join();
   impl_->io_threads.clear();
+  impl_->earnings.stop();  // after the last message accrued; the ledger is durable
 }
 
 }  // namespace petalsln

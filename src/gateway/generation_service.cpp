@@ -14,6 +14,7 @@
 #include "petalsln/swarm/discovery.hpp"
 #include "petalsln/util/error.hpp"
 #include "petalsln/util/files.hpp"
+#include "petalsln/util/hex.hpp"
 
 namespace petalsln::gateway {
 
@@ -250,16 +251,59 @@ namespace {
 
 namespace {
 
-// Work done so far on a remote route (blocks x tokens over every server), 0 for a local one.
-std::uint64_t route_work(BlockPipeline& pipeline) {
+// Work done so far on a remote route (per server, cumulative over the pipeline's life);
+// empty for a local one.
+std::vector<RemoteWork> route_work(BlockPipeline& pipeline) {
   const auto* remote = dynamic_cast<const RemoteSequence*>(&pipeline);
-  if (remote == nullptr) return 0;
-  std::uint64_t total = 0;
-  for (const auto& w : remote->work()) total += w.block_tokens;
-  return total;
+  return remote == nullptr ? std::vector<RemoteWork>{} : remote->work();
+}
+
+std::string peer_hex(const PeerId& peer) { return util::to_hex(peer.data(), peer.size()); }
+
+// The work of one message: @p after less @p before, per server, servers that did none left out.
+std::vector<ServerWork> work_between(const std::vector<RemoteWork>& before, const std::vector<RemoteWork>& after) {
+  std::vector<ServerWork> out;
+  for (const auto& w : after) {
+    std::uint64_t earlier = 0;
+    for (const auto& b : before) {
+      if (b.peer == w.peer) earlier = b.block_tokens;
+    }
+    if (w.block_tokens <= earlier) continue;
+    out.push_back({peer_hex(w.peer), {}, w.block_begin, w.block_end, w.block_tokens - earlier, w.lightning_address});
+  }
+  return out;
+}
+
+// Payments a remote route has made so far (0 for a local one).
+std::size_t payment_count(BlockPipeline& pipeline) {
+  const auto* remote = dynamic_cast<const RemoteSequence*>(&pipeline);
+  return remote == nullptr ? 0 : remote->payments().size();
 }
 
 }  // namespace
+
+void GenerationService::count_payments(BlockPipeline& pipeline, std::size_t before) {
+  const auto* remote = dynamic_cast<const RemoteSequence*>(&pipeline);
+  if (remote == nullptr) return;
+  const auto& payments = remote->payments();
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (std::size_t i = before; i < payments.size(); ++i) paywall_paid_[peer_hex(payments[i].peer)] += payments[i].amount_msat;
+}
+
+std::map<std::string, std::uint64_t> GenerationService::paywall_paid_msat() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return paywall_paid_;
+}
+
+// The public name a server announced, from the last lookup ("" when unknown or local).
+std::string GenerationService::public_name(const std::string& peer) {
+  if (!swarm_) return {};
+  std::lock_guard<std::mutex> lock(swarm_->mutex);
+  for (const auto& r : swarm_->last.records) {
+    if (peer_hex(r.peer_id) == peer) return r.public_name;
+  }
+  return {};
+}
 
 TextResult GenerationService::generate(GenerationSlot& slot, const TextRequest& request, const TextSink& sink) {
   const auto prompt = static_cast<std::int64_t>(request.prompt_ids.size());
@@ -294,14 +338,21 @@ TextResult GenerationService::run(Conversation& conversation, BlockPipeline& pip
     return !filter.stopped();
   };
   GenerationResult generated;
-  const std::uint64_t work_before = route_work(pipeline);
+  const std::vector<RemoteWork> work_before = route_work(pipeline);
+  const std::size_t payments_before = payment_count(pipeline);
   try {
     generated = conversation.turn(request.prompt_ids, go, on_token);
   } catch (const Error& e) {
+    count_payments(pipeline, payments_before);  // paid even when the message failed
     rethrow_as_api_error(e, price_note_);
   }
   result.run_prompt_tokens = conversation.last_prompt_tokens();
-  result.block_tokens = route_work(pipeline) - work_before;
+  result.work = work_between(work_before, route_work(pipeline));
+  for (auto& w : result.work) {
+    result.block_tokens += w.block_tokens;
+    w.name = public_name(w.peer);
+  }
+  count_payments(pipeline, payments_before);
   result.new_ids = std::move(generated.new_ids);
   if (filter.stopped()) {
     result.finish = FinishReason::stop;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,6 +36,16 @@ struct TextRequest {
   bool keep_stop_string = false;       ///< Keep the matched stop string in the text.
 };
 
+/// The work one server did for one message, from the route's receipt (RemoteSequence::work()).
+struct ServerWork {
+  std::string peer;                 ///< Its peer id, lower-case hex.
+  std::string name;                 ///< The public name it announced ("" when none).
+  std::uint32_t block_begin = 0;    ///< The blocks it ran (the last range used).
+  std::uint32_t block_end = 0;      ///< One past the last block it ran.
+  std::uint64_t block_tokens = 0;   ///< Blocks x tokens it processed for this message, replays included.
+  std::string lightning_address;    ///< The Lightning address it announced ("" when none).
+};
+
 /// Why a reply ended.
 enum class FinishReason {
   stop,       ///< The model ended its turn or a stop string matched.
@@ -52,6 +63,7 @@ struct TextResult {
   std::int64_t prompt_tokens = 0;   ///< Tokens of the prompt (a session turn's new tokens): what is billed.
   std::int64_t run_prompt_tokens = 0;  ///< Tokens the route ran as the prompt (more after a replay).
   std::uint64_t block_tokens = 0;   ///< Work on a remote route during this message (blocks x tokens).
+  std::vector<ServerWork> work;     ///< That work per server, in first-use order (empty on a local route).
   FinishReason finish = FinishReason::length;
 };
 
@@ -144,6 +156,10 @@ class GenerationService {
   /// The servers the gateway sees for the model now (empty with options.local).
   std::vector<ServerRecord> servers();
 
+  /// Millisatoshis the gateway has paid each server's paywall (by peer id in hex), fees
+  /// excluded, since it started.
+  std::map<std::string, std::uint64_t> paywall_paid_msat() const;
+
   /// Messages generating now.
   std::size_t running() const;
 
@@ -163,6 +179,8 @@ class GenerationService {
   void pool(std::unique_ptr<BlockPipeline> pipeline);
   std::unique_ptr<BlockPipeline> new_pipeline();
   TextResult run(Conversation& conversation, BlockPipeline& pipeline, const TextRequest& request, const TextSink& sink);
+  void count_payments(BlockPipeline& pipeline, std::size_t before);
+  std::string public_name(const std::string& peer_hex);
 
   struct Swarm;
   GatewayOptions options_;
@@ -172,6 +190,7 @@ class GenerationService {
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<BlockPipeline>> idle_;
   std::size_t running_ = 0;
+  std::map<std::string, std::uint64_t> paywall_paid_;  // by peer hex, since start
   std::string price_note_;  // why servers above a price are not used ("" = no such limit)
   std::shared_ptr<ServerTokens> server_tokens_ = std::make_shared<ServerTokens>();  // every pipeline's credit on the servers
 };

@@ -152,8 +152,10 @@ void respond_whole(ApiContext& api, ResponseWriter& writer, const Dialect& d, co
     out["choices"] = json::array({{{"index", 0}, {"text", r.text}, {"logprobs", nullptr}, {"finish_reason", finish}}});
   }
   out["usage"] = usage_json(r);
+  const MessageReceipt receipt = settle_message(api, charge, r);
+  out["petalsln_receipt"] = receipt_json(receipt);
   writer.account.tokens = r.prompt_tokens + static_cast<std::int64_t>(r.new_ids.size());
-  writer.account.msat = charge.finish(writer.account.tokens);
+  writer.account.msat = receipt.charged_msat;
   writer.respond({200, "application/json", out.dump(-1, ' ', false, json::error_handler_t::replace), {}});
 }
 
@@ -181,14 +183,16 @@ void respond_stream(ApiContext& api, ResponseWriter& writer, const Dialect& d, c
     return;
   }
   // A client that left mid-stream pays for the tokens produced, no more.
+  const MessageReceipt receipt = settle_message(api, charge, r);
   writer.account.tokens = r.prompt_tokens + static_cast<std::int64_t>(r.new_ids.size());
-  writer.account.msat = charge.finish(writer.account.tokens);
+  writer.account.msat = receipt.charged_msat;
   if (!open) return;
   open = writer.write_chunk(sse(d.chunk("", r.finish == FinishReason::stop ? "stop" : "length", include_usage)));
   if (open && include_usage) {
     json last = d.base(d.chat ? "chat.completion.chunk" : "text_completion");
     last["choices"] = json::array();
     last["usage"] = usage_json(r);
+    last["petalsln_receipt"] = receipt_json(receipt);  // extra fields are ignored by OpenAI's SDKs
     open = writer.write_chunk(sse(last));
   }
   if (open && writer.write_chunk("data: [DONE]\n\n")) writer.end_stream();

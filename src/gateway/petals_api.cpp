@@ -55,6 +55,21 @@ TextRequest generate_request(ApiContext& api, const std::map<std::string, std::s
   return request;
 }
 
+// What a server earned through this gateway, for /api/v1/swarm; @p from_income: servers are
+// paid from message income (else only paywall payments count).
+json earned_json(const ServerEarnings& e, const std::string& address, bool from_income) {
+  json out = {{"accrued_msat", e.accrued_msat}, {"paid_msat", e.paid_msat},   {"owed_msat", e.owed_msat},
+              {"in_flight_msat", e.in_flight_msat}, {"kept_by_gateway_msat", e.kept_msat}, {"paywall_msat", e.paywall_msat}};
+  if (!from_income) {
+    out["unpaid_reason"] = "this gateway does not pay servers from message income (no --ledger)";
+  } else if (address.empty()) {
+    out["unpaid_reason"] = "it announced no Lightning address: its share of message income stays with the gateway";
+  } else {
+    out["unpaid_reason"] = nullptr;
+  }
+  return out;
+}
+
 }  // namespace
 
 void handle_petals_generate(ApiContext& api, const HttpRequest& request, ResponseWriter& writer) {
@@ -64,16 +79,21 @@ void handle_petals_generate(ApiContext& api, const HttpRequest& request, Respons
   auto slot = api.service.try_acquire();
   if (!slot) throw ApiError(503, "server_error", "the gateway is generating its most messages at once; retry shortly", "", "overloaded");
   const TextResult r = api.service.generate(*slot, text, [&](const std::string&, std::int64_t) { return !writer.cancelled(); });
+  const MessageReceipt receipt = settle_message(api, charge, r);
   writer.account.tokens = r.prompt_tokens + static_cast<std::int64_t>(r.new_ids.size());
-  writer.account.msat = charge.finish(writer.account.tokens);
-  json out = {{"ok", true}, {"outputs", r.text}};
+  writer.account.msat = receipt.charged_msat;
+  json out = {{"ok", true}, {"outputs", r.text}, {"petalsln_receipt", receipt_json(receipt)}};
   writer.respond({200, "application/json", out.dump(-1, ' ', false, json::error_handler_t::replace), {}});
 }
 
 void handle_swarm(ApiContext& api, ResponseWriter& writer) {
   json servers = json::array();
+  const PayoutReport ledger = api.earnings.report();
+  const auto kept = api.earnings.kept_msat();
+  const auto paywall = api.service.paywall_paid_msat();
   for (const auto& s : api.service.servers()) {
-    servers.push_back({{"peer", util::to_hex(s.peer_id.data(), s.peer_id.size())},
+    const std::string peer = util::to_hex(s.peer_id.data(), s.peer_id.size());
+    servers.push_back({{"peer", peer},
                        {"public_name", s.public_name},
                        {"endpoint", s.endpoint},
                        {"blocks", {s.block_begin, s.block_end}},
@@ -81,8 +101,8 @@ void handle_swarm(ApiContext& api, ResponseWriter& writer) {
                        {"price_msat_per_1k_block_tokens", s.price_msat},
                        {"lightning_address", s.lightning_address.empty() ? json(nullptr) : json(s.lightning_address)},
                        {"state", "online"},
-                       // Earnings through this gateway arrive with payouts (issue 14, item 4).
-                       {"earned", {{"accrued_msat", 0}, {"paid_msat", 0}}}});
+                       {"earned", earned_json(server_earnings(ledger, kept, paywall, peer, s.lightning_address), s.lightning_address,
+                                              api.earnings.enabled())}});
   }
   json out = {{"model", api.service.model_name()},
               {"num_blocks", api.service.num_blocks()},

@@ -12,7 +12,9 @@
 // its own, opened at the first generate): a message runs, and is billed for, only its new
 // tokens; when a server has closed the idle session, the history is replayed onto a fresh
 // route at the gateway's cost. The final reply of each message also says what the route ran:
-// "prompt_tokens" (run as the prompt) and "block_tokens" (blocks x tokens over the message).
+// "prompt_tokens" (run as the prompt) and "block_tokens" (blocks x tokens over the message),
+// and carries the message's "receipt" (earnings.hpp: tokens, what they cost, the fee, and
+// what each server on the route earned).
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -148,10 +150,11 @@ struct PetalsSession {
     }
     const auto total = static_cast<std::int64_t>(r.new_ids.size());
     // A client that left mid-stream pays for the tokens produced, no more.
-    msat = paid.finish(static_cast<std::int64_t>(request.prompt_ids.size()) + total);
+    const MessageReceipt receipt = settle_message(api, paid, r);
+    msat = receipt.charged_msat;
     if (alive) {
       send({{"ok", true}, {"outputs", last}, {"stop", true}, {"token_count", total - sent_tokens}, {"prompt_tokens", r.run_prompt_tokens},
-            {"block_tokens", r.block_tokens}});
+            {"block_tokens", r.block_tokens}, {"receipt", receipt_json(receipt)}});
     }
     return static_cast<std::int64_t>(request.prompt_ids.size()) + total;
   }

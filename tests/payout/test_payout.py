@@ -5,115 +5,20 @@ devnet balances and the ledger's report.
 
 Run by CTest with PETALSLN_PAYOUT and PETALSLN_WALLET set. Standard library only.
 """
-import hashlib
-import http.server
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
-import threading
-import time
 import unittest
-import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from lnurl_server import LnurlServer  # noqa: E402
 
 PAYOUT = os.environ["PETALSLN_PAYOUT"]
 WALLET = os.environ["PETALSLN_WALLET"]
 OPERATOR_FUNDS_MSAT = 1_000_000
-
-
-class LnurlServer:
-    """LUD-06/16 on 127.0.0.1. modes[name] picks how /.well-known/lnurlp/<name> behaves."""
-
-    def __init__(self, devnet_path):
-        self.devnet_path = devnet_path
-        self.modes = {}
-        self.invoice_requests = []
-        # Mode "hold": the pay request waits for `release`, after setting `held`.
-        self.held = threading.Event()
-        self.release = threading.Event()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def reply(self, status, body):
-                data = body if isinstance(body, bytes) else body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def do_GET(self):
-                url = urllib.parse.urlparse(self.path)
-                parts = url.path.strip("/").split("/")
-                if len(parts) == 3 and parts[:2] == [".well-known", "lnurlp"]:
-                    return outer.pay_request(self, parts[2])
-                if len(parts) == 2 and parts[0] == "cb":
-                    query = urllib.parse.parse_qs(url.query)
-                    return outer.callback(self, parts[1], int(query["amount"][0]))
-                self.reply(404, '{"status":"ERROR","reason":"not found"}')
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def address(self, name):
-        return f"{name}@127.0.0.1:{self.port}"
-
-    @staticmethod
-    def metadata(name):
-        return json.dumps([["text/plain", f"payout to {name}"], ["text/identifier", f"{name}@petalsln.test"]])
-
-    def pay_request(self, h, name):
-        mode = self.modes.get(name, "ok")
-        body = {"tag": "payRequest", "callback": f"http://127.0.0.1:{self.port}/cb/{name}",
-                "minSendable": 1000, "maxSendable": 1_000_000_000, "metadata": self.metadata(name)}
-        if mode == "error_status":
-            return h.reply(200, '{"status":"ERROR","reason":"payouts are closed for maintenance"}')
-        if mode == "malformed":
-            return h.reply(200, '{"tag": "payRequest", "callback": ')
-        if mode == "slow":
-            time.sleep(4)
-        if mode == "hold":
-            self.held.set()
-            self.release.wait(120)
-        if mode == "oversized":
-            body["padding"] = "x" * (256 * 1024)
-        if mode == "wrong_tag":
-            body["tag"] = "withdrawRequest"
-        if mode == "remote_callback":
-            body["callback"] = "http://payouts.example.com/cb/" + name
-        if mode == "out_of_range":
-            body["minSendable"] = 500_000_000
-        if mode == "http_500":
-            return h.reply(500, "internal error")
-        h.reply(200, json.dumps(body))
-
-    def callback(self, h, name, amount):
-        mode = self.modes.get(name, "ok")
-        self.invoice_requests.append((name, amount))
-        if mode == "callback_error":
-            return h.reply(200, '{"status":"ERROR","reason":"amount not accepted today"}')
-        description = self.metadata(name) if mode != "wrong_hash" else "something else"
-        invoice_amount = amount + 1000 if mode == "wrong_amount" else amount
-        proc = subprocess.run([WALLET, "invoice", "--wallet", f"devnet:{self.devnet_path}?account={name}",
-                               "--amount-msat", str(invoice_amount), "--description-hash",
-                               hashlib.sha256(description.encode()).hexdigest()],
-                              capture_output=True, text=True, timeout=60)
-        if proc.returncode != 0:
-            return h.reply(500, json.dumps({"status": "ERROR", "reason": proc.stderr}))
-        h.reply(200, json.dumps({"pr": json.loads(proc.stdout)["bolt11"], "routes": []}))
 
 
 class PayoutTest(unittest.TestCase):
@@ -122,7 +27,7 @@ class PayoutTest(unittest.TestCase):
         self.devnet = os.path.join(self.dir, "devnet.db")
         self.ledger = os.path.join(self.dir, "ledger.db")
         self.create_account("operator", OPERATOR_FUNDS_MSAT // 1000)
-        self.lnurl = LnurlServer(self.devnet)
+        self.lnurl = LnurlServer(self.devnet, WALLET)
 
     def tearDown(self):
         self.lnurl.release.set()

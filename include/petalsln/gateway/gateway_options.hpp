@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "petalsln/lightning/payout_ledger.hpp"
 #include "petalsln/lightning/wallet.hpp"
 
 namespace petalsln {
@@ -35,10 +36,6 @@ struct GatewayOptions {
   /// Pays priced servers on the route and receives what clients pay a priced gateway (null:
   /// free servers only, and a free gateway). Shared with the caller.
   std::shared_ptr<Wallet> wallet;
-  /// A devnet account the web chat may pay this gateway's own invoices from ("Pay from the
-  /// demo wallet", for demos; null: none). Both it and `wallet` must be devnet wallets (on the
-  /// devnet no real money moves), or the Gateway refuses to start.
-  std::shared_ptr<Wallet> demo_wallet;
   /// Most the gateway may spend on servers over its life, fees included, in millisatoshis.
   std::uint64_t budget_msat = 0;
   /// Skip servers charging more than this per 1000 block-tokens (nullopt: no limit).
@@ -59,6 +56,28 @@ struct GatewayOptions {
   std::chrono::seconds credit_lifetime{86400};
   /// How long a 402's invoice may be paid.
   std::chrono::seconds invoice_expiry{600};
+
+  /// Servers paid from each message's income: the payout ledger (SQLite, created 0600) where
+  /// each message's split is accrued, by the Lightning address each server on its route
+  /// announced, and from which they are paid over LNURL-pay from `wallet`. "": servers are
+  /// not paid from income (the gateway keeps what it sells, and pays priced servers' paywalls
+  /// within the budget either way).
+  std::string payout_ledger;
+  /// The gateway's fee, taken from each message's income before the split (PayoutFee:
+  /// basis points and a fixed part, the fee never above the income).
+  PayoutFee payout_fee;
+  /// How often owed Lightning addresses are paid (the first run, which also settles payments
+  /// a crash left in flight, is at start).
+  std::chrono::seconds payout_interval{60};
+  /// An address is paid once it is owed at least this much.
+  std::uint64_t payout_threshold_msat = 1000;
+  /// Deadline of each LNURL request of a payout.
+  std::chrono::seconds payout_timeout{15};
+  /// Allow plain http:// Lightning addresses on loopback hosts with a port
+  /// (`name@127.0.0.1:8080`): for tests and local setups only.
+  bool payout_allow_http_loopback = false;
+  /// Called at each step of every payout, for fault-injection tests (PayoutLedgerOptions::on_step).
+  std::function<void(PayoutStep, const std::string& payee)> payout_on_step;
 
   /// Address to listen on (a host name or IP literal).
   std::string listen_host = "127.0.0.1";
