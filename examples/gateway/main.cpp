@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "petalsln/gateway/gateway.hpp"
+#include "petalsln/lightning/devnet.hpp"
 #include "petalsln/lightning/payout_ledger.hpp"
 #include "petalsln/lightning/wallet.hpp"
 #include "petalsln/util/error.hpp"
@@ -40,6 +41,7 @@ struct GatewayFlags {
   std::vector<std::string> peers;
   double timeout_s = 30;
   std::string wallet;
+  std::string demo_wallet;  // a devnet account on --wallet's devnet
   std::uint64_t budget_sats = 0;
   std::uint64_t price_msat_per_1k_tokens = 0;
   std::uint64_t credit_tokens = 10000;
@@ -69,6 +71,7 @@ struct GatewayFlags {
   bool no_token_store = false;
   std::string tls_cert;
   std::string tls_key;
+  double tls_handshake_timeout_s = 10;
 };
 
 // The web chat page's folder: the installed one next to this program (PREFIX/bin ->
@@ -137,6 +140,9 @@ void declare_flags(CLI::App& app, GatewayFlags& f) {
   app.add_option("--header-timeout", f.header_timeout_s, "seconds to receive a request's head")->check(CLI::Range(0.01, 3600.0))->capture_default_str();
   app.add_option("--body-timeout", f.body_timeout_s, "seconds to receive a request's body")->check(CLI::Range(0.01, 3600.0))->capture_default_str();
   app.add_option("--stop-grace", f.stop_grace_s, "seconds running messages get to finish on SIGINT/SIGTERM")->check(CLI::Range(0.0, 3600.0))->capture_default_str();
+  app.add_option("--demo-wallet", f.demo_wallet,
+                 "devnet account (on --wallet's devnet) the web chat may pay this gateway's invoices from: 'Pay from the demo wallet' "
+                 "(devnet only: no real money)");
   app.add_option("--web-root", f.web_root, "folder of the web chat page served at / (default: the installed page, else the source tree's)");
   app.footer("Serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models, POST /api/v1/generate,\n"
              "WebSocket /api/v2/generate and GET /api/v1/swarm. Stops cleanly on SIGINT or SIGTERM.");
@@ -154,6 +160,18 @@ void parse_listen(const std::string& listen, GatewayOptions& o) {
   }
   o.listen_host = host;
   o.listen_port = static_cast<std::uint16_t>(std::stoul(port));
+}
+
+// The --demo-wallet account on the same devnet file as --wallet. Refused for any other wallet:
+// the page's button pays on a visitor's word, which only play money may do.
+std::shared_ptr<Wallet> open_demo_wallet(const GatewayFlags& f) {
+  if (f.wallet.rfind("devnet:", 0) != 0) {
+    throw Error(ErrorCode::invalid_argument, "--demo-wallet needs a devnet --wallet (devnet:FILE?account=NAME): the demo wallet pays play money only");
+  }
+  if (!is_valid_devnet_account_name(f.demo_wallet)) throw Error(ErrorCode::invalid_argument, "--demo-wallet: not a devnet account name: " + f.demo_wallet);
+  DevnetUri uri = DevnetUri::parse(f.wallet);
+  uri.account = f.demo_wallet;
+  return std::shared_ptr<Wallet>(open_wallet(uri.to_string()));
 }
 
 // The payout flags into @p o; PETALSLN_PAYOUT_CRASH_AT (before_record, after_record or
@@ -187,6 +205,7 @@ GatewayOptions gateway_options(const GatewayFlags& f) {
   o.initial_peers = f.initial_peers;
   o.peers = f.peers;
   o.server_timeout = seconds(f.timeout_s);
+  if (!f.demo_wallet.empty()) o.demo_wallet = open_demo_wallet(f);  // first: refused before any real wallet is touched
   if (!f.wallet.empty()) o.wallet = std::shared_ptr<Wallet>(open_wallet(f.wallet));
   o.budget_msat = f.budget_sats * 1000;
   o.price_msat_per_1k_tokens = f.price_msat_per_1k_tokens;

@@ -11,11 +11,14 @@
 
 namespace petalsln::gateway {
 
+class InvoiceDesk;
+
 /// What every handler works with.
 struct ApiContext {
   GenerationService& service;     ///< The model and the swarm.
   const GatewayOptions& options;  ///< Limits.
   Billing& billing;               ///< Prices and meters messages (free: asks for nothing).
+  InvoiceDesk& invoices;          ///< The invoice endpoints' limits and demo wallet (invoice_api.hpp).
   Earnings& earnings;             ///< Splits each message's income among its servers (earnings.hpp).
 };
 

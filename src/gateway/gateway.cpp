@@ -14,6 +14,7 @@
 #include "gateway/connection.hpp"
 #include "gateway/earnings.hpp"
 #include "gateway/generation_service.hpp"
+#include "gateway/invoice_api.hpp"
 #include "petalsln/util/error.hpp"
 #include "util/log.hpp"
 
@@ -50,8 +51,8 @@ const std::string& busy_response() {
 
 struct Gateway::Impl {
   explicit Impl(GatewayOptions o)
-      : options(std::move(o)), service(options), billing(options, service.model_name(), service.num_blocks()), earnings(options),
-        api{service, options, billing, earnings} {
+      : options(std::move(o)), service(options), billing(options, service.model_name(), service.num_blocks()), invoices(options), earnings(options),
+        api{service, options, billing, invoices, earnings} {
     if (const auto cap = billing.max_server_price_msat()) {
       // Never sell below cost: a route's price per 1000 tokens is the sum over its hops of
       // price x blocks, at most cap x blocks-in-the-model when every hop charges at most cap.
@@ -65,6 +66,7 @@ struct Gateway::Impl {
   GatewayOptions options;
   gateway::GenerationService service;
   gateway::Billing billing;
+  gateway::InvoiceDesk invoices;
   gateway::Earnings earnings;  // pays servers from message income (earnings.hpp)
   gateway::ApiContext api;
   net::io_context io;

@@ -36,6 +36,10 @@ struct GatewayOptions {
   /// Pays priced servers on the route and receives what clients pay a priced gateway (null:
   /// free servers only, and a free gateway). Shared with the caller.
   std::shared_ptr<Wallet> wallet;
+  /// A devnet account the web chat may pay this gateway's own invoices from ("Pay from the
+  /// demo wallet", for demos; null: none). Both it and `wallet` must be devnet wallets (on the
+  /// devnet no real money moves), or the Gateway refuses to start.
+  std::shared_ptr<Wallet> demo_wallet;
   /// Most the gateway may spend on servers over its life, fees included, in millisatoshis.
   std::uint64_t budget_msat = 0;
   /// Skip servers charging more than this per 1000 block-tokens (nullopt: no limit).
