@@ -13,7 +13,10 @@
 # Then a priced gateway (petalsln-gateway) in front of the same swarm shows one paid exchange
 # (the 402 and its price, the payment, the streamed answer, the credit left) through its
 # HTTP API, as a client program would see it (OpenAI's /v1/chat/completions, streamed), and
-# keeps serving at the printed URL until Ctrl-C. `--once` stops after the exchange (CI).
+# the split of what the user paid among the servers by their work: the message's receipt, and
+# the payout to each server's Lightning address (served on loopback by a small LNURL-pay
+# service on the devnet, tests/e2e/lnurl_server.py). It keeps serving at the printed URL until
+# Ctrl-C. `--once` stops after the exchange (CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 once=0
@@ -77,14 +80,21 @@ balance() { "$wallet" --wallet "devnet:$devnet?account=$1" balance | sed 's/[^0-
 client_before=$(balance client)
 
 echo
-echo "Starting a DHT bootstrap node and three priced contributor servers on 127.0.0.1:"
+echo "Starting a Lightning address service for the servers' payouts (LNURL-pay on 127.0.0.1, paying"
+echo "into their devnet accounts), a DHT bootstrap node and three priced contributor servers:"
+python3 tests/e2e/lnurl_server.py --devnet "$devnet" --wallet "$wallet" >"$work/lnurl.out" 2>"$work/lnurl.err" &
+pids+=($!)
+for _ in $(seq 1 100); do grep -qs '^ready ' "$work/lnurl.out" && break; sleep 0.1; done
+grep -q '^ready ' "$work/lnurl.out" || { echo "the LNURL service did not start:" >&2; cat "$work/lnurl.err" >&2; exit 1; }
+lnurl_port=$(sed -n 's/.* port=\([0-9]*\).*/\1/p' "$work/lnurl.out")
+printf '  %-10s %s\n' lnurl "$(cat "$work/lnurl.out") (alice@127.0.0.1:$lnurl_port, ...)"
 start bootstrap --dht-only
 dht=$(sed -n 's/.* dht=\([^ ]*\).*/\1/p' "$work/bootstrap.out")
 blocks=(0:3 3:6 6:8)
 i=0
 for who in alice bob carol; do
   start "$who" --model "$model" --blocks "${blocks[$i]}" --initial-peers "$dht" --identity "$work/$who.key" \
-    --public-name "$who" --lightning-address "$who@localhost" \
+    --public-name "$who" --lightning-address "$who@127.0.0.1:$lnurl_port" \
     --price-msat 1000 --credit-block-tokens 2000 --wallet "devnet:$devnet?account=$who"
   i=$((i + 1))
 done
@@ -104,11 +114,15 @@ servers_before=$(( $(balance alice) + $(balance bob) + $(balance carol) ))
 
 echo
 echo "Starting a gateway in front of the swarm: it sells chat at 10000 msat per 1000 tokens over"
-echo "L402 (1000 tokens per payment, into its own devnet account) and pays the servers from it:"
+echo "L402 (1000 tokens per payment, into its own devnet account), buys the servers' credit from it,"
+echo "and splits each message's income, after a 10% fee, among the servers by the work each did,"
+echo "paid to their Lightning addresses every 2 s (--ledger: a crash-safe payout ledger):"
 "$wallet" --wallet "devnet:$devnet" create-account user --fund-sats 100 >/dev/null
 "$bin/gateway/petalsln-gateway" --model "$model" --initial-peers "$dht" --listen 127.0.0.1:0 \
   --wallet "devnet:$devnet?account=gateway" --budget-sats 500 --price-msat-per-1k-tokens 10000 \
-  --credit-tokens 1000 --macaroon-key-file "$work/gateway.key" >"$work/gateway.out" 2>"$work/gateway.err" &
+  --credit-tokens 1000 --macaroon-key-file "$work/gateway.key" \
+  --ledger "$work/payouts.ledger" --fee-bps 1000 --payout-interval 2 --payout-threshold-sats 0 --payout-allow-http-loopback \
+  >"$work/gateway.out" 2>"$work/gateway.err" &
 pids+=($!)
 gateway_pid=$!
 for _ in $(seq 1 300); do
@@ -120,6 +134,41 @@ grep -q '^ready ' "$work/gateway.out" || { echo "the gateway did not start:" >&2
 printf '  %-10s %s\n' gateway "$(cat "$work/gateway.out")"
 url=$(sed -n 's/.* url=\([^ ]*\).*/\1/p' "$work/gateway.out")
 gateway_before=$(balance gateway)
+# The receipt in the stream's last usage chunk (petalsln_receipt): what the message cost and what
+# each server earned of it.
+show_split() {
+  python3 - "$work/stream.txt" <<'PY'
+import json, sys
+chunks = [json.loads(line[6:]) for line in open(sys.argv[1]) if line.startswith("data: {")]
+r = chunks[-1]["petalsln_receipt"]
+print("  its receipt: %d tokens (%d prompt + %d generated) at %d msat per 1000 = %d msat; gateway fee %d msat;"
+      % (r["charged_tokens"], r["prompt_tokens"], r["generated_tokens"], r["price_msat_per_1k_tokens"], r["charged_msat"], r["fee_msat"]))
+print("  the rest split by the work each server did:")
+for h in r["route"]:
+    print("    %-6s blocks %d-%d  %4d block-tokens  earned %4d msat -> %s"
+          % (h["name"], h["blocks"][0], h["blocks"][1] - 1, h["block_tokens"], h["earned_msat"], h["lightning_address"]))
+PY
+}
+
+# Waits (at most 20 s) for the payout run that pays every server's share, then shows what
+# /api/v1/swarm says each earned.
+show_payouts() {
+  for _ in $(seq 1 100); do
+    curl -sS "$url/api/v1/swarm" >"$work/swarm.json"
+    python3 - "$work/swarm.json" <<'PY' && break
+import json, sys
+sys.exit(any(s["earned"]["owed_msat"] or s["earned"]["in_flight_msat"] for s in json.load(open(sys.argv[1]))["servers"]))
+PY
+    sleep 0.2
+  done
+  python3 - "$work/swarm.json" <<'PY'
+import json, sys
+for s in sorted(json.load(open(sys.argv[1]))["servers"], key=lambda s: s["blocks"]):
+    e = s["earned"]
+    print("    %-6s paid to %s: %4d msat of %4d msat earned from messages (and %d msat for credit the gateway bought at its paywall)"
+          % (s["public_name"], s["lightning_address"], e["paid_msat"] - e["paywall_msat"], e["accrued_msat"] - e["paywall_msat"], e["paywall_msat"]))
+PY
+}
 json() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
 question='{"model": "demo-model", "messages": [{"role": "user", "content": "What is 7 * 8?"}], "temperature": 0'
 
@@ -143,11 +192,15 @@ printf '  the reply: '
 grep '^data: {' "$work/stream.txt" | sed 's/^data: //' | python3 -c '
 import json, sys
 print("".join((c["choices"][0]["delta"].get("content") or "") for c in map(json.loads, sys.stdin) if c.get("choices")))'
+show_split
 echo "  credit left on the token: $(curl -sS "$url/api/v1/credit" -H "Authorization: L402 $macaroon:$preimage" | json 'd["left_tokens"]') tokens"
+echo "  the gateway's payout run paid each server's share to its Lightning address (GET /api/v1/swarm):"
+show_payouts
 paid_by_user=$((100000 - $(balance user)))
 paid_to_servers=$(( $(balance alice) + $(balance bob) + $(balance carol) - servers_before ))
 echo "  the user paid the gateway $paid_by_user msat; the gateway has paid the servers $paid_to_servers msat"
-echo "  (credit they sell it, 2000 block-tokens at a time); its balance: $gateway_before + $paid_by_user - $paid_to_servers = $(balance gateway) msat"
+echo "  (credit they sell it, 2000 block-tokens at a time, and their payouts); its balance:"
+echo "  $gateway_before + $paid_by_user - $paid_to_servers = $(balance gateway) msat"
 echo "  the gateway's log line for the paid message: $(grep 'POST /v1/chat/completions 200' "$work/gateway.err" | tail -n 1)"
 
 if [ "$once" = 0 ]; then

@@ -2,7 +2,8 @@
 /.well-known/lnurlp/<name> is a devnet account <name>, whose callback issues real devnet
 invoices (made by petalsln-wallet) with the metadata's hash, or misbehaves on request.
 
-Standard library only; used by tests/payout and tests/gateway.
+Standard library only; used by tests/payout, tests/gateway and scripts/demo.sh (run as a
+program it serves until stopped: see main()).
 """
 import hashlib
 import http.server
@@ -111,3 +112,30 @@ class LnurlServer:
         if proc.returncode != 0:
             return h.reply(500, json.dumps({"status": "ERROR", "reason": proc.stderr}))
         h.reply(200, json.dumps({"pr": json.loads(proc.stdout)["bolt11"], "routes": []}))
+
+
+def main():
+    """Serves until SIGINT or SIGTERM; prints `ready port=N` once listening (scripts/demo.sh)."""
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(description="A devnet-backed Lightning address service on 127.0.0.1 (demos and tests only).")
+    parser.add_argument("--devnet", required=True, help="the devnet file whose accounts the addresses pay")
+    parser.add_argument("--wallet", required=True, help="the petalsln-wallet program (makes the invoices)")
+    parser.add_argument("--min-sendable-msat", type=int, default=1, help="smallest payment accepted (default 1)")
+    args = parser.parse_args()
+    if args.min_sendable_msat < 1:
+        parser.error("--min-sendable-msat must be at least 1")
+    server = LnurlServer(args.devnet, args.wallet, args.min_sendable_msat)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"ready port={server.port}", flush=True)
+    stop.wait()
+    server.close()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -270,7 +270,9 @@ class GatewayOnSwarm(unittest.TestCase):
         out = subprocess.run([CURL, "-sS", "--data-urlencode", "model=demo-model", "--data-urlencode", f"inputs={prompt}",
                               "--data-urlencode", "max_new_tokens=20", f"{self.gw.url}/api/v1/generate"],
                              capture_output=True, timeout=120, check=True)
-        self.assertEqual(json.loads(out.stdout), {"ok": True, "outputs": ANSWER})
+        reply = json.loads(out.stdout)
+        self.assertEqual((reply["ok"], reply["outputs"]), (True, ANSWER))
+        self.assertEqual(reply["petalsln_receipt"]["charged_msat"], 0)  # a free gateway: its receipt charges nothing
         bad = subprocess.run([CURL, "-sS", "-d", "inputs=%zz&max_new_tokens=5", f"{self.gw.url}/api/v1/generate"],
                              capture_output=True, timeout=60, check=True)
         self.assertFalse(json.loads(bad.stdout)["ok"])
