@@ -4,6 +4,7 @@
 //
 // When it serves it prints exactly one line to stdout:
 //   ready url=http://HOST:PORT model=NAME price_msat_per_1k_tokens=N
+// (url=https://... with --tls-cert and --tls-key)
 // then one line per request on stderr. SIGINT/SIGTERM stop it: no new connections, running
 // messages finish (at most --stop-grace seconds), exit 0.
 
@@ -19,6 +20,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +75,17 @@ struct GatewayFlags {
   std::string tls_key;
   double tls_handshake_timeout_s = 10;
 };
+
+// Where the L402 tokens bought from servers are kept unless --token-store says: beside the
+// credit store when the gateway has one (the folder an operator already keeps private), else
+// in memory ("").
+std::string default_token_store(const GatewayFlags& f) {
+  std::string credit = f.credit_store;
+  if (credit.empty() && !f.macaroon_key_file.empty()) credit = f.macaroon_key_file + ".credit";
+  if (credit.empty()) return {};
+  const auto dir = std::filesystem::path(credit).parent_path();
+  return (dir.empty() ? std::filesystem::path("server-tokens.sqlite") : dir / "server-tokens.sqlite").string();
+}
 
 // The web chat page's folder: the installed one next to this program (PREFIX/bin ->
 // PREFIX/share/petalsln/web/chat), else the source tree's (a build-tree program), else none.
@@ -140,6 +153,18 @@ void declare_flags(CLI::App& app, GatewayFlags& f) {
   app.add_option("--header-timeout", f.header_timeout_s, "seconds to receive a request's head")->check(CLI::Range(0.01, 3600.0))->capture_default_str();
   app.add_option("--body-timeout", f.body_timeout_s, "seconds to receive a request's body")->check(CLI::Range(0.01, 3600.0))->capture_default_str();
   app.add_option("--stop-grace", f.stop_grace_s, "seconds running messages get to finish on SIGINT/SIGTERM")->check(CLI::Range(0.0, 3600.0))->capture_default_str();
+  auto* store = app.add_option("--token-store", f.token_store,
+                               "file keeping the L402 tokens bought from servers (0600), so unused server credit survives a "
+                               "restart (default: server-tokens.sqlite beside the credit store, if any; '': in memory)");
+  app.add_flag("--no-token-store", f.no_token_store, "keep the servers' tokens in memory only")->excludes(store);
+  auto* cert = app.add_option("--tls-cert", f.tls_cert, "PEM certificate chain: serve HTTPS and WSS (needs --tls-key)")
+                   ->check(CLI::ExistingFile);
+  auto* key = app.add_option("--tls-key", f.tls_key, "PEM private key of --tls-cert (must not be readable by group or others)")
+                  ->check(CLI::ExistingFile);
+  cert->needs(key);
+  key->needs(cert);
+  app.add_option("--tls-handshake-timeout", f.tls_handshake_timeout_s, "seconds a client has to finish the TLS handshake")
+      ->check(CLI::Range(0.01, 3600.0))->capture_default_str();
   app.add_option("--demo-wallet", f.demo_wallet,
                  "devnet account (on --wallet's devnet) the web chat may pay this gateway's invoices from: 'Pay from the demo wallet' "
                  "(devnet only: no real money)");
@@ -223,6 +248,10 @@ GatewayOptions gateway_options(const GatewayFlags& f) {
   o.header_timeout = seconds(f.header_timeout_s);
   o.body_timeout = seconds(f.body_timeout_s);
   o.web_root = f.web_root.empty() ? default_web_root() : f.web_root;
+  if (!f.no_token_store && !f.local) o.server_token_store = f.token_store ? *f.token_store : default_token_store(f);
+  o.tls_cert = f.tls_cert;
+  o.tls_key = f.tls_key;
+  o.tls_handshake_timeout = seconds(f.tls_handshake_timeout_s);
   payout_options(f, o);
   o.request_log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   return o;

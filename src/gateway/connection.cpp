@@ -1,13 +1,18 @@
 #include "gateway/connection.hpp"
 
 #include <future>
+#include <type_traits>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 namespace petalsln::gateway {
 
@@ -18,18 +23,38 @@ namespace websocket = boost::beast::websocket;
 using error_code = boost::system::error_code;
 using Parser = http::request_parser<http::string_body>;
 
-void ConnectionIo::post_close() {
-  net::post(executor, [self = shared_from_this()] {
-    error_code ignored;
-    if (self->ws) {
-      self->ws->next_layer().socket().close(ignored);
-    } else {
-      self->tcp.socket().close(ignored);
-    }
-  });
-}
-
 namespace {
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection over Stream (PlainStream or TlsStream): every function below is written once
+// for both, so HTTPS and WSS run exactly the code HTTP and WS do.
+template <class Stream>
+struct StreamIo final : ConnectionIo {
+  template <class... TlsContext>
+  explicit StreamIo(net::ip::tcp::socket socket, TlsContext&... tls)
+      : ConnectionIo(socket.get_executor()), stream(std::move(socket), tls...) {}
+
+  Stream stream;                                  ///< Moved into ws on upgrade.
+  std::optional<websocket::stream<Stream>> ws;    ///< After an upgrade.
+
+  // The TCP socket under every layer, wherever the stream now lives.
+  net::ip::tcp::socket& socket() { return ws ? beast::get_lowest_layer(*ws).socket() : beast::get_lowest_layer(stream).socket(); }
+
+  void post_close() override {
+    net::post(executor, [self = std::static_pointer_cast<StreamIo>(shared_from_this())] {
+      error_code ignored;
+      self->socket().close(ignored);
+    });
+  }
+
+  void serve(ConnectionHub& hub, ApiContext& api) noexcept override;
+  void refuse_busy(std::chrono::milliseconds timeout) override;
+};
+
+template <class Stream>
+constexpr bool is_tls = std::is_same_v<Stream, TlsStream>;
 
 // Runs the operation @p initiate starts on @p io's strand and waits for it at most
 // @p timeout (then closes the socket, which ends it). Returns its error, or timeout.
@@ -49,9 +74,10 @@ error_code run_on_strand(ConnectionIo& io, Initiate initiate, std::chrono::milli
 constexpr std::chrono::milliseconds kForever{std::chrono::hours(24 * 365)};
 
 // Writes responses to one HTTP request (whole or chunked) within the write timeout.
+template <class Stream>
 class BeastResponseWriter final : public ResponseWriter {
  public:
-  BeastResponseWriter(ConnectionIo& io, ConnectionHub& hub, const GatewayOptions& options, unsigned version, bool keep_alive, bool head)
+  BeastResponseWriter(StreamIo<Stream>& io, ConnectionHub& hub, const GatewayOptions& options, unsigned version, bool keep_alive, bool head)
       : io_(io), hub_(hub), options_(options), version_(version), keep_alive_(keep_alive), head_(head) {}
 
   bool respond(const HttpResponse& r) override {
@@ -64,7 +90,7 @@ class BeastResponseWriter final : public ResponseWriter {
     res.keep_alive(keep_alive_);
     res.prepare_payload();
     if (head_) res.content_length(r.body.size());
-    return ok(run_on_strand(io_, [this, &res](auto handler) { http::async_write(io_.tcp, res, std::move(handler)); }, options_.write_timeout));
+    return ok(run_on_strand(io_, [this, &res](auto handler) { http::async_write(io_.stream, res, std::move(handler)); }, options_.write_timeout));
   }
 
   bool begin_stream(int status, const std::string& content_type) override {
@@ -76,20 +102,20 @@ class BeastResponseWriter final : public ResponseWriter {
     res.keep_alive(keep_alive_);
     res.chunked(true);
     http::response_serializer<http::empty_body> serializer{res};
-    return ok(run_on_strand(io_, [this, &serializer](auto handler) { http::async_write_header(io_.tcp, serializer, std::move(handler)); },
+    return ok(run_on_strand(io_, [this, &serializer](auto handler) { http::async_write_header(io_.stream, serializer, std::move(handler)); },
                             options_.write_timeout));
   }
 
   bool write_chunk(const std::string& data) override {
     if (data.empty()) return !failed_;
     if (failed_) return false;
-    return ok(run_on_strand(io_, [this, &data](auto handler) { net::async_write(io_.tcp, http::make_chunk(net::buffer(data)), std::move(handler)); },
+    return ok(run_on_strand(io_, [this, &data](auto handler) { net::async_write(io_.stream, http::make_chunk(net::buffer(data)), std::move(handler)); },
                             options_.write_timeout));
   }
 
   bool end_stream() override {
     if (failed_) return false;
-    return ok(run_on_strand(io_, [this](auto handler) { net::async_write(io_.tcp, http::make_chunk_last(), std::move(handler)); },
+    return ok(run_on_strand(io_, [this](auto handler) { net::async_write(io_.stream, http::make_chunk_last(), std::move(handler)); },
                             options_.write_timeout));
   }
 
@@ -101,7 +127,7 @@ class BeastResponseWriter final : public ResponseWriter {
     if (ec) failed_ = true;
     return !ec;
   }
-  ConnectionIo& io_;
+  StreamIo<Stream>& io_;
   ConnectionHub& hub_;
   const GatewayOptions& options_;
   unsigned version_;
@@ -111,13 +137,14 @@ class BeastResponseWriter final : public ResponseWriter {
 };
 
 // Writes a plain-text refusal of a request that could not be read, then the connection ends.
-void refuse(ConnectionIo& io, const GatewayOptions& options, int status, const std::string& message) {
+template <class Stream>
+void refuse(StreamIo<Stream>& io, const GatewayOptions& options, int status, const std::string& message) {
   http::response<http::string_body> res{static_cast<http::status>(status), 11};
   res.set(http::field::content_type, "application/json");
   res.body() = R"({"error": {"message": ")" + message + R"(", "type": "invalid_request_error", "param": null, "code": null}})";
   res.keep_alive(false);
   res.prepare_payload();
-  run_on_strand(io, [&io, &res](auto handler) { http::async_write(io.tcp, res, std::move(handler)); }, options.write_timeout);
+  run_on_strand(io, [&io, &res](auto handler) { http::async_write(io.stream, res, std::move(handler)); }, options.write_timeout);
 }
 
 std::string log_line(const std::string& method, const std::string& path, const RequestAccount& a, std::int64_t ms) {
@@ -126,9 +153,10 @@ std::string log_line(const std::string& method, const std::string& path, const R
 }
 
 // A WebSocket session's messages over Beast.
+template <class Stream>
 class BeastChannel final : public MessageChannel {
  public:
-  BeastChannel(ConnectionIo& io, ConnectionHub& hub, const std::shared_ptr<ConnectionIo>& self, const GatewayOptions& options,
+  BeastChannel(StreamIo<Stream>& io, ConnectionHub& hub, const std::shared_ptr<ConnectionIo>& self, const GatewayOptions& options,
                std::string path)
       : io_(io), hub_(hub), self_(self), options_(options), path_(std::move(path)) {}
 
@@ -160,7 +188,7 @@ class BeastChannel final : public MessageChannel {
   }
 
  private:
-  ConnectionIo& io_;
+  StreamIo<Stream>& io_;
   ConnectionHub& hub_;
   std::shared_ptr<ConnectionIo> self_;
   const GatewayOptions& options_;
@@ -170,18 +198,20 @@ class BeastChannel final : public MessageChannel {
 };
 
 // The client's IP address ("" once the socket is gone).
-std::string remote_address(ConnectionIo& io) {
+template <class Stream>
+std::string remote_address(StreamIo<Stream>& io) {
   error_code ec;
-  const auto endpoint = io.tcp.socket().remote_endpoint(ec);
+  const auto endpoint = io.socket().remote_endpoint(ec);
   return ec ? std::string() : endpoint.address().to_string();
 }
 
-void run_websocket(const std::shared_ptr<ConnectionIo>& io, ConnectionHub& hub, ApiContext& api, Parser& parser) {
+template <class Stream>
+void run_websocket(const std::shared_ptr<StreamIo<Stream>>& io, ConnectionHub& hub, ApiContext& api, Parser& parser) {
   const GatewayOptions& options = api.options;
   const std::string remote = remote_address(*io);  // before the socket moves into the WebSocket
   std::promise<void> moved;
   net::post(io->executor, [&] {
-    io->ws.emplace(std::move(io->tcp));
+    io->ws.emplace(std::move(io->stream));
     websocket::stream_base::timeout t;
     t.handshake_timeout = options.header_timeout;
     t.idle_timeout = options.idle_timeout;
@@ -194,7 +224,7 @@ void run_websocket(const std::shared_ptr<ConnectionIo>& io, ConnectionHub& hub, 
   moved.get_future().wait();
   const auto request = parser.release();
   if (run_on_strand(*io, [&io, &request](auto handler) { io->ws->async_accept(request, std::move(handler)); }, options.header_timeout)) return;
-  BeastChannel channel(*io, hub, io, options, std::string(request.target()));
+  BeastChannel<Stream> channel(*io, hub, io, options, std::string(request.target()));
   run_petals_session(api, channel, remote);
   // Say goodbye properly when the socket still stands (the client may have gone already).
   run_on_strand(*io, [&io](auto handler) { io->ws->async_close(websocket::close_code::normal, std::move(handler)); }, options.write_timeout);
@@ -218,13 +248,14 @@ HttpRequest to_request(const http::request<http::string_body>& req) {
 
 // Reads one request: waits (idle) for its first byte, then its head and body within their
 // timeouts. Returns the error; beast's header_limit/body_limit say what was too large.
-error_code read_request(const std::shared_ptr<ConnectionIo>& io, ConnectionHub& hub, const GatewayOptions& options,
+template <class Stream>
+error_code read_request(const std::shared_ptr<StreamIo<Stream>>& io, ConnectionHub& hub, const GatewayOptions& options,
                         beast::flat_buffer& buffer, Parser& parser, bool first) {
   if (buffer.size() == 0) {
     if (!hub.set_idle(io, true)) return net::error::operation_aborted;
     const auto wait = first ? options.header_timeout : options.idle_timeout;
     const error_code ec = run_on_strand(*io, [&io, &buffer](auto handler) {
-      io->tcp.async_read_some(buffer.prepare(4096), [&buffer, h = std::move(handler)](error_code e, std::size_t n) mutable {
+      io->stream.async_read_some(buffer.prepare(4096), [&buffer, h = std::move(handler)](error_code e, std::size_t n) mutable {
         buffer.commit(n);
         h(e, n);
       });
@@ -234,15 +265,16 @@ error_code read_request(const std::shared_ptr<ConnectionIo>& io, ConnectionHub& 
   } else {
     hub.set_idle(io, false);
   }
-  error_code ec = run_on_strand(*io, [&io, &buffer, &parser](auto handler) { http::async_read_header(io->tcp, buffer, parser, std::move(handler)); },
+  error_code ec = run_on_strand(*io, [&io, &buffer, &parser](auto handler) { http::async_read_header(io->stream, buffer, parser, std::move(handler)); },
                                 options.header_timeout);
   if (ec || parser.is_done()) return ec;
-  return run_on_strand(*io, [&io, &buffer, &parser](auto handler) { http::async_read(io->tcp, buffer, parser, std::move(handler)); },
+  return run_on_strand(*io, [&io, &buffer, &parser](auto handler) { http::async_read(io->stream, buffer, parser, std::move(handler)); },
                        options.body_timeout);
 }
 
 // Serves one request; returns true when the connection may carry another.
-bool serve_one(const std::shared_ptr<ConnectionIo>& io, ConnectionHub& hub, ApiContext& api, beast::flat_buffer& buffer, bool first) {
+template <class Stream>
+bool serve_one(const std::shared_ptr<StreamIo<Stream>>& io, ConnectionHub& hub, ApiContext& api, beast::flat_buffer& buffer, bool first) {
   const GatewayOptions& options = api.options;
   Parser parser;
   parser.header_limit(options.max_header_bytes);
@@ -272,37 +304,92 @@ bool serve_one(const std::shared_ptr<ConnectionIo>& io, ConnectionHub& hub, ApiC
     run_websocket(io, hub, api, parser);
     return false;
   }
-  BeastResponseWriter writer(*io, hub, options, req.version(), req.keep_alive(), req.method() == http::verb::head);
+  BeastResponseWriter<Stream> writer(*io, hub, options, req.version(), req.keep_alive(), req.method() == http::verb::head);
   handle_request(api, request, writer);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   if (options.request_log) options.request_log(log_line(request.method, request.path, writer.account, ms));
   return req.keep_alive() && !writer.failed();
 }
 
-}  // namespace
+// Completes the TLS handshake of a TLS connection within the handshake timeout (true when
+// done; nothing to do on a plain one). The connection counts as idle meanwhile, so a stop
+// closes it, and a stranger who never finishes holds it no longer than the timeout.
+template <class Stream>
+bool handshake(const std::shared_ptr<StreamIo<Stream>>& io, ConnectionHub& hub, const GatewayOptions& options) {
+  if constexpr (is_tls<Stream>) {
+    if (!hub.set_idle(io, true)) return false;
+    const error_code ec = run_on_strand(*io, [&io](auto handler) { io->stream.async_handshake(net::ssl::stream_base::server, std::move(handler)); },
+                                        options.tls_handshake_timeout);
+    hub.set_idle(io, false);
+    return !ec;
+  } else {
+    return true;
+  }
+}
 
-void run_connection(const std::shared_ptr<ConnectionIo>& io, ConnectionHub& hub, ApiContext& api) {
+// What a client past max_connections reads before the socket closes.
+const std::string& busy_response() {
+  static const std::string text =
+      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nConnection: close\r\n"
+      "Content-Length: 112\r\n\r\n"
+      R"({"error": {"message": "too many connections; retry shortly", "type": "server_error", "param": null, "code": null}})";
+  return text;
+}
+
+template <class Stream>
+void StreamIo<Stream>::serve(ConnectionHub& hub, ApiContext& api) noexcept {
+  const auto self = std::static_pointer_cast<StreamIo>(shared_from_this());
   try {
-    beast::flat_buffer buffer;
-    for (bool first = true; serve_one(io, hub, api, buffer, first); first = false) {
+    if (handshake(self, hub, api.options)) {
+      beast::flat_buffer buffer;
+      for (bool first = true; serve_one(self, hub, api, buffer, first); first = false) {
+      }
     }
   } catch (const std::exception&) {
     // Nothing more can be said to this client; the socket closes below.
   }
   std::promise<void> closed;
-  net::post(io->executor, [&] {
+  net::post(executor, [&] {
     error_code ignored;
-    if (io->ws) {
-      io->ws->next_layer().socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-      io->ws->next_layer().socket().close(ignored);
-    } else {
-      io->tcp.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-      io->tcp.socket().close(ignored);
-    }
+    socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
     closed.set_value();
   });
   closed.get_future().wait();
 }
+
+template <class Stream>
+void StreamIo<Stream>::refuse_busy(std::chrono::milliseconds timeout) {
+  auto self = std::static_pointer_cast<StreamIo>(shared_from_this());
+  // The operations below keep the connection alive until done; the expiry bounds them all.
+  beast::get_lowest_layer(stream).expires_after(timeout);
+  auto write = [self] {
+    net::async_write(self->stream, net::buffer(busy_response()), [self](error_code, std::size_t) {
+      error_code ignored;
+      self->socket().close(ignored);
+    });
+  };
+  if constexpr (is_tls<Stream>) {
+    stream.async_handshake(net::ssl::stream_base::server, [self, write](error_code ec) {
+      if (!ec) return write();
+      error_code ignored;
+      self->socket().close(ignored);
+    });
+  } else {
+    write();
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<ConnectionIo> make_connection(net::ip::tcp::socket socket, net::ssl::context* tls) {
+  if (tls != nullptr) return std::make_shared<StreamIo<TlsStream>>(std::move(socket), *tls);
+  return std::make_shared<StreamIo<PlainStream>>(std::move(socket));
+}
+
+void refuse_busy(const std::shared_ptr<ConnectionIo>& io, std::chrono::milliseconds timeout) { io->refuse_busy(timeout); }
+
+void run_connection(const std::shared_ptr<ConnectionIo>& io, ConnectionHub& hub, ApiContext& api) { io->serve(hub, api); }
 
 // ---- the hub ----
 

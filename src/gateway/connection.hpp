@@ -1,5 +1,5 @@
 #pragma once
-// The Beast side of one client connection: its socket (HTTP, then perhaps WebSocket), run on
+// The Beast side of one client connection: its socket (HTTP or HTTPS, then perhaps WebSocket), run on
 // a thread of its own from the first request to the close, with every read and write bounded
 // by a timeout. The hub that knows every connection lets the gateway stop them.
 
@@ -15,27 +15,49 @@
 #include <string>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/websocket/stream.hpp>
 
 #include "gateway/api_handlers.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace petalsln::gateway {
 
-/// One connection's socket: plain HTTP, or WebSocket after an upgrade. Its executor is a
-/// strand, so close() never races the connection's own operations.
+class ConnectionHub;
+
+/// One connection's socket: HTTP over plain TCP or TLS, or a WebSocket after an upgrade. The
+/// hub holds connections by this base; the stream itself (plain or TLS) lives in the
+/// connection.cpp template that serves both with one implementation. Its executor is a
+/// strand, so post_close() never races the connection's own operations.
 struct ConnectionIo : std::enable_shared_from_this<ConnectionIo> {
-  /// Takes @p socket (accepted on a strand).
-  explicit ConnectionIo(boost::asio::ip::tcp::socket socket) : executor(socket.get_executor()), tcp(std::move(socket)) {}
-  /// The strand every operation on the socket runs on (the move into ws included).
-  boost::asio::ip::tcp::socket::executor_type executor;
-  boost::beast::tcp_stream tcp;  ///< Moved into ws on upgrade.
-  std::optional<boost::beast::websocket::stream<boost::beast::tcp_stream>> ws;  ///< After an upgrade.
-  bool idle = false;  ///< Waiting for a request or message (guarded by the hub's mutex).
+  /// The strand executor every operation on the socket runs on.
+  using Executor = boost::asio::ip::tcp::socket::executor_type;
+  /// Takes the strand of the accepted socket.
+  explicit ConnectionIo(Executor strand) : executor(std::move(strand)) {}
+  virtual ~ConnectionIo() = default;
+  ConnectionIo(const ConnectionIo&) = delete;             ///< Owns a socket.
+  ConnectionIo& operator=(const ConnectionIo&) = delete;  ///< Owns a socket.
+
+  Executor executor;  ///< See Executor (the move into a WebSocket included).
+  bool idle = false;  ///< Waiting for a request, a message or a TLS handshake (guarded by the hub's mutex).
 
   /// Closes the socket from its strand: any pending operation ends with an error.
-  void post_close();
+  virtual void post_close() = 0;
+  /// See run_connection().
+  virtual void serve(ConnectionHub& hub, ApiContext& api) noexcept = 0;
+  /// See refuse_busy().
+  virtual void refuse_busy(std::chrono::milliseconds timeout) = 0;
 };
+
+/// Returns a connection over @p socket (accepted on a strand): plain HTTP when @p tls is null,
+/// else HTTPS/WSS with @p tls (which must outlive the connection; the handshake happens in
+/// run_connection()).
+std::shared_ptr<ConnectionIo> make_connection(boost::asio::ip::tcp::socket socket, boost::asio::ssl::context* tls);
+
+/// Answers a connection the gateway has no room for with 503 and closes it, asynchronously and
+/// without a thread (over TLS after a handshake; the whole exchange is bounded by @p timeout).
+void refuse_busy(const std::shared_ptr<ConnectionIo>& io, std::chrono::milliseconds timeout);
 
 /// Every open connection, so that stop() can close idle ones and cancel busy ones.
 class ConnectionHub {
@@ -64,8 +86,9 @@ class ConnectionHub {
   std::atomic<bool> cancelled_{false};
 };
 
-/// Serves @p io until it closes: HTTP requests (keep-alive) or one WebSocket session.
-/// Runs on the connection's own thread; never throws.
+/// Serves @p io until it closes: the TLS handshake on a TLS connection (within the options'
+/// tls_handshake_timeout; a failed one closes only this socket), then HTTP requests
+/// (keep-alive) or one WebSocket session. Runs on the connection's own thread; never throws.
 void run_connection(const std::shared_ptr<ConnectionIo>& io, ConnectionHub& hub, ApiContext& api);
 
 }  // namespace petalsln::gateway

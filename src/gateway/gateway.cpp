@@ -8,6 +8,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
@@ -15,6 +16,7 @@
 #include "gateway/earnings.hpp"
 #include "gateway/generation_service.hpp"
 #include "gateway/invoice_api.hpp"
+#include "gateway/tls.hpp"
 #include "petalsln/util/error.hpp"
 #include "util/log.hpp"
 
@@ -34,17 +36,17 @@ void check_options(const GatewayOptions& o) {
   require(o.max_header_bytes >= 1024, "max header bytes must be at least 1024");
   require(o.max_body_bytes >= 1024, "max body bytes must be at least 1024");
   require(o.max_new_tokens >= 1, "max new tokens must be at least 1");
-  require(o.header_timeout.count() > 0 && o.body_timeout.count() > 0 && o.write_timeout.count() > 0 && o.idle_timeout.count() > 0,
+  require(o.header_timeout.count() > 0 && o.body_timeout.count() > 0 && o.write_timeout.count() > 0 && o.idle_timeout.count() > 0 &&
+              o.tls_handshake_timeout.count() > 0,
           "every timeout must be positive");
+  require(o.tls_cert.empty() == o.tls_key.empty(), "TLS needs both a certificate file and a key file");
 }
 
-// What a client past max_connections reads before the socket closes.
-const std::string& busy_response() {
-  static const std::string text =
-      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nConnection: close\r\n"
-      "Content-Length: 112\r\n\r\n"
-      R"({"error": {"message": "too many connections; retry shortly", "type": "server_error", "param": null, "code": null}})";
-  return text;
+// The TLS context the options ask for (null: plain HTTP). Loaded before the model, so a bad
+// certificate or a key others may read fails at once.
+std::unique_ptr<net::ssl::context> load_tls(const GatewayOptions& o) {
+  if (o.tls_cert.empty() && o.tls_key.empty()) return nullptr;
+  return gateway::make_tls_context(o.tls_cert, o.tls_key);
 }
 
 }  // namespace
@@ -64,6 +66,7 @@ struct Gateway::Impl {
   }
 
   GatewayOptions options;
+  std::unique_ptr<net::ssl::context> tls = load_tls(options);  // null: plain HTTP
   gateway::GenerationService service;
   gateway::Billing billing;
   gateway::InvoiceDesk invoices;
@@ -90,7 +93,7 @@ struct Gateway::Impl {
     acceptor.listen(net::socket_base::max_listen_connections);
     const auto bound = acceptor.local_endpoint();
     const std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string();
-    url = "http://" + host + ":" + std::to_string(bound.port());
+    url = (tls ? "https://" : "http://") + host + ":" + std::to_string(bound.port());
   }
 
   void accept_next() {
@@ -102,13 +105,10 @@ struct Gateway::Impl {
   }
 
   void admit(tcp::socket socket) {
-    auto io_ptr = std::make_shared<gateway::ConnectionIo>(std::move(socket));
+    auto io_ptr = gateway::make_connection(std::move(socket), tls.get());
     if (!hub.admit(io_ptr, options.max_connections)) {
-      // Tell the client why, then drop it; the write keeps the socket alive until done.
-      net::async_write(io_ptr->tcp, net::buffer(busy_response()), [io_ptr](boost::system::error_code, std::size_t) {
-        boost::system::error_code ignored;
-        io_ptr->tcp.socket().close(ignored);
-      });
+      // Tell the client why, then drop it (over TLS after a handshake, bounded by its timeout).
+      gateway::refuse_busy(io_ptr, tls ? options.tls_handshake_timeout : options.write_timeout);
       return;
     }
     std::thread([this, io_ptr] {

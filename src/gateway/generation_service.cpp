@@ -72,6 +72,7 @@ GenerationService::GenerationService(const GatewayOptions& options) : options_(o
   model_ = LocalModel::open(options.model_dir, {}, {}, /*load_blocks=*/options.local);
   model_name_ = options.model_name.empty() ? util::base_name(model_->dir()) : options.model_name;
   if (options.local) return;
+  if (!options.server_token_store.empty()) server_tokens_ = std::make_shared<ServerTokens>(options.server_token_store, model_name_);
   swarm_ = std::make_unique<Swarm>();
   swarm_->model_name = model_name_;
   swarm_->fingerprint = compute_model_fingerprint(model_->dir());

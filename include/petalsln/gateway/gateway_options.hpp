@@ -44,6 +44,10 @@ struct GatewayOptions {
   std::uint64_t budget_msat = 0;
   /// Skip servers charging more than this per 1000 block-tokens (nullopt: no limit).
   std::optional<std::uint64_t> max_server_price_msat;
+  /// The file keeping the L402 tokens bought from servers (SQLite, created 0600; see
+  /// ServerTokens), so server credit bought and not used survives a restart and is spent
+  /// before anything new is bought; "": held in memory for this process's life.
+  std::string server_token_store;
 
   /// What clients pay per 1000 tokens (prompt and generated), in millisatoshis; 0: a free
   /// gateway that asks for nothing. Servers charging more than this price divided by the
@@ -87,6 +91,14 @@ struct GatewayOptions {
   std::string listen_host = "127.0.0.1";
   /// Port to listen on; 0 picks a free one (see Gateway::url()).
   std::uint16_t listen_port = 0;
+  /// PEM file of the certificate chain to serve HTTPS and WSS with (the server's certificate
+  /// first); "": plain HTTP and WS (meant for loopback behind a reverse proxy). Needs tls_key.
+  std::string tls_cert;
+  /// PEM file of tls_cert's private key. Must not be readable or writable by group or others
+  /// (the Gateway refuses it otherwise). Needs tls_cert.
+  std::string tls_key;
+  /// Time a client has to finish the TLS handshake once its connection is accepted.
+  std::chrono::milliseconds tls_handshake_timeout{10000};
   /// Folder of the web chat page served at `/` (index.html, app.js, ...; see web/chat/); "":
   /// no page, `GET /` says where the APIs are.
   std::string web_root;
