@@ -278,9 +278,23 @@ class GatewayOnSwarm(unittest.TestCase):
         self.assertFalse(json.loads(bad.stdout)["ok"])
 
     def test_swarm_and_index(self):
+        status, _, body = request(self.gw, "POST", "/v1/chat/completions", chat(QUESTION))
+        self.assertEqual(status, 200, body)
         status, _, body = request(self.gw, "GET", "/api/v1/swarm")
         self.assertEqual(status, 200)
         self.assertEqual(sorted(tuple(s["blocks"]) for s in body["servers"]), [(0, 3), (3, 6), (6, 8)])
+        # Priced servers: what the gateway paid each one's paywall (the devnet's books) counts
+        # as earned and paid; this gateway has no ledger, so nothing else is.
+        with sqlite3.connect(os.path.join(self.tmp.name, "devnet.db")) as db:
+            paid = dict(db.execute("SELECT i.account, SUM(p.amount_msat) FROM payments p JOIN invoices i ON i.payment_hash = p.payment_hash "
+                                   "WHERE p.payer = 'gateway' AND p.status = 'succeeded' GROUP BY i.account").fetchall())
+        for s in body["servers"]:
+            account = s["public_name"][len("server-"):]
+            e = s["earned"]
+            self.assertGreater(paid.get(account, 0), 0, s)
+            self.assertEqual((e["paywall_msat"], e["paid_msat"], e["accrued_msat"]), (paid[account],) * 3, s)
+            self.assertEqual((e["owed_msat"], e["kept_by_gateway_msat"]), (0, 0), s)
+            self.assertIn("no --ledger", e["unpaid_reason"])
         status, _, text = request(self.gw, "GET", "/")
         self.assertEqual(status, 200)
         self.assertIn("petalsln", text)  # the web chat page (issue 15), or the list of APIs without it

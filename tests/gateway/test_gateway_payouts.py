@@ -55,6 +55,8 @@ class Gateway:
             self.host, self.port = self.url[len("http://"):].rsplit(":", 1)
 
     def stderr(self):
+        if self.log.closed:
+            return self.saved_stderr
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
 
@@ -68,6 +70,9 @@ class Gateway:
                 self.proc.kill()
                 self.proc.wait()
             self.proc.stdout.close()
+            if not self.log.closed:
+                self.saved_stderr = self.stderr()
+                self.log.close()
 
 
 def request(gw, method, path, body=None, headers=None):
