@@ -14,7 +14,10 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-// Why a server's share cannot be paid to @p address ("" when it can).
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
+}  // namespace
+
 std::string unpaid_reason(const std::string& address, bool allow_http_loopback) {
   if (address.empty()) return "it announced no Lightning address";
   try {
@@ -24,10 +27,6 @@ std::string unpaid_reason(const std::string& address, bool allow_http_loopback) 
   }
   return {};
 }
-
-std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
-
-}  // namespace
 
 MessageReceipt split_message(const TextResult& result, std::int64_t charged_tokens, std::uint64_t charged_msat,
                              std::uint64_t price_msat_per_1k_tokens, const PayoutSplitter* splitter, bool allow_http_loopback) {

@@ -49,6 +49,11 @@ struct MessageReceipt {
   std::vector<ServerShare> route;      ///< Per server, in first-use order.
 };
 
+/// Returns why a server announcing @p address cannot be paid from income: "it announced no
+/// Lightning address", or that the address is not a valid LUD-16 address (loopback hosts with
+/// a port allowed when @p allow_http_loopback); "" when it can. Does not throw.
+std::string unpaid_reason(const std::string& address, bool allow_http_loopback);
+
 /// Splits @p charged_msat (the income of a message that produced @p result) among the servers
 /// that did its work, by block-tokens, after @p splitter's fee; with no splitter (servers not
 /// paid from income) or no work, all of it is the fee. A server whose Lightning address is

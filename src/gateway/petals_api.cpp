@@ -57,13 +57,13 @@ TextRequest generate_request(ApiContext& api, const std::map<std::string, std::s
 
 // What a server earned through this gateway, for /api/v1/swarm; @p from_income: servers are
 // paid from message income (else only paywall payments count).
-json earned_json(const ServerEarnings& e, const std::string& address, bool from_income) {
+json earned_json(const ServerEarnings& e, const std::string& address, bool from_income, bool allow_http_loopback) {
   json out = {{"accrued_msat", e.accrued_msat}, {"paid_msat", e.paid_msat},   {"owed_msat", e.owed_msat},
               {"in_flight_msat", e.in_flight_msat}, {"kept_by_gateway_msat", e.kept_msat}, {"paywall_msat", e.paywall_msat}};
   if (!from_income) {
     out["unpaid_reason"] = "this gateway does not pay servers from message income (no --ledger)";
-  } else if (address.empty()) {
-    out["unpaid_reason"] = "it announced no Lightning address: its share of message income stays with the gateway";
+  } else if (const std::string why = unpaid_reason(address, allow_http_loopback); !why.empty()) {
+    out["unpaid_reason"] = why + ": its share of message income stays with the gateway";
   } else {
     out["unpaid_reason"] = nullptr;
   }
@@ -102,7 +102,7 @@ void handle_swarm(ApiContext& api, ResponseWriter& writer) {
                        {"lightning_address", s.lightning_address.empty() ? json(nullptr) : json(s.lightning_address)},
                        {"state", "online"},
                        {"earned", earned_json(server_earnings(ledger, kept, paywall, peer, s.lightning_address), s.lightning_address,
-                                              api.earnings.enabled())}});
+                                              api.earnings.enabled(), api.options.payout_allow_http_loopback)}});
   }
   json out = {{"model", api.service.model_name()},
               {"num_blocks", api.service.num_blocks()},

@@ -91,6 +91,16 @@ TEST_CASE("earnings: a server without a usable address keeps its share with the 
   CHECK(ledger.fee_msat == 3000);
 }
 
+TEST_CASE("earnings: why a server cannot be paid") {
+  CHECK(unpaid_reason("", false) == "it announced no Lightning address");
+  CHECK(unpaid_reason("alice@example.com", false).empty());
+  CHECK(unpaid_reason("Alice@Example.com", false).empty());  // addresses are case-insensitive
+  CHECK(unpaid_reason("alice@127.0.0.1:8080", true).empty());
+  CHECK(unpaid_reason("alice@127.0.0.1:8080", false).find("not usable") != std::string::npos);
+  CHECK(unpaid_reason("no-at-sign", false).find("not usable") != std::string::npos);
+  CHECK(unpaid_reason("a b@example.com", false).find("not usable") != std::string::npos);
+}
+
 TEST_CASE("earnings: no splitter or no work: the gateway keeps all of it") {
   const PayoutSplitter splitter({0, 0});
   const MessageReceipt none = split_message(message({server("aa", 0, 8, 40, "a@example.com")}), 17, 500, 10000, nullptr, false);
