@@ -5,7 +5,8 @@ announces none). Money adds up: what the user paid equals the gateway's income i
 books, each message's receipt (every dialect) splits its income exactly (fee plus shares), each
 address ends up holding exactly its share, the server without an address is skipped, logged
 once and reported; a gateway killed mid-payout (SIGKILL while an LNURL callback is held, and
-an injected crash right after the invoice is recorded) restarts and pays nobody twice.
+an injected crash right after the invoice is recorded, and one right after the wallet paid)
+restarts and pays nobody twice; SIGTERM mid-payout lets the run finish and exits 0.
 All processes real, on loopback; all money devnet."""
 import http.client
 import json
@@ -314,6 +315,46 @@ class PayoutsThroughGateway(unittest.TestCase):
             self.assertEqual(self.balance(n) - before[n], earned[n], n)
             self.assertEqual((swarm[n]["accrued_msat"], swarm[n]["paid_msat"]), (earned[n], earned[n]), swarm)
         self.assertEqual(before["user"] - self.balance("user"), paid)
+        self.assertEqual(self.balance(name), paid - earned["alice"] - earned["bob"])
+
+    def test_sigterm_mid_payout_finishes_the_run(self):
+        name = "gw-term"
+        wallet(self.uri(name), "create-account", name, "--fund-sats", "0")
+        before = {n: self.balance(n) for n in ("alice", "bob")}
+        gw = self.start(name, "--payout-interval", "3600")
+        try:
+            authorization, paid = self.buy(gw)
+            status, body = request(gw, "POST", "/v1/chat/completions", chat(QUESTION), {"Authorization": authorization})
+            self.assertEqual(status, 200, body)
+            earned = self.earned([self.check_receipt(body["petalsln_receipt"])])
+        finally:
+            self.assertEqual(gw.stop(), 0, gw.stderr())
+        # The restart's payout waits in bob's callback when SIGTERM arrives: the gateway stops
+        # serving, lets the run finish once the callback answers, and exits 0.
+        self.lnurl.held.clear()
+        self.lnurl.release.clear()
+        self.lnurl.modes["bob"] = "hold_callback"
+        gw = self.start(name, "--payout-interval", "3600")
+        try:
+            self.assertTrue(self.lnurl.held.wait(60), gw.stderr())
+            gw.proc.send_signal(signal.SIGTERM)
+            time.sleep(1)
+            self.assertIsNone(gw.proc.poll(), "the gateway ended before its payout run")
+        finally:
+            self.lnurl.modes["bob"] = "ok"
+            self.lnurl.release.set()
+            self.assertEqual(gw.stop(), 0, gw.stderr())
+        self.assertIn("payouts: paid", gw.stderr())
+        for n in ("alice", "bob"):
+            self.assertEqual(self.balance(n) - before[n], earned[n], n)
+        gw = self.start(name, "--payout-interval", "3600")  # nothing is paid again
+        try:
+            swarm = self.wait_paid(gw, ("alice", "bob"))
+        finally:
+            self.assertEqual(gw.stop(), 0, gw.stderr())
+        for n in ("alice", "bob"):
+            self.assertEqual(self.balance(n) - before[n], earned[n], n)
+            self.assertEqual(swarm[n]["paid_msat"], earned[n], swarm)
         self.assertEqual(self.balance(name), paid - earned["alice"] - earned["bob"])
 
 
