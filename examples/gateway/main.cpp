@@ -77,13 +77,14 @@ struct GatewayFlags {
 };
 
 // Where the L402 tokens bought from servers are kept unless --token-store says: beside the
-// credit store when the gateway has one (the folder an operator already keeps private), else
-// in memory ("").
+// credit store, else beside the payout ledger, when the gateway has one (a folder the operator
+// already keeps private), else in memory ("").
 std::string default_token_store(const GatewayFlags& f) {
-  std::string credit = f.credit_store;
-  if (credit.empty() && !f.macaroon_key_file.empty()) credit = f.macaroon_key_file + ".credit";
-  if (credit.empty()) return {};
-  const auto dir = std::filesystem::path(credit).parent_path();
+  std::string beside = f.credit_store;
+  if (beside.empty() && !f.macaroon_key_file.empty()) beside = f.macaroon_key_file + ".credit";
+  if (beside.empty()) beside = f.ledger;
+  if (beside.empty()) return {};
+  const auto dir = std::filesystem::path(beside).parent_path();
   return (dir.empty() ? std::filesystem::path("server-tokens.sqlite") : dir / "server-tokens.sqlite").string();
 }
 
@@ -155,7 +156,7 @@ void declare_flags(CLI::App& app, GatewayFlags& f) {
   app.add_option("--stop-grace", f.stop_grace_s, "seconds running messages get to finish on SIGINT/SIGTERM")->check(CLI::Range(0.0, 3600.0))->capture_default_str();
   auto* store = app.add_option("--token-store", f.token_store,
                                "file keeping the L402 tokens bought from servers (0600), so unused server credit survives a "
-                               "restart (default: server-tokens.sqlite beside the credit store, if any; '': in memory)");
+                               "restart (default: server-tokens.sqlite beside the credit store or else the ledger, if any; '': in memory)");
   app.add_flag("--no-token-store", f.no_token_store, "keep the servers' tokens in memory only")->excludes(store);
   auto* cert = app.add_option("--tls-cert", f.tls_cert, "PEM certificate chain: serve HTTPS and WSS (needs --tls-key)")
                    ->check(CLI::ExistingFile);

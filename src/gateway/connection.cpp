@@ -1,5 +1,6 @@
 #include "gateway/connection.hpp"
 
+#include <array>
 #include <future>
 #include <type_traits>
 
@@ -329,11 +330,26 @@ bool handshake(const std::shared_ptr<StreamIo<Stream>>& io, ConnectionHub& hub, 
 
 // What a client past max_connections reads before the socket closes.
 const std::string& busy_response() {
+  static const std::string body =
+      R"({"error": {"message": "too many connections; retry shortly", "type": "server_error", "param": null, "code": null}})";
   static const std::string text =
       "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nConnection: close\r\n"
-      "Content-Length: 112\r\n\r\n"
-      R"({"error": {"message": "too many connections; retry shortly", "type": "server_error", "param": null, "code": null}})";
+      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   return text;
+}
+
+// Reads and drops what the client of a refused connection still sends (its request, a TLS
+// close_notify) until it closes or the stream's expiry passes, then closes: closing with
+// unread data would reset the connection, and a client could lose the answer or fail
+// writing. Holds @p io until done.
+template <class Stream>
+void drain_then_close(std::shared_ptr<StreamIo<Stream>> io, std::shared_ptr<std::array<char, 512>> scratch) {
+  auto& tcp = beast::get_lowest_layer(io->stream);
+  tcp.async_read_some(net::buffer(*scratch), [io, scratch](error_code ec, std::size_t) mutable {
+    if (!ec) return drain_then_close(std::move(io), std::move(scratch));
+    error_code ignored;
+    io->socket().close(ignored);
+  });
 }
 
 template <class Stream>
@@ -364,9 +380,14 @@ void StreamIo<Stream>::refuse_busy(std::chrono::milliseconds timeout) {
   // The operations below keep the connection alive until done; the expiry bounds them all.
   beast::get_lowest_layer(stream).expires_after(timeout);
   auto write = [self] {
-    net::async_write(self->stream, net::buffer(busy_response()), [self](error_code, std::size_t) {
+    net::async_write(self->stream, net::buffer(busy_response()), [self](error_code ec, std::size_t) {
       error_code ignored;
-      self->socket().close(ignored);
+      if (ec) {
+        self->socket().close(ignored);
+        return;
+      }
+      self->socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);  // the answer is whole
+      drain_then_close(self, std::make_shared<std::array<char, 512>>());
     });
   };
   if constexpr (is_tls<Stream>) {

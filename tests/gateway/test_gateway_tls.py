@@ -159,6 +159,55 @@ class GatewayOverTls(unittest.TestCase):
         self.assertIn(b"demo-model", data)
 
 
+class TlsConnectionLimit(unittest.TestCase):
+    def test_past_max_connections_a_tls_client_reads_503(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            cert, key = make_certificate(tmp)
+            proc, ready = start_gateway("--model", MODEL, "--local", "--tls-cert", cert, "--tls-key", key,
+                                        "--max-connections", "1")
+            try:
+                self.assertIsNotNone(ready, stderr_of(proc))
+                port = int(ready["url"].rsplit(":", 1)[1])
+                context = ssl.create_default_context(cafile=cert)
+                with context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                                         server_hostname="127.0.0.1"):
+                    time.sleep(0.3)  # the gateway has admitted it
+                    out = subprocess.run([CURL, "-sS", "--cacert", cert, "-w", "\n%{http_code}", f"{ready['url']}/v1/models"],
+                                         capture_output=True, timeout=60)
+                    body, code = out.stdout.decode().rsplit("\n", 1)
+                    self.assertEqual(code, "503")
+                    self.assertIn("too many connections", json.loads(body)["error"]["message"])
+                time.sleep(0.3)  # the first connection is gone
+                out = subprocess.run([CURL, "-sS", "--cacert", cert, f"{ready['url']}/v1/models"], capture_output=True, timeout=60)
+                self.assertEqual(json.loads(out.stdout)["data"][0]["id"], "demo-model")
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(proc.wait(timeout=60), 0)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                finish(proc)
+
+    def test_sigterm_with_a_handshake_pending_exits_at_once(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            cert, key = make_certificate(tmp)
+            proc, ready = start_gateway("--model", MODEL, "--local", "--tls-cert", cert, "--tls-key", key)
+            try:
+                self.assertIsNotNone(ready, stderr_of(proc))
+                port = int(ready["url"].rsplit(":", 1)[1])
+                with socket.create_connection(("127.0.0.1", port), timeout=10):
+                    time.sleep(0.3)
+                    t0 = time.monotonic()
+                    proc.send_signal(signal.SIGTERM)
+                    self.assertEqual(proc.wait(timeout=60), 0)
+                    self.assertLess(time.monotonic() - t0, 5)  # not the 10 s handshake timeout
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                finish(proc)
+
+
 class TlsKeyChecks(unittest.TestCase):
     def test_a_key_others_may_read_is_refused(self):
         with tempfile.TemporaryDirectory() as tmp:
