@@ -1,16 +1,22 @@
 """The web chat page end to end: petalsln-gateway in front of a paid 3-server swarm on the demo
 model serves web/chat/ at /, and Debian's headless Chromium, driven by puppeteer-core
 (webchat.js), chats through it as a person would: on a gateway free to its users, and on a priced
-one paid through an injected WebLN provider that pays from a devnet account. All processes real,
-on loopback; all money devnet. Screenshots go to PETALSLN_WEBCHAT_ARTIFACTS (under the build
+one paid through an injected WebLN provider that pays from a devnet account; the QR code's invoice
+paid from outside the page (the page notices through /api/v1/invoice-status), the devnet demo
+wallet's button, receipts whose routes agree with the gateway's earnings, an invoice that expires
+and a new one; servers killed between turns, all stopped and back. All processes real, on
+loopback; all money devnet. Screenshots go to PETALSLN_WEBCHAT_ARTIFACTS (under the build
 folder)."""
 import http.client
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -83,16 +89,69 @@ def browse(*args):
     return json.loads(proc.stdout.decode().strip().splitlines()[-1])
 
 
+def browse_steps(on_step, *args):
+    """Runs webchat.js in a mode that stops at steps ({"step": NAME} lines): calls on_step(NAME),
+    then lets it go on. Returns what it saw."""
+    proc = subprocess.Popen([NODE, os.path.join(HERE, "webchat.js"), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PETALSLN_CHROMIUM": CHROMIUM}, text=True)
+    try:
+        for line in proc.stdout:
+            message = json.loads(line)
+            if "step" not in message:
+                proc.wait(timeout=60)
+                if proc.returncode != 0:
+                    raise AssertionError(f"webchat.js {args[0]} failed:\n{proc.stderr.read()[-4000:]}")
+                return message
+            on_step(message["step"])
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        proc.wait(timeout=60)
+        raise AssertionError(f"webchat.js {args[0]} failed:\n{proc.stderr.read()[-4000:]}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            pipe.close()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def swarm_seen(gw):
+    """The servers @p gw sees now."""
+    return json.loads(gw.get("/api/v1/swarm")[2])["servers"]
+
+
+def msat(text):
+    """'1.234 sat' or '56 msat', as the page writes amounts, in millisatoshis."""
+    number, unit = text.split()
+    return round(float(number) * 1000) if unit == "sat" else int(number)
+
+
 class WebChat(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         db = os.path.join(cls.tmp.name, "devnet.db")
         cls.uri = staticmethod(lambda account: f"devnet:{db}?account={account}")
-        for account, sats in (("gw-free", 1000), ("gw-paid", 1000), ("gw-part", 1000), ("user", 1000), ("a", 0), ("b", 0), ("c", 0)):
+        for account, sats in (("gw-free", 1000), ("gw-paid", 1000), ("gw-part", 1000), ("user", 1000), ("a", 0), ("b", 0), ("c", 0),
+                              ("gw-qr", 1000), ("gw-short", 1000), ("phone", 1000), ("demo", 1000), ("user2", 1000)):
             wallet(cls.uri(account), "create-account", account, "--fund-sats", str(sats))
         cls.swarm = Swarm().__enter__()
-        cls.gw = cls.paid = cls.part = None
+        cls.gw = cls.paid = cls.part = cls.qr = cls.short = None
         try:
             servers = {}
             for name, blocks in (("a", "0:3"), ("b", "3:6"), ("c", "6:8")):
@@ -108,6 +167,15 @@ class WebChat(unittest.TestCase):
             # Sees only servers a and b: blocks 6-7 have no server.
             cls.part = Gateway("--model", MODEL, "--peers", ",".join(servers[n].ready["endpoint"] for n in ("a", "b")), "--web-root", WEB_ROOT,
                                "--wallet", cls.uri("gw-part"), "--budget-sats", "500", "--timeout", "5")
+            # Paid from outside the page and from its devnet demo wallet; servers paid from the
+            # message income (a ledger, a 10% fee), so receipts show what each server earned.
+            cls.qr = Gateway(*common, "--wallet", cls.uri("gw-qr"), "--budget-sats", "500", "--price-msat-per-1k-tokens", "10000",
+                             "--credit-tokens", "400", "--macaroon-key-file", os.path.join(cls.tmp.name, "qr.key"), "--demo-wallet", "demo",
+                             "--ledger", os.path.join(cls.tmp.name, "qr-ledger.sqlite"), "--fee-bps", "1000")
+            # Its invoices expire after 10 s.
+            cls.short = Gateway(*common, "--wallet", cls.uri("gw-short"), "--budget-sats", "500", "--price-msat-per-1k-tokens", "10000",
+                                "--credit-tokens", "400", "--macaroon-key-file", os.path.join(cls.tmp.name, "short.key"),
+                                "--invoice-expiry", "10")
         except BaseException:
             cls.stop_all()
             raise
@@ -115,7 +183,7 @@ class WebChat(unittest.TestCase):
     @classmethod
     def stop_all(cls):
         statuses = {}
-        for name in ("gw", "paid", "part"):
+        for name in ("gw", "paid", "part", "qr", "short"):
             gw = getattr(cls, name)
             if gw is not None:
                 statuses[name] = (gw.stop(), gw.stderr())
@@ -249,6 +317,109 @@ class WebChat(unittest.TestCase):
         # Nothing lost: the message is back in the composer, ready to send again.
         self.assertEqual(out["composer"], "What is 17 + 25?")
         self.assertTrue(out["sendEnabled"])
+
+    def test_paid_from_outside_the_page_and_from_the_demo_wallet(self):
+        phone_before = wallet(self.uri("phone"), "balance")["balance_msat"]
+        demo_before = wallet(self.uri("demo"), "balance")["balance_msat"]
+        out = browse("qr", self.qr.url, ARTIFACTS, WALLET, self.uri("phone"))
+        self.assertEqual(out["problems"], [])
+        # The demo wallet is offered, and said everywhere to be the devnet's test money.
+        self.assertIn("devnet", out["price"])
+        self.assertIn("not real bitcoin", out["price"])
+        self.assertIn("devnet, not real money", out["dialog"]["demo"])
+        self.assertIn("not real bitcoin", out["dialog"]["devnet"])
+        self.assertIn("notices the payment", out["dialog"]["watch"])
+        # Paid with petalsln-wallet from outside: the page noticed, closed the dialog, and the
+        # message went through with the preimage the gateway handed over.
+        self.assertEqual(out["first"], "17 + 25 = 42.")
+        self.assertTrue(out["dialogClosed"])
+        self.assertLess(out["noticedMs"], 30000)
+        self.assertTrue(out["token1"].startswith("L402 ") and out["token1"].endswith(":" + out["outsidePreimage"]), out["token1"])
+        self.assertEqual(phone_before - wallet(self.uri("phone"), "balance")["balance_msat"], 4000)
+        # The demo wallet paid the next invoice; the answer came.
+        self.assertEqual(out["demoAnswer"], "The capital of Japan is Tokyo.")
+        self.assertNotEqual(out["demoDialog"]["invoice"], out["dialog"]["invoice"])
+        self.assertNotEqual(out["token2"], out["token1"])
+        self.assertEqual(demo_before - wallet(self.uri("demo"), "balance")["balance_msat"], 4000)
+        # Receipts: the route's three servers by their public names and blocks, what each earned.
+        earned = {}
+        for receipt in (out["receipt1"], out["receipt2"]):
+            self.assertEqual([(r[0], r[1]) for r in receipt["route"]], [("server-a", "0–2"), ("server-b", "3–5"), ("server-c", "6–7")],
+                             receipt)
+            charged = re.search(r"Charged\n(\d+) tokens = ([\d.]+ (?:sat|msat))", receipt["text"])
+            fee = re.search(r"Kept by the gateway\n([\d.]+ (?:sat|msat))", receipt["text"])
+            self.assertTrue(charged and fee, receipt["text"])
+            shares = [msat(r[3]) for r in receipt["route"]]
+            self.assertTrue(all(s > 0 for s in shares), receipt["route"])
+            # The shares and the gateway's fee add up to what the message cost.
+            self.assertEqual(sum(shares) + msat(fee.group(1)), msat(charged.group(2)))
+            self.assertEqual(msat(charged.group(2)), (int(charged.group(1)) * 10000 + 999) // 1000)
+            for r, share in zip(receipt["route"], shares):
+                earned[r[0]] = earned.get(r[0], 0) + share
+        # ... and agree with what the gateway says each server earned from message income.
+        status, _, body = self.qr.get("/api/v1/swarm")
+        swarm = {s["public_name"]: s["earned"] for s in json.loads(body)["servers"]}
+        self.assertEqual({name: e["accrued_msat"] - e["paywall_msat"] for name, e in swarm.items()}, earned)
+        charged2 = int(re.search(r"Charged\n(\d+) tokens", out["receipt2"]["text"]).group(1))
+        self.assertIn(f"Credit left: {400 - charged2} tokens", out["credit2"])
+        for name in ("webchat-payment-dialog.png", "webchat-receipt.png"):
+            self.assertGreater(os.path.getsize(os.path.join(ARTIFACTS, name)), 10000)
+
+    def test_an_expired_invoice_and_a_new_one(self):
+        out = browse("expiry", self.short.url, ARTIFACTS, WALLET, self.uri("user2"))
+        self.assertEqual(out["problems"], [])
+        self.assertIn("The invoice expired — get a new one.", out["expired"]["text"])
+        self.assertEqual(out["expired"]["focused"], "pay-renew")
+        self.assertTrue(out["expired"]["weblnDisabled"])
+        self.assertNotEqual(out["second"]["invoice"], out["first"]["invoice"])
+        self.assertTrue(out["expiredHiddenAgain"])
+        # Only the new invoice was paid, and the message went through.
+        self.assertEqual([p["invoice"] for p in out["payments"]], [out["second"]["invoice"]])
+        self.assertEqual(out["answer"], "17 + 25 = 42.")
+
+    def test_zz_servers_killed_stopped_and_back(self):
+        # Its own swarm (a DHT of its own, so no other gateway sees these servers) on fixed
+        # ports, and a gateway that asks exactly those ports: a server that is down is simply
+        # not in its swarm.
+        ports = {name: free_port() for name in ("a", "a2", "b", "c")}
+        blocks = {"a": "0:3", "a2": "0:3", "b": "3:6", "c": "6:8"}
+        with self.swarm.__class__() as swarm:
+            def start(name):
+                return swarm.server(MODEL, blocks[name], "--port", str(ports[name]), "--public-name", f"r-{name}",
+                                    "--identity", os.path.join(self.tmp.name, f"r-{name}.key"), name=f"r-{name}")
+            servers = {name: start(name) for name in ("a", "b", "c")}
+            gw = Gateway("--model", MODEL, "--peers", ",".join(f"127.0.0.1:{p}" for p in ports.values()), "--web-root", WEB_ROOT,
+                         "--timeout", "5", "--max-new-tokens", "64")
+            try:
+                def on_step(name):
+                    if name == "kill-route":
+                        servers["a2"] = start("a2")
+                        wait_for(lambda: len(swarm_seen(gw)) == 4, "the second server for blocks 0-2")
+                        servers["a"].kill()  # the server holding the conversation's first hop
+                    elif name == "stop-all":
+                        for s in ("a2", "b", "c"):
+                            self.assertEqual(servers[s].stop(), 0, servers[s].stderr())
+                        wait_for(lambda: not swarm_seen(gw), "the gateway to see no server")
+                    elif name == "restart-all":
+                        for s in ("a", "b", "c"):
+                            servers[s] = start(s)
+                        wait_for(lambda: len(swarm_seen(gw)) == 3, "the gateway to see the servers back")
+                out = browse_steps(on_step, "resilience", gw.url, ARTIFACTS)
+            finally:
+                self.assertEqual(gw.stop(), 0, gw.stderr())
+        self.assertEqual(out["problems"], [])
+        self.assertEqual(out["first"], "17 + 25 = 42.")
+        # The server on the route was killed between the turns: the next turn is answered.
+        self.assertEqual(out["second"], "The capital of Japan is Tokyo.")
+        # Every server stopped: the page says which blocks are missing, in words and in the panel.
+        self.assertTrue(out["outageIsError"])
+        self.assertIn("No server in the swarm is serving blocks 0-", out["outage"])
+        self.assertEqual(out["outageMissing"], [str(i) for i in range(8)])
+        self.assertIn("have no server", out["outageSummary"])
+        self.assertEqual(out["composer"], "What is the capital of Kenya?")
+        # They came back: the same message, sent again, is answered; the panel is whole again.
+        self.assertIn("Nairobi", out["recovered"])
+        self.assertIn("All 8 blocks are covered", out["recoveredSummary"], out["recoveredRows"])
 
 
 if __name__ == "__main__":

@@ -6,6 +6,12 @@
 // Usage: node webchat.js free BASE_URL ARTIFACT_DIR REFERENCE_JSON
 //        node webchat.js paid BASE_URL ARTIFACT_DIR WALLET_PROGRAM PAYER_WALLET_URI
 //        node webchat.js outage BASE_URL ARTIFACT_DIR   (a gateway whose swarm lacks blocks)
+//        node webchat.js qr BASE_URL ARTIFACT_DIR WALLET_PROGRAM PAYER_WALLET_URI   (pays the QR's
+//            invoice from outside the page, then uses the demo wallet's button)
+//        node webchat.js expiry BASE_URL ARTIFACT_DIR WALLET_PROGRAM PAYER_WALLET_URI   (an invoice
+//            that expires in the dialog, and a new one)
+//        node webchat.js resilience BASE_URL ARTIFACT_DIR   (prints {"step": ...} lines and waits
+//            for a line on stdin while the test changes the swarm)
 // In paid mode the page gets an injected window.webln whose sendPayment pays from a devnet
 // account with petalsln-wallet and returns the preimage.
 const { execFileSync } = require('child_process');
@@ -113,6 +119,162 @@ async function outage(browser, out) {
   await page.screenshot({ path: path.join(artifactDir, 'webchat-missing-blocks.png') });
 }
 
+// The receipt under the last reply: its rows, and the route's rows (server, blocks,
+// block-tokens, earned).
+async function lastReceipt(page) {
+  await page.evaluate(() => { const d = [...document.querySelectorAll('.receipt')].pop(); if (d) d.open = true; });
+  return page.evaluate(() => {
+    const d = [...document.querySelectorAll('.receipt')].pop();
+    return {
+      text: d.innerText,
+      route: [...d.querySelectorAll('table.route tbody tr')].map((tr) => [...tr.cells].map((c) => c.textContent)),
+    };
+  });
+}
+
+// Waits for the payment dialog and returns what it shows.
+async function dialogShown(page, notInvoice) {
+  await page.waitForFunction((old) => document.getElementById('pay-dialog').open &&
+    document.getElementById('pay-invoice').value && document.getElementById('pay-invoice').value !== old, {}, notInvoice || '');
+  return page.evaluate(() => ({
+    invoice: document.getElementById('pay-invoice').value,
+    devnet: document.getElementById('pay-devnet').hidden ? '' : document.getElementById('pay-devnet').textContent,
+    demo: document.getElementById('pay-demo').hidden ? '' : document.getElementById('pay-demo').textContent,
+    watch: document.getElementById('pay-watch').hidden ? '' : document.getElementById('pay-watch').textContent,
+  }));
+}
+
+// Waits for the reply being written to end; returns its text.
+async function replyDone(page, count) {
+  await page.waitForFunction((n) => document.querySelectorAll('.message.assistant').length === n &&
+    !document.querySelector('.message.streaming') && !document.getElementById('send').disabled, { timeout: 60000 }, count);
+  return page.evaluate(() => [...document.querySelectorAll('.message.assistant .text')].pop().textContent);
+}
+
+async function typeAndSend(page, question) {
+  await page.focus('#message');
+  await page.keyboard.type(question);
+  await page.keyboard.press('Enter');
+}
+
+// Paying without the page's help: the QR code's invoice paid by petalsln-wallet from outside
+// (the page notices by asking the gateway), then, with the token forgotten, the demo wallet's
+// button. Receipts with their routes after each.
+async function qr(browser, out) {
+  const [walletProgram, payerUri] = rest;
+  const page = await openPage(browser, out);
+  await page.goto(baseUrl, { waitUntil: 'load' });
+  await page.waitForFunction(() => /per 1000 tokens/.test(document.getElementById('price').textContent));
+  out.price = await page.$eval('#price', (n) => n.textContent);
+  await typeAndSend(page, 'What is 17 + 25?');
+  out.dialog = await dialogShown(page);
+  await page.screenshot({ path: path.join(artifactDir, 'webchat-payment-dialog.png') });
+  await page.$eval('#pay-dialog', (d) => d.scrollIntoView());
+  await page.screenshot({ path: path.join(artifactDir, 'webchat-payment-dialog-only.png'), clip: await page.$eval('#pay-dialog', (d) => {
+    const r = d.getBoundingClientRect();
+    return { x: Math.max(0, r.x - 8), y: Math.max(0, r.y - 8), width: r.width + 16, height: r.height + 16 };
+  }) });
+  // Paid from "a phone": nothing in the page is touched.
+  const started = Date.now();
+  const paid = JSON.parse(execFileSync(walletProgram, ['--wallet', payerUri, 'pay', out.dialog.invoice], { timeout: 60000 }).toString());
+  out.outsidePreimage = paid.preimage;
+  out.first = await replyDone(page, 1);
+  out.noticedMs = Date.now() - started;
+  out.dialogClosed = await page.$eval('#pay-dialog', (n) => !n.open);
+  out.token1 = await page.evaluate(() => localStorage.getItem('petalsln-chat-l402'));
+  out.receipt1 = await lastReceipt(page);
+  await page.screenshot({ path: path.join(artifactDir, 'webchat-receipt.png') });
+
+  // The demo wallet: the token forgotten, the next message asks again; one click pays.
+  await page.evaluate(() => localStorage.removeItem('petalsln-chat-l402'));
+  await page.reload({ waitUntil: 'load' });
+  await page.waitForFunction(() => /per 1000 tokens/.test(document.getElementById('price').textContent));
+  await typeAndSend(page, 'What is the capital of Japan?');
+  out.demoDialog = await dialogShown(page);
+  await page.click('#pay-demo');
+  out.demoAnswer = await replyDone(page, 1);
+  out.token2 = await page.evaluate(() => localStorage.getItem('petalsln-chat-l402'));
+  out.receipt2 = await lastReceipt(page);
+  out.credit2 = await page.$eval('#credit', (n) => (n.hidden ? '' : n.textContent));
+}
+
+// An invoice left unpaid past its expiry: the dialog says so and offers a new one, which pays.
+async function expiry(browser, out) {
+  const [walletProgram, payerUri] = rest;
+  const page = await openPage(browser, out);
+  out.payments = [];
+  await page.exposeFunction('__petalslnPay', (invoice) => {
+    const r = JSON.parse(execFileSync(walletProgram, ['--wallet', payerUri, 'pay', invoice], { timeout: 60000 }).toString());
+    out.payments.push({ invoice, preimage: r.preimage });
+    return r.preimage;
+  });
+  await page.evaluateOnNewDocument(() => {
+    window.webln = { enable: async () => {}, sendPayment: async (invoice) => ({ preimage: await window.__petalslnPay(invoice) }) };
+  });
+  await page.goto(baseUrl, { waitUntil: 'load' });
+  await page.waitForFunction(() => /per 1000 tokens/.test(document.getElementById('price').textContent));
+  await typeAndSend(page, 'What is 17 + 25?');
+  out.first = await dialogShown(page);
+  await page.waitForSelector('#pay-expired:not([hidden])', { timeout: 60000 });
+  out.expired = await page.evaluate(() => ({
+    text: document.getElementById('pay-expired').innerText,
+    focused: document.activeElement.id,
+    weblnDisabled: document.getElementById('pay-webln').disabled,
+  }));
+  await page.screenshot({ path: path.join(artifactDir, 'webchat-invoice-expired.png') });
+  await page.click('#pay-renew');
+  out.second = await dialogShown(page, out.first.invoice);
+  out.expiredHiddenAgain = await page.$eval('#pay-expired', (n) => n.hidden);
+  await page.click('#pay-webln');
+  out.answer = await replyDone(page, 1);
+}
+
+// Reads one line from the test on stdin (it acts on the swarm between two steps).
+const stdinLines = [];
+let stdinWaiter = null;
+function nextLine() {
+  if (stdinLines.length) return Promise.resolve(stdinLines.shift());
+  return new Promise((resolve) => { stdinWaiter = resolve; });
+}
+function listenStdin() {
+  require('readline').createInterface({ input: process.stdin }).on('line', (line) => {
+    if (stdinWaiter) { const w = stdinWaiter; stdinWaiter = null; w(line); } else stdinLines.push(line);
+  });
+}
+async function step(name) {
+  console.log(JSON.stringify({ step: name }));
+  await nextLine();
+}
+
+// The swarm changing under a conversation: the server on the route killed between two turns
+// (the test has started a second one for its blocks), then every server stopped (the page says
+// which blocks are missing), then all back (the same message goes through).
+async function resilience(browser, out) {
+  listenStdin();
+  const page = await openPage(browser, out);
+  await page.goto(baseUrl, { waitUntil: 'load' });
+  await page.waitForFunction(() => document.querySelectorAll('#servers tbody tr').length === 3);
+  out.first = await ask(page, 'What is 17 + 25?');
+  await step('kill-route');
+  out.second = await ask(page, 'What is the capital of Japan?');
+  await step('stop-all');
+  out.outage = await ask(page, 'What is the capital of Kenya?');
+  out.outageIsError = await page.evaluate(() => [...document.querySelectorAll('.message.assistant')].pop().classList.contains('error'));
+  await page.waitForFunction(() => document.querySelectorAll('#coverage .cell.missing').length > 0);
+  out.outageMissing = await page.$$eval('#coverage .cell.missing', (n) => n.map((c) => c.textContent));
+  out.outageSummary = await page.$eval('#swarm-summary', (n) => n.textContent);
+  out.composer = await page.$eval('#message', (n) => n.value);
+  await page.screenshot({ path: path.join(artifactDir, 'webchat-outage.png') });
+  await step('restart-all');
+  // The message was given back: Send it again.
+  await page.click('#send');
+  out.recovered = await replyDone(page, 4);
+  await page.waitForFunction(() => document.querySelectorAll('#coverage .cell.missing').length === 0 &&
+    document.querySelectorAll('#servers tbody tr').length === 3).catch(() => {});
+  out.recoveredSummary = await page.$eval('#swarm-summary', (n) => n.textContent);
+  out.recoveredRows = await page.$$eval('#servers tbody tr', (n) => n.map((tr) => tr.textContent));
+}
+
 async function main() {
   fs.mkdirSync(artifactDir, { recursive: true });
   const browser = await puppeteer.launch({
@@ -122,7 +284,9 @@ async function main() {
   });
   const out = { problems: [] };
   try {
-    if (mode === 'paid') await paid(browser, out); else if (mode === 'outage') await outage(browser, out); else await free(browser, out);
+    const modes = { paid, outage, qr, expiry, resilience, free };
+    if (!modes[mode]) throw new Error(`unknown mode ${mode}`);
+    await modes[mode](browser, out);
   } finally {
     await browser.close();
   }

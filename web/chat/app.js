@@ -11,7 +11,11 @@
 // "macaroon", ...}: the page shows the invoice (QR code, text, lightning: link, WebLN), and once
 // paid resends the message with "authorization": "L402 <macaroon>:<preimage>". That token is
 // kept in this browser's localStorage and sent to nowhere but this gateway, so unspent credit
-// survives a reload.
+// survives a reload. While the dialog is open the page asks the gateway every few seconds whether
+// the invoice has settled (POST /api/v1/invoice-status with the 402's macaroon, which proves it is
+// the requester): a payment made from a phone that scanned the QR code hands the page its
+// preimage. A gateway on the devnet started with --demo-wallet also offers to pay from that
+// devnet account (POST /api/v1/demo-pay): play money, and labelled so.
 'use strict';
 
 (() => {
@@ -20,6 +24,8 @@
   const DEFAULT_SYSTEM = 'You are a helpful AI assistant.';
   const SWARM_REFRESH_MS = 15000;
   const TOKEN_KEY = 'petalsln-chat-l402';
+  const INVOICE_POLL_MS = 3000;  // within the gateway's 30 lookups a minute per requester
+  const RENEW = 'renew';         // what pay() resolves with when the person asks for a new invoice
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -56,6 +62,10 @@
     payStatus: $('pay-status'),
     payDevnet: $('pay-devnet'),
     payCancel: $('pay-cancel'),
+    payDemo: $('pay-demo'),
+    payWatch: $('pay-watch'),
+    payExpired: $('pay-expired'),
+    payRenew: $('pay-renew'),
   };
 
   const state = {
@@ -283,7 +293,14 @@
           // Asked to pay before anything ran: pay, then send the same message with the token.
           paidOnce = true;
           reply.body.textContent = 'Waiting for your payment…';
-          saveToken(await pay(m));
+          const paid = await pay(m);
+          if (paid === RENEW) {
+            // The invoice expired: the same message again gets a fresh one.
+            paidOnce = false;
+            session.send(withToken());
+            continue;
+          }
+          saveToken(paid);
           reply.body.textContent = '';
           creditBefore = await refreshCredit();
           session.send(withToken());
@@ -332,7 +349,9 @@
     }
   }
 
-  // A receipt one click away under the reply: what it used and cost.
+  // A receipt one click away under the reply: what it used and cost, and, when the gateway
+  // says (its last message's "receipt"), the route: which servers computed which blocks and
+  // what each earned from this message.
   function addReceipt(bubble, r) {
     const details = make('details', 'receipt');
     details.append(make('summary', '', 'Receipt'));
@@ -340,22 +359,60 @@
     const row = (term, value) => {
       dl.append(make('dt', '', term), make('dd', '', value));
     };
-    row('Tokens written', String(r.generated));
-    if (r.last && Number.isFinite(r.last.prompt_tokens)) row('Tokens read', String(r.last.prompt_tokens));
-    if (r.last && Number.isFinite(r.last.block_tokens)) row('Block-tokens computed by the swarm', String(r.last.block_tokens));
-    const price = state.config ? state.config.price_msat_per_1k_tokens : 0;
+    const receipt = r.last && r.last.receipt && typeof r.last.receipt === 'object' ? r.last.receipt : null;
+    const number = (value, fallback) => (Number.isFinite(value) ? value : fallback);
+    row('Tokens written', String(number(receipt && receipt.generated_tokens, r.generated)));
+    const read = number(receipt && receipt.prompt_tokens, r.last && r.last.prompt_tokens);
+    if (Number.isFinite(read)) row('Tokens read', String(read));
+    const blockTokens = number(receipt && receipt.block_tokens, r.last && r.last.block_tokens);
+    if (Number.isFinite(blockTokens)) row('Block-tokens computed by the swarm', String(blockTokens));
+    const price = receipt && Number.isFinite(receipt.price_msat_per_1k_tokens) ? receipt.price_msat_per_1k_tokens
+      : (state.config ? state.config.price_msat_per_1k_tokens : 0);
     if (!state.config || state.config.free) {
       row('Cost', 'free');
     } else {
       row('Price', `${formatMsat(price)} per 1000 tokens`);
-      if (r.creditBefore !== null && r.creditAfter !== null) {
+      if (receipt && Number.isFinite(receipt.charged_tokens) && Number.isFinite(receipt.charged_msat)) {
+        row('Charged', `${receipt.charged_tokens} tokens = ${formatMsat(receipt.charged_msat)}`);
+        if (Number.isFinite(receipt.fee_msat)) row('Kept by the gateway', formatMsat(receipt.fee_msat));
+      } else if (r.creditBefore !== null && r.creditAfter !== null) {
         const charged = r.creditBefore - r.creditAfter;
         row('Charged', `${charged} tokens = ${formatMsat(Math.round((charged * price) / 1000))}`);
-        row('Credit left', `${r.creditAfter} tokens`);
       }
+      if (r.creditAfter !== null) row('Credit left', `${r.creditAfter} tokens`);
     }
     details.append(dl);
+    if (receipt && Array.isArray(receipt.route) && receipt.route.length) details.append(routeTable(receipt.route));
     bubble.append(details);
+  }
+
+  // The route of one message: each server's public name, its blocks, its work and its earnings.
+  function routeTable(route) {
+    const table = make('table', 'route');
+    table.append(make('caption', 'visually-hidden', 'The servers that computed this reply'));
+    const head = make('tr');
+    for (const h of ['Server', 'Blocks', 'Block-tokens', 'Earned']) {
+      const th = make('th', '', h);
+      th.scope = 'col';
+      head.append(th);
+    }
+    table.append(make('thead'));
+    table.tHead.append(head);
+    const body = make('tbody');
+    for (const hop of route) {
+      const tr = make('tr');
+      const blocks = Array.isArray(hop.blocks) && hop.blocks.length === 2 ? `${hop.blocks[0]}–${hop.blocks[1] - 1}` : '?';
+      const name = hop.name || (typeof hop.peer === 'string' ? `${hop.peer.slice(0, 12)}…` : 'a server');
+      tr.append(make('td', '', String(name)), make('td', '', blocks), make('td', 'num', String(number0(hop.block_tokens))),
+        make('td', 'num', formatMsat(number0(hop.earned_msat))));
+      body.append(tr);
+    }
+    table.append(body);
+    return table;
+  }
+
+  function number0(value) {
+    return Number.isFinite(value) ? value : 0;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -367,7 +424,8 @@
     el.price.textContent = c.free
       ? 'Free: this gateway asks for no payment.'
       : `Price: ${formatMsat(c.price_msat_per_1k_tokens)} per 1000 tokens (what you send and what the model writes), ` +
-        `paid over Lightning; one payment buys ${c.credit_tokens} tokens of credit.`;
+        `paid over Lightning; one payment buys ${c.credit_tokens} tokens of credit.` +
+        (c.demo_wallet ? ' This gateway runs on the devnet, petalsln\'s test network: its demo wallet can pay for you with test money, not real bitcoin.' : '');
   }
 
   function showCredit(left) {
@@ -425,37 +483,108 @@
     canvas.hidden = false;
   }
 
-  // Shows the payment dialog for a 402; resolves with the L402 authorization once paid.
+  // POSTs @p body as JSON to one of the gateway's invoice endpoints; returns {status, body}
+  // (body null when the answer is not JSON), or null when the gateway cannot be reached.
+  async function postJson(path, body) {
+    try {
+      const response = await fetch(path, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), cache: 'no-store',
+      });
+      let parsed = null;
+      try {
+        parsed = await response.json();
+      } catch (e) {
+        parsed = null;
+      }
+      return { status: response.status, body: parsed };
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // Fills the payment dialog for a 402's invoice.
+  function showInvoice(challenge, invoice) {
+    const amount = Number(challenge.amount_msat) || 0;
+    let text = `${formatMsat(amount)} buys ${challenge.credit_tokens} tokens of credit on this gateway.`;
+    if (typeof challenge.left_tokens === 'number') {
+      text += ` Your credit has ${challenge.left_tokens} tokens left; this message may need up to ${challenge.needed_tokens}.`;
+    }
+    el.payAmount.textContent = text;
+    el.payInvoice.value = invoice;
+    el.payLink.href = `lightning:${invoice}`;
+    el.payPreimage.value = '';
+    el.payStatus.textContent = '';
+    el.payExpired.hidden = true;
+    el.payWatch.hidden = false;
+    el.payWebln.hidden = !window.webln;
+    el.payWebln.disabled = false;
+    el.payDemo.hidden = !(state.config && state.config.demo_wallet);
+    el.payDemo.disabled = false;
+    // Regtest and testnet invoices (the devnet's are lnbcrt) carry no real bitcoin: say so.
+    el.payDevnet.hidden = !/^ln(bcrt|tbs|tb)/i.test(invoice);
+    el.payDevnet.textContent = 'Test money: this invoice is on a test network (such as petalsln\'s devnet), not real bitcoin.';
+    drawQr(`lightning:${invoice}`);
+  }
+
+  // The invoice can no longer be paid: say so, and offer a new one.
+  function showExpired() {
+    el.payExpired.hidden = false;
+    el.payWatch.hidden = true;
+    el.payWebln.disabled = true;
+    el.payDemo.disabled = true;
+    el.payStatus.textContent = '';
+    el.payRenew.focus();
+  }
+
+  // Shows the payment dialog for a 402; resolves with the L402 authorization once paid, or with
+  // RENEW when the invoice expired and the person asks for a new one.
   function pay(challenge) {
     return new Promise((resolve, reject) => {
       const invoice = String(challenge.invoice || '');
       const macaroon = String(challenge.macaroon || '');
-      const amount = Number(challenge.amount_msat) || 0;
-      let text = `${formatMsat(amount)} buys ${challenge.credit_tokens} tokens of credit on this gateway.`;
-      if (typeof challenge.left_tokens === 'number') {
-        text += ` Your credit has ${challenge.left_tokens} tokens left; this message may need up to ${challenge.needed_tokens}.`;
-      }
-      el.payAmount.textContent = text;
-      el.payInvoice.value = invoice;
-      el.payLink.href = `lightning:${invoice}`;
-      el.payPreimage.value = '';
-      el.payStatus.textContent = '';
-      el.payWebln.hidden = !window.webln;
-      // Regtest and testnet invoices (the devnet's are lnbcrt) carry no real bitcoin: say so.
-      el.payDevnet.hidden = !/^ln(bcrt|tbs|tb)/i.test(invoice);
-      el.payDevnet.textContent = 'Test money: this invoice is on a test network (such as petalsln\'s devnet), not real bitcoin.';
-      drawQr(`lightning:${invoice}`);
+      showInvoice(challenge, invoice);
+      let timer = null;
+      const payment = {};
+      const close = () => {
+        clearTimeout(timer);
+        if (state.payment === payment) state.payment = null;
+        if (el.payDialog.open) el.payDialog.close();
+      };
       const finish = (preimage) => {
         const hex = String(preimage || '').trim().toLowerCase();
         if (!/^[0-9a-f]{64}$/.test(hex)) {
           el.payStatus.textContent = 'That is not a preimage: it has 64 hexadecimal digits (0-9, a-f).';
           return;
         }
-        state.payment = null;
-        el.payDialog.close();
+        close();
         resolve(`L402 ${macaroon}:${hex}`);
       };
-      state.payment = {
+      // Acts on what the gateway says about the invoice; true when the dialog is done with it.
+      const settle = (answer) => {
+        const body = answer && answer.body;
+        if (!body || !body.ok) return false;
+        if (body.status === 'settled' && body.preimage) {
+          el.payStatus.textContent = 'Payment received.';
+          finish(body.preimage);
+          return true;
+        }
+        if (body.status === 'settled') {
+          el.payStatus.textContent = 'The invoice is paid. Paste the preimage your wallet shows below.';
+          return true;
+        }
+        if (body.status === 'expired') {
+          showExpired();
+          return true;
+        }
+        return false;
+      };
+      // Asks the gateway every few seconds while this dialog is open (a phone may pay the QR code).
+      const watch = async () => {
+        const answer = await postJson('/api/v1/invoice-status', { macaroon });
+        if (state.payment !== payment || settle(answer)) return;
+        timer = setTimeout(watch, answer && answer.status === 429 ? INVOICE_POLL_MS * 4 : INVOICE_POLL_MS);
+      };
+      Object.assign(payment, {
         webln: async () => {
           el.payStatus.textContent = 'Waiting for your wallet…';
           try {
@@ -463,19 +592,32 @@
             const paid = await window.webln.sendPayment(invoice);
             finish(paid && paid.preimage);
           } catch (e) {
-            el.payStatus.textContent = `Your wallet did not pay: ${e && e.message ? e.message : e}. ` +
-              'If the invoice expired, cancel and send the message again for a new one.';
+            el.payStatus.textContent = `Your wallet did not pay: ${e && e.message ? e.message : e}.`;
           }
         },
+        demo: async () => {
+          el.payDemo.disabled = true;
+          el.payStatus.textContent = 'Paying from the demo wallet (devnet test money, not real bitcoin)…';
+          const answer = await postJson('/api/v1/demo-pay', { macaroon, invoice });
+          if (state.payment !== payment || settle(answer)) return;
+          const why = answer && answer.body && answer.body.traceback ? answer.body.traceback : 'the gateway did not answer';
+          el.payStatus.textContent = `The demo wallet did not pay: ${why}.`;
+          el.payDemo.disabled = false;
+        },
         preimage: () => finish(el.payPreimage.value),
+        renew: () => {
+          close();
+          resolve(RENEW);
+        },
         cancel: () => {
-          state.payment = null;
-          if (el.payDialog.open) el.payDialog.close();
+          close();
           reject(new Error('Payment cancelled: your message was not sent. Send it again when you want to pay.'));
         },
-      };
+      });
+      state.payment = payment;
       el.payDialog.showModal();
       (window.webln ? el.payWebln : el.payCopy).focus();
+      timer = setTimeout(watch, INVOICE_POLL_MS);
     });
   }
 
@@ -567,7 +709,7 @@
         `${Number(s.throughput).toLocaleString('en-US', { maximumFractionDigits: 1 })} tok/s`,
         s.price_msat_per_1k_block_tokens ? formatMsat(s.price_msat_per_1k_block_tokens) : 'free',
         s.state,
-        `${formatMsat((earned.accrued_msat || 0) + (earned.paid_msat || 0))}`,
+        formatMsat(earned.accrued_msat || 0),  // all it earned here: income shares and paywall payments
       ];
       for (const c of cells) tr.append(make('td', '', String(c)));
       el.servers.append(tr);
@@ -629,6 +771,8 @@
   el.payWebln.addEventListener('click', () => state.payment && state.payment.webln());
   el.payPreimageUse.addEventListener('click', () => state.payment && state.payment.preimage());
   el.payCancel.addEventListener('click', () => state.payment && state.payment.cancel());
+  el.payDemo.addEventListener('click', () => state.payment && state.payment.demo());
+  el.payRenew.addEventListener('click', () => state.payment && state.payment.renew());
   el.payDialog.addEventListener('cancel', (event) => {
     event.preventDefault();  // Escape: the same as Cancel
     if (state.payment) state.payment.cancel();
