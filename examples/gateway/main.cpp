@@ -107,22 +107,24 @@ std::chrono::milliseconds seconds(double s) { return std::chrono::milliseconds(s
 
 void declare_payout_flags(CLI::App& app, GatewayFlags& f) {
   const char* group = "Paying servers from message income";
-  app.add_option("--ledger", f.ledger,
-                 "payout ledger (SQLite, created 0600): split each message's income among the servers on its route\n"
-                 "by block-tokens, accrue it here and pay their Lightning addresses from --wallet")
-      ->group(group);
-  app.add_option("--fee-bps", f.fee_bps, "the gateway's fee, basis points of each message's income")->check(CLI::Range(0, 10000))->capture_default_str()->group(group);
+  auto* ledger = app.add_option("--ledger", f.ledger,
+                                "payout ledger (SQLite, created 0600): split each message's income among the servers on its route\n"
+                                "by block-tokens, accrue it here and pay their Lightning addresses from --wallet")
+                     ->group(group);
+  // The rest mean nothing without a ledger: given alone they are refused, not ignored.
+  app.add_option("--fee-bps", f.fee_bps, "the gateway's fee, basis points of each message's income")
+      ->check(CLI::Range(0, 10000))->capture_default_str()->group(group)->needs(ledger);
   app.add_option("--fee-fixed-msat", f.fee_fixed_msat, "fixed part of the fee per message, msat (the fee never exceeds the income)")
-      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{2'100'000'000'000'000'000}))->capture_default_str()->group(group);
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{2'100'000'000'000'000'000}))->capture_default_str()->group(group)->needs(ledger);
   app.add_option("--payout-interval", f.payout_interval_s, "seconds between payout runs (the first at start)")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{7 * 86400}))->capture_default_str()->group(group);
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{7 * 86400}))->capture_default_str()->group(group)->needs(ledger);
   app.add_option("--payout-threshold-sats", f.payout_threshold_sats, "pay an address once it is owed at least this (0: any amount)")
-      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{2'100'000'000'000'000}))->capture_default_str()->group(group);
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{2'100'000'000'000'000}))->capture_default_str()->group(group)->needs(ledger);
   app.add_option("--payout-timeout", f.payout_timeout_s, "seconds each LNURL request of a payout may take")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{600}))->capture_default_str()->group(group);
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{600}))->capture_default_str()->group(group)->needs(ledger);
   app.add_flag("--payout-allow-http-loopback", f.payout_allow_http_loopback,
                "allow plain http:// Lightning addresses on loopback hosts with a port (name@127.0.0.1:8080); tests only")
-      ->group(group);
+      ->group(group)->needs(ledger);
 }
 
 void declare_flags(CLI::App& app, GatewayFlags& f) {
