@@ -16,7 +16,8 @@
 # the split of what the user paid among the servers by their work: the message's receipt, and
 # the payout to each server's Lightning address (served on loopback by a small LNURL-pay
 # service on the devnet, tests/e2e/lnurl_server.py). It keeps serving at the printed URL until
-# Ctrl-C. `--once` stops after the exchange (CI).
+# Ctrl-C, with the web chat at that URL (its devnet demo wallet can pay). `--once` stops after
+# the exchange (CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 once=0
@@ -118,9 +119,11 @@ echo "L402 (1000 tokens per payment, into its own devnet account), buys the serv
 echo "and splits each message's income, after a 10% fee, among the servers by the work each did,"
 echo "paid to their Lightning addresses every 2 s (--ledger: a crash-safe payout ledger):"
 "$wallet" --wallet "devnet:$devnet" create-account user --fund-sats 100 >/dev/null
+# The web chat's "Pay from the demo wallet" pays from this devnet account (test money).
+"$wallet" --wallet "devnet:$devnet" create-account demo --fund-sats 1000 >/dev/null
 "$bin/gateway/petalsln-gateway" --model "$model" --initial-peers "$dht" --listen 127.0.0.1:0 \
   --wallet "devnet:$devnet?account=gateway" --budget-sats 500 --price-msat-per-1k-tokens 10000 \
-  --credit-tokens 1000 --macaroon-key-file "$work/gateway.key" \
+  --credit-tokens 1000 --macaroon-key-file "$work/gateway.key" --demo-wallet demo \
   --ledger "$work/payouts.ledger" --fee-bps 1000 --payout-interval 2 --payout-threshold-sats 0 --payout-allow-http-loopback \
   >"$work/gateway.out" 2>"$work/gateway.err" &
 pids+=($!)
@@ -204,6 +207,10 @@ echo "  $gateway_before + $paid_by_user - $paid_to_servers = $(balance gateway) 
 echo "  the gateway's log line for the paid message: $(grep 'POST /v1/chat/completions 200' "$work/gateway.err" | tail -n 1)"
 
 if [ "$once" = 0 ]; then
+  echo
+  echo "The web chat: open $url in a browser. Ask 'What is 17 + 25?', pay the invoice from the"
+  echo "devnet demo wallet (test money, not real bitcoin) or scan its QR code, and watch the answer"
+  echo "stream in with its receipt: the servers on the route and what each earned."
   echo
   echo "The gateway keeps serving at $url (OpenAI API under /v1, chat.petals.dev's under /api)."
   echo "Try: curl -s $url/v1/chat/completions -H 'Authorization: L402 $macaroon:$preimage' -d '{\"model\": \"demo-model\", \"messages\": [{\"role\": \"user\", \"content\": \"Capital of Japan?\"}]}'"
