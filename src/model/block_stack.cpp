@@ -5,6 +5,7 @@
 #include <string>
 
 #include "model/llama_ops.hpp"
+#include "model/matvec.hpp"
 #include "petalsln/util/error.hpp"
 
 namespace petalsln {
@@ -85,7 +86,7 @@ struct BlockStack::Impl {
     const auto groups = heads / kv_heads;
 
     auto h = model::rms_norm(x, w.input_norm, config.rms_norm_eps);
-    auto qkv = at::linear(h, w.qkv_weight, w.qkv_bias);
+    auto qkv = model::project(h, w.qkv_weight, w.qkv_bias);
     auto q = qkv.narrow(-1, 0, heads * D).view({B, S, heads, D}).transpose(1, 2);
     auto k = qkv.narrow(-1, heads * D, kv_heads * D).view({B, S, kv_heads, D}).transpose(1, 2);
     auto v = qkv.narrow(-1, (heads + kv_heads) * D, kv_heads * D).view({B, S, kv_heads, D}).transpose(1, 2);
@@ -114,13 +115,13 @@ struct BlockStack::Impl {
     auto probs = torch::softmax(scores, -1, torch::kFloat).to(q.scalar_type());
     auto attn = torch::matmul(probs, values);  // [B, kv_heads, groups * S, D]
     attn = attn.view({B, heads, S, D}).transpose(1, 2).reshape({B, S, heads * D});
-    auto out = x + at::linear(attn, w.o_weight, w.o_bias);
+    auto out = x + model::project(attn, w.o_weight, w.o_bias);
 
     auto m = model::rms_norm(out, w.post_norm, config.rms_norm_eps);
-    auto gate_up = at::linear(m, w.gate_up_weight, w.gate_up_bias);
+    auto gate_up = model::project(m, w.gate_up_weight, w.gate_up_bias);
     const auto I = config.intermediate_size;
     auto act = torch::silu(gate_up.narrow(-1, 0, I)) * gate_up.narrow(-1, I, I);
-    return out + at::linear(act, w.down_weight, w.down_bias);
+    return out + model::project(act, w.down_weight, w.down_bias);
   }
 };
 

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "model/llama_ops.hpp"
+#include "model/matvec.hpp"
 #include "petalsln/util/error.hpp"
 
 namespace petalsln {
@@ -67,7 +68,7 @@ at::Tensor LocalHead::logits(const at::Tensor& hidden) const {
   c10::InferenceMode guard;
   auto x = hidden.to(impl_->options.device, impl_->options.dtype);
   auto normed = model::rms_norm(x, impl_->norm, impl_->config.rms_norm_eps);
-  return at::linear(normed, impl_->lm_head).to(at::kFloat);
+  return model::project(normed, impl_->lm_head).to(at::kFloat);
 }
 
 at::Tensor LocalHead::last_logits(const at::Tensor& hidden) const {
