@@ -9,7 +9,6 @@
 #include "petalsln/lightning/bolt11.hpp"
 #include "petalsln/util/error.hpp"
 #include "petalsln/util/hex.hpp"
-#include "util/secure_wipe.hpp"
 
 namespace petalsln::gateway {
 

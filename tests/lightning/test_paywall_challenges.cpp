@@ -1,6 +1,7 @@
 // The paywall's challenges under invoice spam: one requester's repeated unpaid calls reuse one
 // invoice, distinct unpaid challenges are capped per requester and in total, a paid invoice is
-// never handed out again, and a failing wallet gives back the place it was given.
+// never handed out again, and a failing wallet gives back the place it was given. A challenge's
+// macaroon names its invoice (a gateway asks its wallet whether that one was paid).
 
 #include <doctest/doctest.h>
 
@@ -10,6 +11,7 @@
 
 #include "devnet_test_support.hpp"
 #include "down_wallet.hpp"
+#include "petalsln/lightning/bolt11.hpp"
 #include "petalsln/lightning/l402.hpp"
 #include "petalsln/lightning/paywall.hpp"
 #include "petalsln/lightning/wallet.hpp"
@@ -113,4 +115,38 @@ TEST_CASE("paywall challenges: a failing wallet throws its error and holds no pl
   Clocked clock;
   auto paywall = make_paywall(devnet, clock, std::make_shared<test::DownWallet>(), 1, 1);
   for (int i = 0; i < 5; ++i) CHECK_THROWS_WITH_AS(paywall->challenge(0, 4, 0, "p"), doctest::Contains("connection refused"), Error);
+}
+
+TEST_CASE("paywall challenges: a challenge's macaroon names its invoice; the wallet hands its preimage once paid") {
+  test::DevnetFixture devnet;
+  Clocked clock;
+  devnet.time.now = std::make_shared<std::uint64_t>(static_cast<std::uint64_t>(*clock.now));
+  auto bob = std::shared_ptr<Wallet>(devnet.open("bob"));
+  auto paywall = make_paywall(devnet, clock, bob);
+  const auto challenge = L402Challenge::parse(paywall->challenge(0, 4, 0, "p"));
+  const std::string macaroon = challenge.macaroon.to_base64();
+  const PaymentHash hash = paywall->challenge_payment_hash(macaroon, 0, 4);
+  CHECK(hash == Bolt11Invoice::decode(challenge.invoice).payment_hash);
+  // Unpaid: the wallet knows the invoice, and no preimage.
+  CHECK_FALSE(bob->lookup_invoice(hash).settled);
+  CHECK_FALSE(bob->lookup_invoice(hash).preimage.has_value());
+  const auto paid = devnet.open("alice")->pay_invoice(challenge.invoice, PayOptions{});
+  REQUIRE(paid.status == PaymentStatus::succeeded);
+  const InvoiceStatus settled = bob->lookup_invoice(hash);
+  CHECK(settled.settled);
+  REQUIRE(settled.preimage.has_value());
+  CHECK(*settled.preimage == *paid.preimage);
+  // Forged (one bit of the signature), another paywall's, for other blocks, expired, garbage.
+  std::string raw = challenge.macaroon.serialize();
+  raw.back() = static_cast<char>(raw.back() ^ 1);
+  CHECK_THROWS_AS(paywall->challenge_payment_hash(Macaroon::deserialize(raw).to_base64(), 0, 4), Error);
+  test::DevnetFixture other_devnet;
+  other_devnet.time.now = devnet.time.now;
+  auto other = make_paywall(other_devnet, clock);
+  CHECK_THROWS_AS(paywall->challenge_payment_hash(L402Challenge::parse(other->challenge(0, 4)).macaroon.to_base64(), 0, 4), Error);
+  CHECK_THROWS_AS(paywall->challenge_payment_hash(macaroon, 0, 5), Error);
+  CHECK_THROWS_AS(paywall->challenge_payment_hash("bm90IGEgbWFjYXJvb24=", 0, 4), Error);
+  CHECK_THROWS_AS(paywall->challenge_payment_hash("", 0, 4), Error);
+  *clock.now += 86400 + 1;  // past the token lifetime
+  CHECK_THROWS_AS(paywall->challenge_payment_hash(macaroon, 0, 4), Error);
 }
