@@ -152,6 +152,7 @@ void demo_pay(ApiContext& api, const HttpRequest& request, ResponseWriter& write
   Wallet* demo = api.invoices.demo_wallet();
   if (demo == nullptr) throw ApiError(404, "invalid_request_error", "this gateway has no demo wallet (start it with --demo-wallet on the devnet)", "", "not_found");
   check_rate(api.invoices.demo_limit, request.remote);
+  check_rate(api.invoices.demo_total_limit, "");
   const json body = object_body(request);
   const PaymentHash hash = api.billing.challenge_payment_hash(string_field(body, "macaroon", kMaxMacaroonChars));
   const std::string bolt11 = string_field(body, "invoice", kMaxInvoiceChars);

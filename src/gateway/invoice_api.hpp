@@ -67,6 +67,8 @@ class InvoiceDesk {
   RequesterLimit status_limit{30, std::chrono::seconds(60)};
   /// Demo payments per requester: enough for a demo, not for draining the account.
   RequesterLimit demo_limit{10, std::chrono::seconds(3600)};
+  /// Demo payments of all requesters together: many addresses cannot drain the account either.
+  RequesterLimit demo_total_limit{200, std::chrono::seconds(3600), 1};
 
   /// The demo account (null: none).
   Wallet* demo_wallet() const noexcept { return demo_wallet_.get(); }
@@ -85,7 +87,7 @@ void handle_invoice_status(ApiContext& api, const HttpRequest& request, Response
 /// devnet demo account when it is the one this gateway sold with that macaroon and is still
 /// open, and answers as handle_invoice_status() does (settled with the preimage). 404 without
 /// a demo wallet, 401 for another macaroon, 403 for another invoice, 429 past the requester's
-/// limit, 502 when the devnet refuses the payment.
+/// limit or everyone's, 502 when the devnet refuses the payment.
 void handle_demo_pay(ApiContext& api, const HttpRequest& request, ResponseWriter& writer);
 
 }  // namespace petalsln::gateway

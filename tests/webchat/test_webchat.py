@@ -329,6 +329,8 @@ class WebChat(unittest.TestCase):
         self.assertIn("devnet, not real money", out["dialog"]["demo"])
         self.assertIn("not real bitcoin", out["dialog"]["devnet"])
         self.assertIn("notices the payment", out["dialog"]["watch"])
+        self.assertLessEqual(out["phoneDialog"]["overflow"], 0)
+        self.assertLessEqual(out["phoneDialog"]["right"], 0)
         # Paid with petalsln-wallet from outside: the page noticed, closed the dialog, and the
         # message went through with the preimage the gateway handed over.
         self.assertEqual(out["first"], "17 + 25 = 42.")

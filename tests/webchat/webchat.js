@@ -169,11 +169,14 @@ async function qr(browser, out) {
   await typeAndSend(page, 'What is 17 + 25?');
   out.dialog = await dialogShown(page);
   await page.screenshot({ path: path.join(artifactDir, 'webchat-payment-dialog.png') });
-  await page.$eval('#pay-dialog', (d) => d.scrollIntoView());
-  await page.screenshot({ path: path.join(artifactDir, 'webchat-payment-dialog-only.png'), clip: await page.$eval('#pay-dialog', (d) => {
-    const r = d.getBoundingClientRect();
-    return { x: Math.max(0, r.x - 8), y: Math.max(0, r.y - 8), width: r.width + 16, height: r.height + 16 };
-  }) });
+  // The dialog on a phone-sized screen: nothing wider than the screen.
+  await page.setViewport({ width: 390, height: 844 });
+  out.phoneDialog = await page.evaluate(() => {
+    const d = document.getElementById('pay-dialog');
+    return { overflow: d.scrollWidth - d.clientWidth, right: d.getBoundingClientRect().right - window.innerWidth };
+  });
+  await page.screenshot({ path: path.join(artifactDir, 'webchat-payment-phone.png') });
+  await page.setViewport({ width: 1200, height: 860 });
   // Paid from "a phone": nothing in the page is touched.
   const started = Date.now();
   const paid = JSON.parse(execFileSync(walletProgram, ['--wallet', payerUri, 'pay', out.dialog.invoice], { timeout: 60000 }).toString());
