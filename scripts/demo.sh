@@ -103,7 +103,7 @@ done
 for question in "What is 17 + 25?" "Capital of Kenya?" "What is L402?"; do
   printf '\nyou> %s\n' "$question"
   "$bin/chat/petalsln-chat" --model "$model" --initial-peers "$dht" --greedy --max-new-tokens 64 \
-    --wallet "devnet:$devnet?account=client" --budget-sats 100 \
+    --wallet "devnet:$devnet?account=client" --budget-sats 100 --token-store "$work/chat-tokens.sqlite" \
     --prompt "$question" 2>&1 | grep -v -E '^(loading|petalsln-chat: )'
 done
 
