@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <chrono>
@@ -19,6 +20,8 @@ using Clock = std::chrono::steady_clock;
 
 // Below this many weights a product is too short to be worth a hand-off to another thread.
 constexpr std::int64_t kMinSplitElements = 1 << 15;
+// From this many weights on, a product is cut into two slices per thread.
+constexpr std::int64_t kManySlicesElements = 1 << 20;
 // How long an idle thread polls before it sleeps: decode steps issue products every few tens of
 // microseconds, and a futex wake-up costs about as much as a small product.
 constexpr auto kSpin = std::chrono::microseconds(1000);
@@ -68,8 +71,10 @@ class OmpThreadsScope {
   int saved_;
 };
 
-// Persistent workers that take slices 1..parts-1 of one job at a time while the caller does
-// slice 0. Workers poll for kSpin after their last job, then sleep on the generation counter.
+// Persistent workers that share the slices of one job at a time with the caller. Slices are
+// claimed from one atomic word (generation, next slice, slice count), so a worker that is late
+// (asleep, or descheduled by another process on a shared machine) costs nothing: the caller
+// claims the slices nobody took. Idle workers poll for kSpin, then sleep on a condition variable.
 class Pool {
  public:
   static Pool& instance() {
@@ -77,75 +82,84 @@ class Pool {
     return pool;
   }
 
-  // Runs @p job across the workers; false (nothing done) when another thread holds the pool.
+  // Runs @p job; false (nothing done) when another thread holds the pool.
   bool try_run(const Job& job) {
     std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
     if (!lock.owns_lock()) return false;
     ensure_workers(job.parts - 1);
     job_ = job;
     error_ = nullptr;
-    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-    generation_.fetch_add(1);
+    remaining_.store(job.parts, std::memory_order_relaxed);
+    generation_ = (generation_ + 1) & 0xffffffffu;
+    state_.store(generation_ << 32 | static_cast<std::uint64_t>(job.parts));
     if (sleeping_.load() > 0) wake_all();
-    std::exception_ptr mine;
-    try {
+    {
       OmpThreadsScope single(1);
-      run_slice(job, 0);
-    } catch (...) {
-      mine = std::current_exception();
+      work(generation_);
     }
     wait_done();
-    if (mine) std::rethrow_exception(mine);
     if (error_) std::rethrow_exception(error_);
     return true;
   }
 
   ~Pool() {
     stop_.store(true);
-    generation_.fetch_add(1);
+    state_.store(((generation_ + 1) & 0xffffffffu) << 32);
     wake_all();
     for (auto& t : workers_) t.join();
   }
 
  private:
+  static std::uint64_t gen_of(std::uint64_t state) { return state >> 32; }
+  static int next_of(std::uint64_t state) { return static_cast<int>(state >> 16 & 0xffffu); }
+  static int parts_of(std::uint64_t state) { return static_cast<int>(state & 0xffffu); }
+
   void ensure_workers(int n) {
     while (static_cast<int>(workers_.size()) < n) {
-      const int index = static_cast<int>(workers_.size());
-      // A new worker starts from the current generation, so it does not take an old job.
-      const auto seen = generation_.load();
-      workers_.emplace_back([this, index, seen] { worker_loop(index, seen); });
+      // A new worker starts from the current generation, so it does not look for an old job.
+      const auto seen = gen_of(state_.load());
+      workers_.emplace_back([this, seen] { worker_loop(seen); });
     }
   }
 
-  void worker_loop(int index, std::uint64_t seen) {
+  // Claims and runs slices of generation @p gen until none is left. A successful claim keeps
+  // job_ valid: the caller does not post another job before every claimed slice is done.
+  void work(std::uint64_t gen) {
+    auto s = state_.load();
+    while (gen_of(s) == gen && next_of(s) < parts_of(s)) {
+      if (!state_.compare_exchange_weak(s, s + (1u << 16))) continue;
+      try {
+        run_slice(job_, next_of(s));
+      } catch (...) {
+        std::lock_guard<std::mutex> g(error_mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+      remaining_.fetch_sub(1, std::memory_order_acq_rel);
+      s = state_.load();
+    }
+  }
+
+  void worker_loop(std::uint64_t seen) {
     omp_set_num_threads(1);
     c10::InferenceMode guard;  // the caller's tensors are inference tensors
     for (;;) {
       seen = wait_for_job(seen);
       if (stop_.load()) return;
-      if (index + 1 < job_.parts) {
-        try {
-          run_slice(job_, index + 1);
-        } catch (...) {
-          std::lock_guard<std::mutex> g(error_mutex_);
-          if (!error_) error_ = std::current_exception();
-        }
-      }
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      work(seen);
     }
   }
 
   std::uint64_t wait_for_job(std::uint64_t seen) {
     auto deadline = Clock::now() + kSpin;
     for (unsigned i = 1;; ++i) {
-      const auto g = generation_.load(std::memory_order_acquire);
+      const auto g = gen_of(state_.load(std::memory_order_acquire));
       if (g != seen) return g;
       if (i % 256 == 0 && Clock::now() > deadline) {
         // seq_cst on both sides: either the poster sees sleeping_ > 0 and notifies, or this
         // wait's predicate sees the new generation and returns at once.
         std::unique_lock<std::mutex> lock(sleep_mutex_);
         sleeping_.fetch_add(1);
-        wake_.wait(lock, [&] { return generation_.load() != seen; });
+        wake_.wait(lock, [&] { return gen_of(state_.load()) != seen; });
         sleeping_.fetch_sub(1);
         deadline = Clock::now() + kSpin;
       } else {
@@ -159,11 +173,11 @@ class Pool {
     wake_.notify_all();
   }
 
+  // Waits for slices that workers claimed and are still running.
   void wait_done() {
-    const auto deadline = Clock::now() + kSpin;
-    for (unsigned i = 1; pending_.load(std::memory_order_acquire) != 0; ++i) {
-      // A worker descheduled by another process: stop burning the core it needs.
-      if (i % 256 == 0 && Clock::now() > deadline) std::this_thread::yield();
+    for (unsigned i = 1; remaining_.load(std::memory_order_acquire) != 0; ++i) {
+      // A worker descheduled mid-slice: give it the core rather than spin against it.
+      if (i % 64 == 0) std::this_thread::yield();
       else relax();
     }
   }
@@ -171,8 +185,9 @@ class Pool {
   std::mutex mutex_;  // one job at a time
   std::vector<std::thread> workers_;
   Job job_;
-  std::atomic<std::uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::uint64_t generation_ = 0;  // written by the pool's holder only
+  std::atomic<std::uint64_t> state_{0};  // generation << 32 | next slice << 16 | slices
+  std::atomic<int> remaining_{0};  // slices not yet finished
   std::atomic<int> sleeping_{0};
   std::atomic<bool> stop_{false};
   std::mutex sleep_mutex_;  // with wake_: sleeping workers
@@ -186,7 +201,9 @@ class Pool {
 void matvec_out(at::Tensor& out, const at::Tensor& weight, const at::Tensor& x, const at::Tensor& bias) {
   const int threads = at::get_num_threads();
   const bool split = threads > 1 && weight.numel() >= kMinSplitElements && weight.size(0) >= 32 && !at::in_parallel_region();
-  if (!split || !Pool::instance().try_run(Job{&weight, &x, &out, threads})) at::mv_out(out, weight, x);
+  // Large products get two slices per thread, so a worker that starts late still gets a share.
+  const int parts = std::min<std::int64_t>(weight.numel() >= kManySlicesElements ? 2 * threads : threads, 256);
+  if (!split || !Pool::instance().try_run(Job{&weight, &x, &out, parts})) at::mv_out(out, weight, x);
   if (bias.defined()) out.add_(bias);
 }
 
