@@ -233,6 +233,8 @@ void Suite::check_incoming() {
     expect(!s.expired, "a settled invoice is reported expired");
     expect(s.amount_paid_msat == 21'000, "amount_paid_msat " + std::to_string(s.amount_paid_msat) + ", expected 21000");
     expect(s.settled_at > 0, "settled_at is 0 for a settled invoice");
+    // A backend that reports the preimage (optional) reports the one the payer learnt.
+    expect(!s.preimage || (r.preimage && *s.preimage == *r.preimage), "lookup_invoice reports another preimage than the payer's");
     expect_balances(w0 + 21'000, c0 - 21'000 - r.fee_msat, "receiving 21000 msat");
   });
   check("counterparty_pays_amountless_invoice", [&] {

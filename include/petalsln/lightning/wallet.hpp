@@ -56,7 +56,8 @@ struct InvoiceStatus {
   std::uint64_t amount_paid_msat = 0; ///< What was received (for settled invoices).
   std::uint64_t settled_at = 0;       ///< Unix seconds (0 if unsettled).
   /// The preimage the payer learnt, for a settled invoice whose backend reports it (the
-  /// devnet does); nullopt otherwise. A gateway hands it to the requester who proves it holds
+  /// devnet, LND, Core Lightning and Nostr Wallet Connect do; checked against the payment
+  /// hash); nullopt otherwise. A gateway hands it to the requester who proves it holds
   /// the invoice's macaroon, so a payment made from another device completes its L402 token.
   std::optional<Preimage> preimage;
 };

@@ -263,6 +263,10 @@ InvoiceStatus ClnRestWallet::lookup_invoice(const PaymentHash& payment_hash) {
       s.settled = true;
       s.amount_paid_msat = json_u64(inv, "amount_received_msat", what);
       s.settled_at = json_u64(inv, "paid_at", what);
+      if (inv.contains("payment_preimage")) {
+        s.preimage = json_hex32(inv, "payment_preimage", what);
+        lightning::check_preimage(*s.preimage, payment_hash, what);
+      }
     } else if (status == "expired") {
       s.expired = true;
     } else if (status != "unpaid") {

@@ -390,6 +390,11 @@ InvoiceStatus LndRestWallet::lookup_invoice(const PaymentHash& payment_hash) {
   if (s.settled) {
     s.amount_paid_msat = u64_field(inv, "amt_paid_msat", what);
     s.settled_at = u64_field(inv, "settle_date", what);
+    const auto preimage = inv.find("r_preimage");
+    if (preimage != inv.end() && preimage->is_string() && !preimage->get_ref<const std::string&>().empty()) {
+      s.preimage = b64_32(inv, "r_preimage", what);
+      lightning::check_preimage(*s.preimage, payment_hash, what);
+    }
   } else {
     const std::uint64_t created = u64_field(inv, "creation_date", what), expiry = u64_field(inv, "expiry", what);
     const auto now = static_cast<std::uint64_t>(std::time(nullptr));

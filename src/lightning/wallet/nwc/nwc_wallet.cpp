@@ -435,7 +435,13 @@ InvoiceStatus NwcWallet::lookup_invoice(const PaymentHash& payment_hash) {
   const auto state = string_field(result, "state", "lookup_invoice", 16);
   st.settled_at = uint_field(result, "settled_at", "lookup_invoice");
   st.settled = (state && *state == "settled") || (!state && st.settled_at != 0);
-  if (st.settled) st.amount_paid_msat = uint_field(result, "amount", "lookup_invoice");
+  if (st.settled) {
+    st.amount_paid_msat = uint_field(result, "amount", "lookup_invoice");
+    st.preimage = preimage_field(result, "lookup_invoice");
+    if (st.preimage && !preimage_matches(*st.preimage, payment_hash)) {
+      throw Error(ErrorCode::invalid_format, "wallet service answered lookup_invoice with a preimage that does not match the payment hash");
+    }
+  }
   const std::uint64_t expires_at = uint_field(result, "expires_at", "lookup_invoice");
   st.expired = !st.settled && ((state && *state == "expired") || (expires_at != 0 && expires_at <= util::unix_seconds()));
   return st;
