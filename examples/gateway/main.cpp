@@ -293,7 +293,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help is a ParseError too (exit 0); any other malformed command line exits 2, as
+    // cli::run_main() makes every other example do, not with CLI11's own codes (105, 106...).
+    const int printed = app.exit(e);
+    return printed == 0 ? 0 : 2;
   }
   try {
     return run(flags, stop_signals);
