@@ -105,6 +105,10 @@ struct Gateway::Impl {
   }
 
   void admit(tcp::socket socket) {
+    // A stream writes one small chunk or frame per token and the client sends nothing back, so
+    // with Nagle each token after the first would wait for the client's delayed ACK.
+    boost::system::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);  // a socket that refuses it still works
     auto io_ptr = gateway::make_connection(std::move(socket), tls.get());
     if (!hub.admit(io_ptr, options.max_connections)) {
       // Tell the client why, then drop it (over TLS after a handshake, bounded by its timeout).
