@@ -32,3 +32,6 @@ echo "## Transport floor: one hop with no petalsln code (raw TCP, gRPC), server 
 echo
 echo "## L402 token verification"
 "$build/bench/lightning/petalsln-bench-l402"
+echo
+echo "## Gateway: petalsln-gateway's SSE and WebSocket streams vs SwarmChat direct (demo model, 3 servers)"
+python3 bench/gateway/bench_gateway.py --build "$build"

@@ -2,7 +2,7 @@
 """The gateway benchmark of issue 14: petalsln-gateway's streams against SwarmChat generating
 directly on the same swarm, in the same run.
 
-usage: bench_gateway.py [--build DIR] [--runs N] [--ttft-runs N] [--sessions N] [--quick]
+usage: bench_gateway.py [--build DIR] [--gateway BIN] [--runs N] [--ttft-runs N] [--sessions N] [--session-messages N] [--quick]
 
 Starts, on loopback: a DHT node and three priced servers holding the demo model's blocks
 0:3, 3:6, 6:8 (devnet wallets), a free gateway and a priced one (L402, 10000 msat per 1000
@@ -99,7 +99,7 @@ def sse(gw, path, body, authorization=None):
     headers = {"Content-Type": "application/json"}
     if authorization:
         headers["Authorization"] = authorization
-    out = {"first": None, "end": None, "tokens": None, "receipt": None}
+    out = {"first": None, "end": None, "tokens": None, "receipt": None, "times": []}
     out["sent"] = time.perf_counter()
     conn.request("POST", path, json.dumps({**body, "stream": True, "stream_options": {"include_usage": True}}), headers)
     resp = conn.getresponse()
@@ -118,8 +118,10 @@ def sse(gw, path, body, authorization=None):
         now = time.perf_counter()
         for choice in chunk.get("choices", []):
             text = choice.get("text") or (choice.get("delta") or {}).get("content")
-            if text and out["first"] is None:
-                out["first"] = now
+            if text:
+                out["times"].append(now)
+                if out["first"] is None:
+                    out["first"] = now
             if choice.get("finish_reason"):
                 out["end"] = now
         if chunk.get("usage"):
@@ -202,7 +204,7 @@ def ws_generate(ws, inputs, authorization=None):
     m = {"type": "generate", "inputs": inputs, "max_new_tokens": 1, "stop_sequence": "<|im_end|>", "do_sample": 0}
     if authorization:
         m["authorization"] = authorization
-    out = {"first": None, "tokens": 0}
+    out = {"first": None, "tokens": 0, "times": []}
     out["sent"] = time.perf_counter()
     ws.send(m)
     while True:
@@ -211,8 +213,10 @@ def ws_generate(ws, inputs, authorization=None):
         if not r.get("ok"):
             raise RuntimeError(f"generate: {r}")
         out["tokens"] += r["token_count"]
-        if r["outputs"] and out["first"] is None:
-            out["first"] = now
+        if r["outputs"]:
+            out["times"].append(now)
+            if out["first"] is None:
+                out["first"] = now
         if r["stop"]:
             out["end"], out["reply"] = now, r
             return out
@@ -222,6 +226,11 @@ def decode_rate(run):
     """Tokens after the first over the time from the first token to the end of the stream."""
     span = run["end"] - run["first"]
     return (run["tokens"] - 1) / span if run["tokens"] > 1 and span > 0 else float("nan")
+
+
+def gaps(run):
+    """The times between consecutive tokens as the client saw them (s)."""
+    return [b - a for a, b in zip(run["times"], run["times"][1:])]
 
 
 def wallet_cmd(binary, uri, *args):
@@ -236,9 +245,10 @@ def med(xs):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 usage="bench_gateway.py [--build DIR] [--runs N] [--ttft-runs N] [--sessions N] [--quick]")
+                                 usage="bench_gateway.py [--build DIR] [--gateway BIN] [--runs N] [--ttft-runs N] [--sessions N] [--session-messages N] [--quick]")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="build directory (default: build)")
-    ap.add_argument("--runs", type=int, default=15, help="decode runs per variant (default 15)")
+    ap.add_argument("--gateway", help="petalsln-gateway binary (default: the build's), e.g. an older build to compare")
+    ap.add_argument("--runs", type=int, default=30, help="decode runs per variant (default 30)")
     ap.add_argument("--ttft-runs", type=int, default=40, help="first-token runs per gateway (default 40)")
     ap.add_argument("--sessions", type=int, default=20, help="concurrent sessions (default 20)")
     ap.add_argument("--session-messages", type=int, default=3, help="messages each concurrent session sends (default 3)")
@@ -248,7 +258,7 @@ def main():
         a.runs, a.ttft_runs, a.sessions, a.session_messages = 2, 3, 3, 1
     b = a.build
     server_bin = os.path.join(b, "examples", "server", "petalsln-server")
-    gateway_bin = os.path.join(b, "examples", "gateway", "petalsln-gateway")
+    gateway_bin = a.gateway or os.path.join(b, "examples", "gateway", "petalsln-gateway")
     wallet_bin = os.path.join(b, "examples", "wallet", "petalsln-wallet")
     os.environ.setdefault("PETALSLN_LIBRARY", os.path.join(b, "capi", "libpetalsln.so"))
     # libgomp's spinning threads would take the 2 cores from the decoding threads (docs/BENCHMARKS.md).
@@ -307,7 +317,7 @@ def run_benchmarks(a, free, paid, direct, wallet_bin, uri):
         times = []
         sent = time.perf_counter()
         r = direct.generate(PROMPT, raw=True, max_new_tokens=200, on_token=lambda t: times.append(time.perf_counter()))
-        return {"sent": sent, "first": times[0], "end": time.perf_counter(), "tokens": len(r["new_ids"])}
+        return {"sent": sent, "first": times[0], "end": time.perf_counter(), "tokens": len(r["new_ids"]), "times": times}
 
     def run_ws(gw, authorization=None):
         ws = ws_open(gw)
@@ -325,29 +335,39 @@ def run_benchmarks(a, free, paid, direct, wallet_bin, uri):
         fn()
         fn()
     rates = {name: [] for name, _ in variants}
+    gap = {name: [] for name, _ in variants}
+    round_gap = {name: [] for name, _ in variants}
     tokens = {name: set() for name, _ in variants}
     for i in range(a.runs):
         order = variants[i % len(variants):] + variants[:i % len(variants)]  # rotate who goes first
         for name, fn in order:
             r = fn()
             rates[name].append(decode_rate(r))
+            gap[name] += gaps(r)
+            round_gap[name].append(med(gaps(r)))
             tokens[name].add(r["tokens"])
     base = med(rates[variants[0][0]])
+    d0 = variants[0][0]
+    base_gap = med(gap[d0])
     print(f"### (a) Decode tokens/s, the same prompt and greedy tokens on every path ({a.runs} interleaved runs each)\n")
-    print("| path | tokens per run | decode tok/s, median | min | max | / direct |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("Per run: (tokens − 1) / (first token → end of stream). Per token: 1 / the median time between")
+    print("consecutive tokens as the client received them, over all runs (robust to a stalled run).\n")
+    print("| path | tokens per run | per run: median tok/s | min | max | / direct | per token: median gap ms | tok/s | / direct |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, _ in variants:
         xs = [x for x in rates[name] if x == x]
+        g = med(gap[name])
         print(f"| {name} | {','.join(map(str, sorted(tokens[name])))} | {med(xs):.1f} | {min(xs):.1f} | {max(xs):.1f} | "
-              f"{med(xs) / base:.3f} |")
-    # The ratio of medians hides the run-to-run drift of a shared machine; the median of each
-    # round's ratio (runs made back to back) is the steadier figure.
+              f"{med(xs) / base:.3f} | {g * 1000:.3f} | {1 / g:.1f} | {base_gap / g:.3f} |")
+    # The ratio of medians hides the drift of a shared machine over the run; each round's
+    # ratio (runs made back to back) is steadier.
     print()
-    print("| path | median of per-round ratios to direct |")
-    print("|---|---:|")
+    print("| path | median of per-round ratios to direct: per run tok/s | per-token (median gap) |")
+    print("|---|---:|---:|")
     for name, _ in variants[1:]:
-        ratios = [x / d for x, d in zip(rates[name], rates[variants[0][0]])]
-        print(f"| {name} | {med(ratios):.3f} |")
+        ratios = [x / d for x, d in zip(rates[name], rates[d0])]
+        gratios = [d / x for x, d in zip(round_gap[name], round_gap[d0])]
+        print(f"| {name} | {med(ratios):.3f} | {med(gratios):.3f} |")
 
     # (b) Time to first token: a short message, free vs priced with credit held.
     short = {"model": "demo-model", "prompt": PROMPT, "temperature": 0, "max_tokens": 2}
