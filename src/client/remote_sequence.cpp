@@ -416,6 +416,12 @@ struct RemoteSequence::Impl {
       return RoutePlanner(found.records).plan_range(begin, end, route_options);
     } catch (const Error& e) {
       if (e.code() != ErrorCode::not_found) throw;
+      // A lookup that found no server at all and left none out is no verdict: a DHT node still
+      // joining, or a get that failed under load, answers the same as an empty swarm, and
+      // servers being (re)started have not announced yet. Ask again until the timeout.
+      if (found.records.empty() && found.excluded.empty()) {
+        throw NoRoute{std::string(e.what()) + ": the lookup found no server for this model", true};
+      }
       throw NoRoute{e.what(), any_transient(route_options.known_exclusions)};
     }
   }

@@ -85,7 +85,8 @@ class RemoteSequence final : public BlockPipeline {
 
   /// Plans a route over the candidates and opens a session on every hop, paying priced
   /// servers' challenges through the wallet (a token is reused until its credit runs out).
-  /// Unreachable, slow or full servers are retried until route_timeout (see there).
+  /// Unreachable, slow or full servers, and a lookup that finds no server at all, are retried
+  /// until route_timeout (see there).
   /// Throws Error(not_found) naming uncovered blocks and each excluded candidate with its
   /// reason when no route exists (e.g. "no server covers blocks 0-7 (of 0-7): 127.0.0.1:5000
   /// unreachable (connection refused); still so after 12 attempts in 3 s"), Error(io) when
