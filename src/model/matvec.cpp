@@ -40,6 +40,7 @@ struct Job {
   const at::Tensor* x = nullptr;
   at::Tensor* out = nullptr;
   int parts = 1;
+  int threads = 1;  // the caller and threads - 1 workers share the slices
 };
 
 // First row of slice @p part; slices start on multiples of 16 rows so that every row is
@@ -86,7 +87,8 @@ class Pool {
   bool try_run(const Job& job) {
     std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
     if (!lock.owns_lock()) return false;
-    ensure_workers(job.parts - 1);
+    // One worker per extra thread, however many slices: more would outnumber the cores.
+    ensure_workers(job.threads - 1);
     job_ = job;
     error_ = nullptr;
     remaining_.store(job.parts, std::memory_order_relaxed);
@@ -203,7 +205,7 @@ void matvec_out(at::Tensor& out, const at::Tensor& weight, const at::Tensor& x, 
   const bool split = threads > 1 && weight.numel() >= kMinSplitElements && weight.size(0) >= 32 && !at::in_parallel_region();
   // Large products get two slices per thread, so a worker that starts late still gets a share.
   const int parts = std::min<std::int64_t>(weight.numel() >= kManySlicesElements ? 2 * threads : threads, 256);
-  if (!split || !Pool::instance().try_run(Job{&weight, &x, &out, parts})) at::mv_out(out, weight, x);
+  if (!split || !Pool::instance().try_run(Job{&weight, &x, &out, parts, threads})) at::mv_out(out, weight, x);
   if (bias.defined()) out.add_(bias);
 }
 
