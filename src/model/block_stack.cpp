@@ -225,3 +225,31 @@ std::int64_t KVCache::bytes() const noexcept {
 }
 
 }  // namespace petalsln
+
+namespace petalsln {
+
+std::vector<at::Tensor> BlockStack::forward_batch(std::span<const SessionStep> steps) const {
+  // Interim: steps run one after another (the batched engine replaces this).
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i].cache == nullptr) throw Error(ErrorCode::invalid_argument, "step " + std::to_string(i) + " has no cache");
+    for (std::size_t j = 0; j < i; ++j) {
+      if (steps[j].cache == steps[i].cache) throw Error(ErrorCode::invalid_argument, "two steps of one batch share a cache");
+    }
+  }
+  std::vector<at::Tensor> out;
+  for (const auto& s : steps) out.push_back(forward(s.hidden, *s.cache));
+  return out;
+}
+
+std::int64_t BlockStack::weight_bytes() const noexcept {
+  std::int64_t total = 0;
+  for (const auto& b : impl_->blocks) {
+    for (const auto* t : {&b.input_norm, &b.qkv_weight, &b.qkv_bias, &b.o_weight, &b.o_bias, &b.post_norm, &b.gate_up_weight,
+                          &b.gate_up_bias, &b.down_weight, &b.down_bias}) {
+      if (t->defined()) total += static_cast<std::int64_t>(t->nbytes());
+    }
+  }
+  return total;
+}
+
+}  // namespace petalsln

@@ -7,9 +7,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "petalsln/model/checkpoint.hpp"
 #include "petalsln/model/model_config.hpp"
+#include "petalsln/model/weight_format.hpp"
 
 namespace petalsln {
 
@@ -17,6 +20,9 @@ namespace petalsln {
 struct ComputeOptions {
   at::ScalarType dtype = at::kFloat;  ///< Compute dtype (float32 on CPU; half types on a GPU).
   c10::Device device = c10::Device(c10::kCPU);  ///< Device holding weights and caches.
+  /// How weight matrices are kept in memory. Formats other than f32 need a CPU device and
+  /// float32 compute (the constructors throw Error(invalid_argument) otherwise).
+  WeightFormat weights = WeightFormat::f32;
 };
 
 /// The key/value cache of one inference session over blocks [begin, end) of a BlockStack.
@@ -46,6 +52,12 @@ class KVCache {
   std::int64_t max_length_ = 0;
   std::vector<at::Tensor> keys_;    // per block: [batch, kv_heads, max_length, head_dim]
   std::vector<at::Tensor> values_;  // same
+};
+
+/// One session's step in BlockStack::forward_batch().
+struct SessionStep {
+  at::Tensor hidden;        ///< The step's hidden states, [cache batch, seq, hidden_size].
+  KVCache* cache = nullptr;  ///< The session's cache; a different one for every step.
 };
 
 /// Decoder blocks [begin, end) of a Llama checkpoint: RMSNorm, rotary embeddings (with
@@ -88,6 +100,17 @@ class BlockStack {
   /// the new keys/values. Throws Error(invalid_argument) for a wrong shape/dtype/batch or when
   /// the cache would overflow max_length; on error the cache is unchanged.
   at::Tensor forward(const at::Tensor& hidden, KVCache& cache) const;
+
+  /// Runs several sessions' steps as one pass over the weights: every weight matrix is read
+  /// once for all their rows, which is what makes concurrent decoding cheap. Each step keeps
+  /// its own cache, positions and length. Returns one output per step, in order, equal
+  /// (bit for bit on the CPU engine) to what forward(step.hidden, *step.cache) gives alone.
+  /// Throws Error(invalid_argument) as forward() does for any step, or when two steps share a
+  /// cache; on error no cache is changed.
+  std::vector<at::Tensor> forward_batch(std::span<const SessionStep> steps) const;
+
+  /// Bytes of weights this stack holds in memory (all its blocks, norms included).
+  std::int64_t weight_bytes() const noexcept;
 
  private:
   struct Impl;
