@@ -228,7 +228,7 @@ std::int64_t KVCache::bytes() const noexcept {
 
 namespace petalsln {
 
-std::vector<at::Tensor> BlockStack::forward_batch(std::span<const SessionStep> steps) const {
+std::vector<at::Tensor> BlockStack::forward_batch(const std::vector<SessionStep>& steps) const {
   // Interim: steps run one after another (the batched engine replaces this).
   for (std::size_t i = 0; i < steps.size(); ++i) {
     if (steps[i].cache == nullptr) throw Error(ErrorCode::invalid_argument, "step " + std::to_string(i) + " has no cache");

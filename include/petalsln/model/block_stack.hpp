@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <vector>
 
 #include "petalsln/model/checkpoint.hpp"
@@ -107,7 +106,7 @@ class BlockStack {
   /// (bit for bit on the CPU engine) to what forward(step.hidden, *step.cache) gives alone.
   /// Throws Error(invalid_argument) as forward() does for any step, or when two steps share a
   /// cache; on error no cache is changed.
-  std::vector<at::Tensor> forward_batch(std::span<const SessionStep> steps) const;
+  std::vector<at::Tensor> forward_batch(const std::vector<SessionStep>& steps) const;
 
   /// Bytes of weights this stack holds in memory (all its blocks, norms included).
   std::int64_t weight_bytes() const noexcept;
