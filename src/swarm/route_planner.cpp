@@ -315,7 +315,7 @@ Route make_route(const std::vector<Leg>& legs, const std::vector<Usable>& server
     const Usable& s = servers[l.server];
     const std::uint32_t blocks = l.end - l.begin;
     route.hops.push_back(RouteHop{s.record->peer_id, s.record->endpoint, l.begin, l.end, s.throughput,
-                                  FractionalSeconds(s.latency_s), s.record->price_msat});
+                                  FractionalSeconds(s.latency_s), s.record->price_msat, s.record->weights});
     route.time_per_token += FractionalSeconds(hop_seconds(s, blocks));
     route.price_msat_per_1000_tokens = saturating_price(route.price_msat_per_1000_tokens, s.record->price_msat, blocks);
     auto& [throughput, total] = load[s.record->peer_id];

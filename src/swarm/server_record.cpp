@@ -41,14 +41,39 @@ std::string text_fields_problem(const ServerRecord& r) {
   return {};
 }
 
+bool plausible_rate(double rate) { return std::isfinite(rate) && rate >= 0.0 && rate <= kMaxThroughput; }
+
+// What the server says about its weights and its batched rate.
+std::string measurement_problem(const ServerRecord& r) {
+  if (!is_record_weight_format(r.weights)) {
+    // Only known names pass, so the name is short printable ASCII when it is quoted back.
+    return r.weights.size() <= 16 && text_problem(r.weights, "weights", 16, false).empty()
+               ? "weights \"" + r.weights + "\" is not a known weight format"
+               : std::string("weights is not a known weight format");
+  }
+  if (r.weight_bytes_per_block > kMaxWeightBytesPerBlock) {
+    return "weight_bytes_per_block " + std::to_string(r.weight_bytes_per_block) + " is absurdly large";
+  }
+  if (!plausible_rate(r.batch_throughput)) {
+    return "batch_throughput " + std::to_string(r.batch_throughput) + " is not a plausible rate";
+  }
+  const bool measured = r.batch_throughput > 0.0;
+  if (measured != (r.batch_sessions > 0) || r.batch_sessions > kMaxBatchSessions) {
+    return "batch_sessions " + std::to_string(r.batch_sessions) + " does not fit batch_throughput " + std::to_string(r.batch_throughput) +
+           " (0 when not measured, else 1.." + std::to_string(kMaxBatchSessions) + ")";
+  }
+  return {};
+}
+
 std::string numeric_fields_problem(const ServerRecord& r) {
   if (r.block_begin >= r.block_end) {
     return "block range " + std::to_string(r.block_begin) + ":" + std::to_string(r.block_end) + " is empty or reversed";
   }
   if (r.block_end > kMaxBlockIndex) return "block_end " + std::to_string(r.block_end) + " is absurdly large";
-  if (!std::isfinite(r.throughput) || r.throughput < 0.0 || r.throughput > kMaxThroughput) {
+  if (!plausible_rate(r.throughput)) {
     return "throughput " + std::to_string(r.throughput) + " is not a plausible rate";
   }
+  if (std::string p = measurement_problem(r); !p.empty()) return p;
   if (r.expires_at < r.issued_at) return "expires_at is before issued_at";
   if (r.expires_at - r.issued_at > kMaxRecordLifetimeSeconds) {
     return "lifetime of " + std::to_string(r.expires_at - r.issued_at) + " s exceeds the limit of " +
@@ -83,6 +108,10 @@ v1::ServerRecord to_proto(const ServerRecord& r) {
   p.set_version(r.version);
   p.set_issued_at(r.issued_at);
   p.set_expires_at(r.expires_at);
+  p.set_weights(r.weights);
+  p.set_weight_bytes_per_block(r.weight_bytes_per_block);
+  p.set_batch_throughput(r.batch_throughput);
+  p.set_batch_sessions(r.batch_sessions);
   return p;
 }
 
@@ -106,6 +135,11 @@ std::string from_proto(const v1::ServerRecord& p, ServerRecord& r) {
   r.version = p.version();
   r.issued_at = p.issued_at();
   r.expires_at = p.expires_at();
+  // Servers from before the field computed in f32, which is what its absence means.
+  r.weights = p.weights().empty() ? std::string("f32") : p.weights();
+  r.weight_bytes_per_block = p.weight_bytes_per_block();
+  r.batch_throughput = p.batch_throughput();
+  r.batch_sessions = p.batch_sessions();
   return {};
 }
 
@@ -163,6 +197,10 @@ void check_time(RecordCheck& c, std::uint64_t now) {
 }
 
 }  // namespace
+
+bool is_record_weight_format(std::string_view name) noexcept {
+  return name.empty() || name == "f32" || name == "bf16" || name == "f16" || name == "int8";
+}
 
 const char* to_string(RecordProblem problem) noexcept {
   switch (problem) {

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -36,6 +37,17 @@ void check_same(const ServerRecord& a, const ServerRecord& b) {
   CHECK(a.version == b.version);
   CHECK(a.issued_at == b.issued_at);
   CHECK(a.expires_at == b.expires_at);
+  CHECK(a.weights == b.weights);
+  CHECK(a.weight_bytes_per_block == b.weight_bytes_per_block);
+  CHECK(a.batch_throughput == b.batch_throughput);
+  CHECK(a.batch_sessions == b.batch_sessions);
+}
+
+// The 8 little-endian bytes protobuf writes for a double field's value.
+std::string double_bytes(double value) {
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &value, 8);
+  return out;
 }
 
 }  // namespace
@@ -167,6 +179,15 @@ TEST_CASE("field limits: sign() refuses what readers would refuse") {
       {"infinite throughput", [](ServerRecord& r) { r.throughput = std::numeric_limits<double>::infinity(); }},
       {"expires before issued", [](ServerRecord& r) { r.expires_at = r.issued_at - 1; }},
       {"lifetime too long", [](ServerRecord& r) { r.expires_at = r.issued_at + kMaxRecordLifetimeSeconds + 1; }},
+      {"unknown weights", [](ServerRecord& r) { r.weights = "q4_0"; }},
+      {"weights in capitals", [](ServerRecord& r) { r.weights = "INT8"; }},
+      {"weights with a NUL", [](ServerRecord& r) { r.weights = std::string("f32\0", 4); }},
+      {"absurd weight bytes", [](ServerRecord& r) { r.weight_bytes_per_block = kMaxWeightBytesPerBlock + 1; }},
+      {"NaN batch throughput", [](ServerRecord& r) { r.batch_throughput = std::nan(""); r.batch_sessions = 8; }},
+      {"negative batch throughput", [](ServerRecord& r) { r.batch_throughput = -5; r.batch_sessions = 8; }},
+      {"batch throughput without sessions", [](ServerRecord& r) { r.batch_throughput = 100; r.batch_sessions = 0; }},
+      {"batch sessions without throughput", [](ServerRecord& r) { r.batch_throughput = 0; r.batch_sessions = 8; }},
+      {"too many batch sessions", [](ServerRecord& r) { r.batch_throughput = 100; r.batch_sessions = kMaxBatchSessions + 1; }},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
@@ -213,4 +234,63 @@ TEST_CASE("invalid UTF-8 on the wire is malformed, not a bad signature") {
   const std::string patched = test::replace_bytes(bytes, "node \xc3\xa9", "node \xc3\x28");
   REQUIRE(patched != bytes);
   CHECK(problem_of(patched) == RecordProblem::malformed);
+}
+
+TEST_CASE("weight format, weight bytes and batched throughput round-trip") {
+  const NodeIdentity id = NodeIdentity::generate();
+  for (const char* weights : {"f32", "bf16", "f16", "int8"}) {
+    CAPTURE(weights);
+    ServerRecord r = sample_record(id);
+    r.weights = weights;
+    r.weight_bytes_per_block = 1234567;
+    r.batch_throughput = 4321.25;
+    r.batch_sessions = 8;
+    check_same(ServerRecord::verify_signed(r.sign(id), kNow), r);
+  }
+  ServerRecord at_limits = sample_record(id);
+  at_limits.weight_bytes_per_block = kMaxWeightBytesPerBlock;
+  at_limits.batch_throughput = 1e12;
+  at_limits.batch_sessions = kMaxBatchSessions;
+  CHECK(ServerRecord::check_signed(at_limits.sign(id), kNow).ok());
+}
+
+TEST_CASE("a record without the weights field (an older server's) reads as f32, nothing measured") {
+  const NodeIdentity id = NodeIdentity::generate();
+  ServerRecord old = sample_record(id);
+  old.weights.clear();  // proto3 writes no field for an empty value: the bytes an older server signs
+  const std::string bytes = old.sign(id);
+  CHECK(bytes.find("f32") == std::string::npos);
+  const ServerRecord read = ServerRecord::verify_signed(bytes, kNow);
+  CHECK(read.weights == "f32");
+  CHECK(read.weight_bytes_per_block == 0);
+  CHECK(read.batch_throughput == 0.0);
+  CHECK(read.batch_sessions == 0);
+}
+
+TEST_CASE("hostile weights and batch fields on the wire are malformed, whoever signed them") {
+  const NodeIdentity id = NodeIdentity::generate();
+  ServerRecord r = sample_record(id);
+  r.weights = "int8";
+  r.batch_throughput = 4321.25;
+  r.batch_sessions = 8;
+  const std::string bytes = r.sign(id);
+  for (const char* name : {"int9", "INT8", "i\x01t8", "in\xff" "8"}) {
+    CAPTURE(name);
+    const std::string patched = test::replace_bytes(bytes, "int8", name);
+    REQUIRE(patched != bytes);
+    const RecordCheck c = ServerRecord::check_signed(patched, kNow);
+    CHECK(c.problem == RecordProblem::malformed);
+    CHECK(c.reason.find("weights") != std::string::npos);
+  }
+  const std::string rate = double_bytes(4321.25);
+  REQUIRE(bytes.find(rate) != std::string::npos);
+  for (double hostile : {std::nan(""), -1.0, std::numeric_limits<double>::infinity(), 1e300}) {
+    CAPTURE(hostile);
+    const RecordCheck c = ServerRecord::check_signed(test::replace_bytes(bytes, rate, double_bytes(hostile)), kNow);
+    CHECK(c.problem == RecordProblem::malformed);
+    CHECK(c.reason.find("batch_throughput") != std::string::npos);
+  }
+  CHECK(is_record_weight_format(""));
+  CHECK(is_record_weight_format("bf16"));
+  CHECK_FALSE(is_record_weight_format("f64"));
 }

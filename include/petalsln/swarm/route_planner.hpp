@@ -68,6 +68,8 @@ struct RouteHop {
   double throughput = 0.0;   ///< The server's announced throughput, block-tokens/s.
   FractionalSeconds latency{0.0};  ///< The latency used for it.
   std::uint64_t price_msat = 0;  ///< The server's price per 1000 block-tokens.
+  /// How the server keeps its weights ("f32", "bf16", "f16", "int8"; see ServerRecord::weights).
+  std::string weights = "f32";
 };
 
 /// A chain of hops covering a block range in order, with its estimates.

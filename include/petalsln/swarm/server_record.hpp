@@ -35,6 +35,15 @@ inline constexpr std::size_t kMaxPublicNameBytes = 64;         ///< public_name:
 inline constexpr std::size_t kMaxVersionBytes = 64;            ///< version: at most 64 bytes.
 /// No model has this many blocks; a larger block_end is refused as absurd.
 inline constexpr std::uint32_t kMaxBlockIndex = 100000;
+/// No block holds a terabyte of weights; a larger weight_bytes_per_block is refused as absurd.
+inline constexpr std::uint64_t kMaxWeightBytesPerBlock = std::uint64_t{1} << 40;
+/// Largest batch_sessions a record may claim (no server batches more sessions in one step).
+inline constexpr std::uint32_t kMaxBatchSessions = 4096;
+
+/// Returns true if @p name is a weight format a record may announce: "f32", "bf16", "f16" or
+/// "int8" (the names of the model layer's WeightFormat, which this layer does not see), or ""
+/// (a record from a server that predates the field; it computed in f32).
+bool is_record_weight_format(std::string_view name) noexcept;
 
 /// Why a signed record was refused (see ServerRecord::check_signed).
 enum class RecordProblem {
@@ -62,7 +71,9 @@ struct ServerRecord {
   ModelFingerprint model_fingerprint{};  ///< See compute_model_fingerprint().
   std::uint32_t block_begin = 0;       ///< First block served.
   std::uint32_t block_end = 0;         ///< One past the last block served.
-  double throughput = 0.0;             ///< Sustained block-tokens per second (decode).
+  /// Block-tokens per second of one session's decode steps, measured with the weight format
+  /// the server uses: what a client's latency over this server is planned with.
+  double throughput = 0.0;
   std::uint64_t free_cache_tokens = 0;  ///< KV-cache tokens it can still hold, per block.
   std::uint64_t price_msat = 0;        ///< Millisatoshis per 1000 block-tokens (0 = free).
   std::string lightning_address;       ///< LUD-16 payout address ("" = none).
@@ -70,6 +81,16 @@ struct ServerRecord {
   std::string version;                 ///< petalsln version of the server.
   std::uint64_t issued_at = 0;         ///< Unix seconds when signed.
   std::uint64_t expires_at = 0;        ///< Unix seconds from which readers ignore it.
+  /// How the server keeps its weights in memory: "f32", "bf16", "f16" or "int8" (what the
+  /// answers' precision depends on). Readers get "f32" for a record without the field.
+  std::string weights = "f32";
+  /// Bytes of weights the server holds per served block (0 = not announced).
+  std::uint64_t weight_bytes_per_block = 0;
+  /// Aggregate block-tokens per second of batch_sessions sessions' decode steps run as one
+  /// batch (what the server can sell when busy; 0 = not measured).
+  double batch_throughput = 0.0;
+  /// Sessions in the batch batch_throughput was measured with (0 exactly when it was not).
+  std::uint32_t batch_sessions = 0;
 
   /// Returns true if this record withdraws its peer: a tombstone has expires_at == issued_at,
   /// and as the newest record of its peer it removes that peer from lookups at once.
