@@ -4,8 +4,8 @@
 
 #include <string>
 
+#include "model/cpu_decoder.hpp"
 #include "model/llama_ops.hpp"
-#include "model/matvec.hpp"
 #include "petalsln/util/error.hpp"
 
 namespace petalsln {
@@ -63,8 +63,17 @@ struct BlockStack::Impl {
   ComputeOptions options;
   int begin = 0;
   int end = 0;
+  // float32 on the CPU runs the CPU engine on packed weights; anything else (a GPU, another
+  // compute dtype) runs libtorch ops on `blocks`, which also serve as the engine's reference.
+  bool cpu_engine = false;
   std::vector<BlockWeights> blocks;
+  std::vector<model::PackedBlock> packed;
+  std::unique_ptr<model::CpuDecoder> decoder;
   at::Tensor inv_freq;
+
+  void load(const Checkpoint& checkpoint);
+  at::Tensor check_step(const SessionStep& step) const;
+  std::vector<at::Tensor> run_engine(const std::vector<SessionStep>& steps) const;
 
   at::Tensor check_hidden(const at::Tensor& hidden) const {
     if (!hidden.defined() || hidden.dim() != 3 || hidden.size(2) != config.hidden_size || hidden.size(0) <= 0 ||
@@ -86,7 +95,7 @@ struct BlockStack::Impl {
     const auto groups = heads / kv_heads;
 
     auto h = model::rms_norm(x, w.input_norm, config.rms_norm_eps);
-    auto qkv = model::project(h, w.qkv_weight, w.qkv_bias);
+    auto qkv = at::linear(h, w.qkv_weight, w.qkv_bias);
     auto q = qkv.narrow(-1, 0, heads * D).view({B, S, heads, D}).transpose(1, 2);
     auto k = qkv.narrow(-1, heads * D, kv_heads * D).view({B, S, kv_heads, D}).transpose(1, 2);
     auto v = qkv.narrow(-1, (heads + kv_heads) * D, kv_heads * D).view({B, S, kv_heads, D}).transpose(1, 2);
@@ -115,15 +124,31 @@ struct BlockStack::Impl {
     auto probs = torch::softmax(scores, -1, torch::kFloat).to(q.scalar_type());
     auto attn = torch::matmul(probs, values);  // [B, kv_heads, groups * S, D]
     attn = attn.view({B, heads, S, D}).transpose(1, 2).reshape({B, S, heads * D});
-    auto out = x + model::project(attn, w.o_weight, w.o_bias);
+    auto out = x + at::linear(attn, w.o_weight, w.o_bias);
 
     auto m = model::rms_norm(out, w.post_norm, config.rms_norm_eps);
-    auto gate_up = model::project(m, w.gate_up_weight, w.gate_up_bias);
+    auto gate_up = at::linear(m, w.gate_up_weight, w.gate_up_bias);
     const auto I = config.intermediate_size;
     auto act = torch::silu(gate_up.narrow(-1, 0, I)) * gate_up.narrow(-1, I, I);
-    return out + model::project(act, w.down_weight, w.down_bias);
+    return out + at::linear(act, w.down_weight, w.down_bias);
   }
 };
+
+void BlockStack::Impl::load(const Checkpoint& checkpoint) {
+  if (!cpu_engine) {
+    for (int i = begin; i < end; ++i) blocks.push_back(load_block(config, checkpoint, i, options));
+    return;
+  }
+  decoder = std::make_unique<model::CpuDecoder>(config, inv_freq);
+  ComputeOptions f32 = options;
+  for (int i = begin; i < end; ++i) {
+    // One block at a time in float32, packed, then dropped: peak memory stays one block above
+    // the packed size.
+    const BlockWeights w = load_block(config, checkpoint, i, f32);
+    packed.push_back(decoder->pack_block(w.input_norm, w.post_norm, w.qkv_weight, w.qkv_bias, w.o_weight, w.o_bias, w.gate_up_weight,
+                                         w.gate_up_bias, w.down_weight, w.down_bias, options.weights));
+  }
+}
 
 BlockStack::BlockStack(const ModelConfig& config, const Checkpoint& checkpoint, int begin, int end, ComputeOptions options)
     : impl_(std::make_unique<Impl>()) {
@@ -133,13 +158,19 @@ BlockStack::BlockStack(const ModelConfig& config, const Checkpoint& checkpoint, 
                                              ") is empty or outside the model's " + std::to_string(config.num_hidden_layers) +
                                              " blocks");
   }
+  const bool cpu_float = options.device.is_cpu() && options.dtype == at::kFloat;
+  if (!cpu_float && options.weights != WeightFormat::f32) {
+    throw Error(ErrorCode::invalid_argument, std::string("weights in ") + std::string(to_string(options.weights)) +
+                                                 " need float32 compute on the CPU");
+  }
   c10::InferenceMode guard;
   impl_->config = config;
   impl_->options = options;
   impl_->begin = begin;
   impl_->end = end;
-  for (int i = begin; i < end; ++i) impl_->blocks.push_back(load_block(config, checkpoint, i, options));
+  impl_->cpu_engine = cpu_float;
   impl_->inv_freq = model::rope_inverse_frequencies(config).to(options.device);
+  impl_->load(checkpoint);
 }
 
 BlockStack::~BlockStack() = default;
@@ -154,6 +185,10 @@ const ComputeOptions& BlockStack::options() const noexcept { return impl_->optio
 at::Tensor BlockStack::forward(const at::Tensor& hidden) const {
   c10::InferenceMode guard;
   auto x = impl_->check_hidden(hidden);
+  if (impl_->cpu_engine) {
+    KVCache scratch = new_cache(x.size(0), x.size(1));
+    return forward(x, scratch);
+  }
   auto [cos, sin] = model::rope_cos_sin(impl_->inv_freq, 0, x.size(1), impl_->options.dtype);
   for (int i = impl_->begin; i < impl_->end; ++i) x = impl_->run_block(i, x, 0, {}, {}, cos, sin);
   return x;
@@ -193,62 +228,119 @@ KVCache BlockStack::new_cache(std::int64_t batch, std::int64_t max_length, int b
 }
 
 at::Tensor BlockStack::forward(const at::Tensor& hidden, KVCache& cache) const {
-  c10::InferenceMode guard;
-  if (cache.keys_.empty() || cache.begin_ < impl_->begin || cache.end_ > impl_->end) {
+  return forward_batch({SessionStep{hidden, &cache}}).front();
+}
+
+// Checks one step as forward(hidden, cache) documents and returns its hidden states in the
+// compute dtype and device. Changes nothing.
+at::Tensor BlockStack::Impl::check_step(const SessionStep& step) const {
+  if (step.cache == nullptr) throw Error(ErrorCode::invalid_argument, "a step has no cache");
+  const KVCache& cache = *step.cache;
+  if (cache.keys_.empty() || cache.begin_ < begin || cache.end_ > end) {
     throw Error(ErrorCode::invalid_argument, "this cache was not created by this block stack");
   }
-  auto x = impl_->check_hidden(hidden);
+  auto x = check_hidden(step.hidden);
   if (x.size(0) != cache.batch_) {
     throw Error(ErrorCode::invalid_argument, "batch " + std::to_string(x.size(0)) + " does not match the session's batch " +
                                                  std::to_string(cache.batch_));
   }
-  const auto start = cache.length_;
-  const auto seq = x.size(1);
-  if (start + seq > cache.max_length_) {
-    throw Error(ErrorCode::invalid_argument, "session length would reach " + std::to_string(start + seq) +
+  if (cache.length_ + x.size(1) > cache.max_length_) {
+    throw Error(ErrorCode::invalid_argument, "session length would reach " + std::to_string(cache.length_ + x.size(1)) +
                                                  " positions, over its maximum of " + std::to_string(cache.max_length_));
   }
-  auto [cos, sin] = model::rope_cos_sin(impl_->inv_freq, start, seq, impl_->options.dtype);
-  for (int i = cache.begin_; i < cache.end_; ++i) {
-    const auto slot = static_cast<std::size_t>(i - cache.begin_);
-    x = impl_->run_block(i, x, start, cache.keys_[slot], cache.values_[slot], cos, sin);
-  }
-  cache.length_ = start + seq;
   return x;
 }
 
-std::int64_t KVCache::bytes() const noexcept {
-  std::int64_t total = 0;
-  for (const auto& t : keys_) total += static_cast<std::int64_t>(t.nbytes());
-  for (const auto& t : values_) total += static_cast<std::int64_t>(t.nbytes());
-  return total;
-}
-
-}  // namespace petalsln
-
-namespace petalsln {
-
 std::vector<at::Tensor> BlockStack::forward_batch(const std::vector<SessionStep>& steps) const {
-  // Interim: steps run one after another (the batched engine replaces this).
+  c10::InferenceMode guard;
+  std::vector<SessionStep> checked;
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    if (steps[i].cache == nullptr) throw Error(ErrorCode::invalid_argument, "step " + std::to_string(i) + " has no cache");
+    checked.push_back(SessionStep{impl_->check_step(steps[i]), steps[i].cache});
     for (std::size_t j = 0; j < i; ++j) {
       if (steps[j].cache == steps[i].cache) throw Error(ErrorCode::invalid_argument, "two steps of one batch share a cache");
     }
   }
+  if (impl_->cpu_engine) return impl_->run_engine(checked);
   std::vector<at::Tensor> out;
-  for (const auto& s : steps) out.push_back(forward(s.hidden, *s.cache));
+  for (auto& step : checked) {
+    KVCache& cache = *step.cache;
+    const auto start = cache.length_, seq = step.hidden.size(1);
+    auto [cos, sin] = model::rope_cos_sin(impl_->inv_freq, start, seq, impl_->options.dtype);
+    at::Tensor x = step.hidden;
+    for (int i = cache.begin_; i < cache.end_; ++i) {
+      const auto slot = static_cast<std::size_t>(i - cache.begin_);
+      x = impl_->run_block(i, x, start, cache.keys_[slot], cache.values_[slot], cos, sin);
+    }
+    cache.length_ = start + seq;
+    out.push_back(x);
+  }
+  return out;
+}
+
+// The CPU engine over checked steps: steps covering the same blocks run as one set of rows.
+std::vector<at::Tensor> BlockStack::Impl::run_engine(const std::vector<SessionStep>& steps) const {
+  std::vector<at::Tensor> out(steps.size());
+  std::vector<bool> done(steps.size(), false);
+  const auto H = config.hidden_size, kv = config.num_key_value_heads, D = config.head_dim;
+  for (std::size_t first = 0; first < steps.size(); ++first) {
+    if (done[first]) continue;
+    const int lo = steps[first].cache->begin_, hi = steps[first].cache->end_;
+    std::vector<std::size_t> group;
+    for (std::size_t i = first; i < steps.size(); ++i) {
+      if (!done[i] && steps[i].cache->begin_ == lo && steps[i].cache->end_ == hi) group.push_back(i), done[i] = true;
+    }
+    model::RowBatch rows;
+    rows.caches.resize(static_cast<std::size_t>(hi - lo));
+    std::vector<at::Tensor> inputs;
+    for (auto i : group) {
+      const KVCache& c = *steps[i].cache;
+      const auto B = steps[i].hidden.size(0), S = steps[i].hidden.size(1);
+      inputs.push_back(steps[i].hidden.reshape({B * S, H}));
+      for (std::int64_t b = 0; b < B; ++b) {
+        for (std::int64_t s = 0; s < S; ++s) {
+          rows.positions.push_back(c.length_ + s);
+          for (int blk = lo; blk < hi; ++blk) {
+            const auto slot = static_cast<std::size_t>(blk - c.begin_);
+            const auto offset = b * kv * c.max_length_ * D;
+            rows.caches[static_cast<std::size_t>(blk - lo)].push_back(
+                model::RowCache{c.keys_[slot].data_ptr<float>() + offset, c.values_[slot].data_ptr<float>() + offset, c.max_length_});
+          }
+        }
+      }
+    }
+    rows.rows = static_cast<std::int64_t>(rows.positions.size());
+    auto x = torch::cat(inputs, 0).contiguous();
+    std::vector<const model::PackedBlock*> blocks;
+    for (int blk = lo; blk < hi; ++blk) blocks.push_back(&packed[static_cast<std::size_t>(blk - begin)]);
+    decoder->run(blocks, x.data_ptr<float>(), rows);
+    std::int64_t row = 0;
+    for (auto i : group) {
+      KVCache& c = *steps[i].cache;
+      const auto B = steps[i].hidden.size(0), S = steps[i].hidden.size(1);
+      out[i] = x.narrow(0, row, B * S).view({B, S, H});
+      row += B * S;
+      c.length_ += S;
+    }
+  }
   return out;
 }
 
 std::int64_t BlockStack::weight_bytes() const noexcept {
   std::int64_t total = 0;
+  for (const auto& b : impl_->packed) total += b.bytes();
   for (const auto& b : impl_->blocks) {
     for (const auto* t : {&b.input_norm, &b.qkv_weight, &b.qkv_bias, &b.o_weight, &b.o_bias, &b.post_norm, &b.gate_up_weight,
                           &b.gate_up_bias, &b.down_weight, &b.down_bias}) {
       if (t->defined()) total += static_cast<std::int64_t>(t->nbytes());
     }
   }
+  return total;
+}
+
+std::int64_t KVCache::bytes() const noexcept {
+  std::int64_t total = 0;
+  for (const auto& t : keys_) total += static_cast<std::int64_t>(t.nbytes());
+  for (const auto& t : values_) total += static_cast<std::int64_t>(t.nbytes());
   return total;
 }
 

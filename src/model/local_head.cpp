@@ -3,7 +3,7 @@
 #include <torch/torch.h>
 
 #include "model/llama_ops.hpp"
-#include "model/matvec.hpp"
+#include "model/packed_matrix.hpp"
 #include "petalsln/util/error.hpp"
 
 namespace petalsln {
@@ -14,6 +14,12 @@ struct LocalHead::Impl {
   at::Tensor embeddings;  // [vocab, hidden]
   at::Tensor norm;        // [hidden]
   at::Tensor lm_head;     // [vocab, hidden]; the embeddings themselves when tied
+  // float32 on the CPU: the CPU engine's packed matrices instead of the two tensors above.
+  bool cpu_engine = false;
+  model::PackedMatrix packed_embeddings;
+  model::PackedMatrix packed_lm_head;  // undefined when tied (the embeddings serve)
+
+  const model::PackedMatrix& head_matrix() const { return packed_lm_head.defined() ? packed_lm_head : packed_embeddings; }
 
   void check_hidden(const at::Tensor& hidden) const {
     if (!hidden.defined() || hidden.dim() != 3 || hidden.size(2) != config.hidden_size || hidden.size(1) == 0) {
@@ -29,9 +35,21 @@ LocalHead::LocalHead(const ModelConfig& config, const Checkpoint& checkpoint, Co
   impl_->config = config;
   impl_->options = options;
   const auto V = config.vocab_size, H = config.hidden_size;
-  impl_->embeddings = checkpoint.load("model.embed_tokens.weight", options.dtype, {V, H}).to(options.device);
+  impl_->cpu_engine = options.device.is_cpu() && options.dtype == at::kFloat;
+  if (!impl_->cpu_engine && options.weights != WeightFormat::f32) {
+    throw Error(ErrorCode::invalid_argument, std::string("weights in ") + std::string(to_string(options.weights)) +
+                                                 " need float32 compute on the CPU");
+  }
   impl_->norm = checkpoint.load("model.norm.weight", options.dtype, {H}).to(options.device);
-  // Some tied checkpoints still ship lm_head.weight; tie_word_embeddings decides, as in HF.
+  if (impl_->cpu_engine) {
+    impl_->packed_embeddings = model::PackedMatrix::pack(checkpoint.load("model.embed_tokens.weight", at::kFloat, {V, H}), options.weights);
+    // Some tied checkpoints still ship lm_head.weight; tie_word_embeddings decides, as in HF.
+    if (!config.tie_word_embeddings) {
+      impl_->packed_lm_head = model::PackedMatrix::pack(checkpoint.load("lm_head.weight", at::kFloat, {V, H}), options.weights);
+    }
+    return;
+  }
+  impl_->embeddings = checkpoint.load("model.embed_tokens.weight", options.dtype, {V, H}).to(options.device);
   impl_->lm_head = config.tie_word_embeddings ? impl_->embeddings
                                               : checkpoint.load("lm_head.weight", options.dtype, {V, H}).to(options.device);
 }
@@ -59,6 +77,13 @@ at::Tensor LocalHead::embed(const std::vector<std::vector<TokenId>>& ids) const 
     }
   }
   c10::InferenceMode guard;
+  if (impl_->cpu_engine) {
+    auto out = at::empty({batch, seq, impl_->config.hidden_size}, at::kFloat);
+    for (std::size_t i = 0; i < flat.size(); ++i) {
+      impl_->packed_embeddings.unpack_row(flat[i], out.data_ptr<float>() + static_cast<std::int64_t>(i) * impl_->config.hidden_size);
+    }
+    return out;
+  }
   auto index = torch::tensor(flat, torch::kInt64).to(impl_->options.device);
   return impl_->embeddings.index_select(0, index).view({batch, seq, impl_->config.hidden_size});
 }
@@ -68,7 +93,12 @@ at::Tensor LocalHead::logits(const at::Tensor& hidden) const {
   c10::InferenceMode guard;
   auto x = hidden.to(impl_->options.device, impl_->options.dtype);
   auto normed = model::rms_norm(x, impl_->norm, impl_->config.rms_norm_eps);
-  return model::project(normed, impl_->lm_head).to(at::kFloat);
+  if (!impl_->cpu_engine) return at::linear(normed, impl_->lm_head).to(at::kFloat);
+  const auto& head = impl_->head_matrix();
+  normed = normed.contiguous();
+  auto out = at::empty({x.size(0), x.size(1), head.rows()}, at::kFloat);
+  head.multiply(normed.data_ptr<float>(), x.size(0) * x.size(1), out.data_ptr<float>(), head.rows());
+  return out;
 }
 
 at::Tensor LocalHead::last_logits(const at::Tensor& hidden) const {

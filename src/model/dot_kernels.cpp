@@ -1,0 +1,132 @@
+// Run-time choice between the AVX2 and portable builds, and the portable build itself.
+
+#include "model/dot_kernels.hpp"
+
+#include <cmath>
+#include <cstring>
+
+namespace petalsln::model::kernels {
+namespace {
+
+using std::int64_t;
+
+#if defined(PETALSLN_HAVE_AVX2_KERNELS)
+bool detect_avx2() noexcept {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+#endif
+
+float weight_at(const MatrixView& w, int64_t n, int64_t k) noexcept {
+  const auto i = n * w.cols + k;
+  switch (w.format) {
+    case Format::f32: return static_cast<const float*>(w.data)[i];
+    case Format::bf16: return bf16_to_float(static_cast<const std::uint16_t*>(w.data)[i]);
+    case Format::f16: return f16_to_float(static_cast<const std::uint16_t*>(w.data)[i]);
+    case Format::int8: return static_cast<float>(static_cast<const std::int8_t*>(w.data)[i]) * w.scales[n * w.blocks_per_row + k / kInt8Block];
+  }
+  return 0.0f;
+}
+
+// Eight running sums, combined in the same tree as the AVX2 build's horizontal sum (so the two
+// builds differ only where the FMA rounds once and a multiply-add twice).
+float lanes_sum(const float lane[8]) noexcept {
+  float s[4];
+  for (int j = 0; j < 4; ++j) s[j] = lane[j] + lane[j + 4];
+  return (s[0] + s[2]) + (s[1] + s[3]);
+}
+
+}  // namespace
+
+bool cpu_has_avx2() noexcept {
+#if defined(PETALSLN_HAVE_AVX2_KERNELS)
+  static const bool has = detect_avx2();
+  return has;
+#else
+  return false;
+#endif
+}
+
+void multiply_rows(const MatrixView& w, const Product& p, int64_t n_begin, int64_t n_end) noexcept {
+#if defined(PETALSLN_HAVE_AVX2_KERNELS)
+  if (cpu_has_avx2()) return multiply_rows_avx2(w, p, n_begin, n_end);
+#endif
+  multiply_rows_portable(w, p, n_begin, n_end);
+}
+
+float dot(const float* a, const float* b, int64_t n) noexcept {
+#if defined(PETALSLN_HAVE_AVX2_KERNELS)
+  if (cpu_has_avx2()) return dot_avx2(a, b, n);
+#endif
+  return dot_portable(a, b, n);
+}
+
+void axpy(float* y, float alpha, const float* x, int64_t n) noexcept {
+#if defined(PETALSLN_HAVE_AVX2_KERNELS)
+  if (cpu_has_avx2()) return axpy_avx2(y, alpha, x, n);
+#endif
+  axpy_portable(y, alpha, x, n);
+}
+
+void multiply_rows_portable(const MatrixView& w, const Product& p, int64_t n_begin, int64_t n_end) noexcept {
+  const int64_t body = w.cols & ~int64_t{7};
+  for (int64_t n = n_begin; n < n_end; ++n) {
+    for (int64_t i = 0; i < p.m; ++i) {
+      const float* x = p.x + i * p.x_stride;
+      float lane[8] = {};
+      for (int64_t k = 0; k < body; k += 8)
+        for (int j = 0; j < 8; ++j) lane[j] += weight_at(w, n, k + j) * x[k + j];
+      float s = lanes_sum(lane);
+      for (int64_t k = body; k < w.cols; ++k) s += weight_at(w, n, k) * x[k];
+      if (p.bias) s += p.bias[n];
+      p.out[i * p.out_stride + n] = s;
+    }
+  }
+}
+
+float dot_portable(const float* a, const float* b, int64_t n) noexcept {
+  const int64_t body = n & ~int64_t{7};
+  float lane[8] = {};
+  for (int64_t k = 0; k < body; k += 8)
+    for (int j = 0; j < 8; ++j) lane[j] += a[k + j] * b[k + j];
+  float s = lanes_sum(lane);
+  for (int64_t k = body; k < n; ++k) s += a[k] * b[k];
+  return s;
+}
+
+void axpy_portable(float* y, float alpha, const float* x, int64_t n) noexcept {
+  for (int64_t k = 0; k < n; ++k) y[k] += alpha * x[k];
+}
+
+void unpack_row(const MatrixView& w, int64_t n, float* out) noexcept {
+  for (int64_t k = 0; k < w.cols; ++k) out[k] = weight_at(w, n, k);
+}
+
+float bf16_to_float(std::uint16_t bits) noexcept {
+  const std::uint32_t u = static_cast<std::uint32_t>(bits) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+float f16_to_float(std::uint16_t bits) noexcept {
+  const std::uint32_t sign = static_cast<std::uint32_t>(bits & 0x8000u) << 16;
+  const int exponent = (bits >> 10) & 0x1f;
+  const std::uint32_t mantissa = bits & 0x3ffu;
+  float magnitude;
+  if (exponent == 0) {
+    magnitude = std::ldexp(static_cast<float>(mantissa), -24);  // zero or subnormal: exact
+  } else if (exponent == 31) {
+    magnitude = mantissa ? std::nanf("") : INFINITY;
+  } else {
+    magnitude = std::ldexp(static_cast<float>(mantissa | 0x400u), exponent - 25);
+  }
+  std::uint32_t u;
+  std::memcpy(&u, &magnitude, sizeof u);
+  u |= sign;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+}  // namespace petalsln::model::kernels

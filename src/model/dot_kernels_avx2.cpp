@@ -1,0 +1,153 @@
+// The AVX2+FMA+F16C build of dot_kernels.hpp. Compiled with -mavx2 -mfma -mf16c and called
+// only when the CPU has them (dot_kernels.cpp). Includes no library header but the
+// intrinsics: every function here stays in this file (see dot_kernels.hpp).
+
+#include <immintrin.h>
+
+#include "model/dot_kernels.hpp"
+
+namespace petalsln::model::kernels {
+namespace {
+
+using std::int64_t;
+
+// Weight readers: eight consecutive weights of row n from column k (a multiple of 8) as
+// float32, and one weight as a scalar (the tail), rounded the same way.
+struct F32Rows {
+  const float* base;
+  int64_t cols;
+  __m256 load(int64_t n, int64_t k) const { return _mm256_loadu_ps(base + n * cols + k); }
+  float scalar(int64_t n, int64_t k) const { return base[n * cols + k]; }
+};
+
+struct BF16Rows {
+  const std::uint16_t* base;
+  int64_t cols;
+  __m256 load(int64_t n, int64_t k) const {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + n * cols + k));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  float scalar(int64_t n, int64_t k) const {
+    return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(base[n * cols + k]) << 16)));
+  }
+};
+
+struct F16Rows {
+  const std::uint16_t* base;
+  int64_t cols;
+  __m256 load(int64_t n, int64_t k) const {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base + n * cols + k)));
+  }
+  float scalar(int64_t n, int64_t k) const { return _cvtsh_ss(base[n * cols + k]); }
+};
+
+struct Int8Rows {
+  const std::int8_t* base;
+  const float* scales;
+  int64_t cols;
+  int64_t blocks_per_row;
+  // A chunk of 8 never straddles two 32-weight blocks, so it has one scale.
+  __m256 load(int64_t n, int64_t k) const {
+    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(base + n * cols + k));
+    const __m256 s = _mm256_set1_ps(scales[n * blocks_per_row + k / kInt8Block]);
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), s);
+  }
+  float scalar(int64_t n, int64_t k) const {
+    const __m128 q = _mm_set_ss(static_cast<float>(base[n * cols + k]));
+    return _mm_cvtss_f32(_mm_mul_ss(q, _mm_set_ss(scales[n * blocks_per_row + k / kInt8Block])));
+  }
+};
+
+// The fixed horizontal sum every output uses.
+inline float horizontal_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+inline float fma_scalar(float a, float b, float c) {
+  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
+
+// NR weight rows from n0 times MR rows of x from i0: NR * MR independent accumulators, each
+// weight chunk loaded (and converted) once for the MR rows of x.
+template <int NR, int MR, class W>
+inline void tile(const W& w, const Product& p, int64_t n0, int64_t i0, int64_t cols) {
+  __m256 acc[NR][MR];
+  for (int r = 0; r < NR; ++r)
+    for (int c = 0; c < MR; ++c) acc[r][c] = _mm256_setzero_ps();
+  const int64_t body = cols & ~int64_t{7};
+  for (int64_t k = 0; k < body; k += 8) {
+    __m256 xv[MR];
+    for (int c = 0; c < MR; ++c) xv[c] = _mm256_loadu_ps(p.x + (i0 + c) * p.x_stride + k);
+    for (int r = 0; r < NR; ++r) {
+      const __m256 wv = w.load(n0 + r, k);
+      for (int c = 0; c < MR; ++c) acc[r][c] = _mm256_fmadd_ps(wv, xv[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < NR; ++r) {
+    for (int c = 0; c < MR; ++c) {
+      float s = horizontal_sum(acc[r][c]);
+      for (int64_t k = body; k < cols; ++k) s = fma_scalar(w.scalar(n0 + r, k), p.x[(i0 + c) * p.x_stride + k], s);
+      if (p.bias) s = _mm_cvtss_f32(_mm_add_ss(_mm_set_ss(s), _mm_set_ss(p.bias[n0 + r])));
+      p.out[(i0 + c) * p.out_stride + n0 + r] = s;
+    }
+  }
+}
+
+template <int NR, int MR, class W>
+void rows_times(const W& w, const Product& p, int64_t n_begin, int64_t n_end, int64_t i0, int64_t cols) {
+  int64_t n = n_begin;
+  for (; n + NR <= n_end; n += NR) tile<NR, MR>(w, p, n, i0, cols);
+  for (; n < n_end; ++n) tile<1, MR>(w, p, n, i0, cols);
+}
+
+// Weight rows in blocks small enough to stay in L2 while every row of x passes over them, so
+// a prefill or a batch reads each weight from memory once.
+template <class W>
+void multiply(const W& w, const Product& p, int64_t n_begin, int64_t n_end, int64_t cols) {
+  const int64_t block = p.m <= 4 ? n_end - n_begin : 16;
+  for (int64_t nb = n_begin; nb < n_end; nb += block) {
+    const int64_t ne = nb + block < n_end ? nb + block : n_end;
+    int64_t i = 0;
+    for (; i + 4 <= p.m; i += 4) rows_times<2, 4>(w, p, nb, ne, i, cols);
+    switch (p.m - i) {
+      case 3: rows_times<2, 3>(w, p, nb, ne, i, cols); break;
+      case 2: rows_times<4, 2>(w, p, nb, ne, i, cols); break;
+      case 1: rows_times<8, 1>(w, p, nb, ne, i, cols); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+void multiply_rows_avx2(const MatrixView& w, const Product& p, int64_t n_begin, int64_t n_end) noexcept {
+  switch (w.format) {
+    case Format::f32: return multiply(F32Rows{static_cast<const float*>(w.data), w.cols}, p, n_begin, n_end, w.cols);
+    case Format::bf16: return multiply(BF16Rows{static_cast<const std::uint16_t*>(w.data), w.cols}, p, n_begin, n_end, w.cols);
+    case Format::f16: return multiply(F16Rows{static_cast<const std::uint16_t*>(w.data), w.cols}, p, n_begin, n_end, w.cols);
+    case Format::int8:
+      return multiply(Int8Rows{static_cast<const std::int8_t*>(w.data), w.scales, w.cols, w.blocks_per_row}, p, n_begin, n_end,
+                      w.cols);
+  }
+}
+
+float dot_avx2(const float* a, const float* b, int64_t n) noexcept {
+  __m256 acc = _mm256_setzero_ps();
+  const int64_t body = n & ~int64_t{7};
+  for (int64_t k = 0; k < body; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc);
+  float s = horizontal_sum(acc);
+  for (int64_t k = body; k < n; ++k) s = fma_scalar(a[k], b[k], s);
+  return s;
+}
+
+void axpy_avx2(float* y, float alpha, const float* x, int64_t n) noexcept {
+  const __m256 a = _mm256_set1_ps(alpha);
+  const int64_t body = n & ~int64_t{7};
+  for (int64_t k = 0; k < body; k += 8) _mm256_storeu_ps(y + k, _mm256_fmadd_ps(a, _mm256_loadu_ps(x + k), _mm256_loadu_ps(y + k)));
+  for (int64_t k = body; k < n; ++k) y[k] = fma_scalar(alpha, x[k], y[k]);
+}
+
+}  // namespace petalsln::model::kernels
