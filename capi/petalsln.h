@@ -276,7 +276,7 @@ PLN_API PLN_NODISCARD pln_status pln_chat_generate(pln_chat* chat, const char* p
                                                    struct pln_generation* out) PLN_NONNULL(1, 2, 6);
 
 /* Stores the receipt so far in @p *out_json (release with pln_string_free()): one JSON object
- * {"route": [{"peer", "endpoint", "blocks": [a, b]}], "payments": [{"peer", "amount_msat",
+ * {"route": [{"peer", "endpoint", "blocks": [a, b], "weights"}], "payments": [{"peer", "amount_msat",
  * "fee_msat", "payment_hash", "preimage"}], "work": [{"peer", "blocks": [a, b], "block_tokens",
  * "lightning_address" (null when none)}]}, peers, hashes and preimages in hex, payments in the
  * order made. */

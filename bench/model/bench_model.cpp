@@ -36,10 +36,14 @@ struct BenchFlags {
   std::int64_t decode_tokens = 64;
   std::int64_t runs = 5;
   std::int64_t threads = std::max(1u, std::thread::hardware_concurrency());
+  std::string dtype;  // "": f32
+  std::string quant;  // "": none
 };
 
 void declare_flags(CLI::App& app, BenchFlags& f) {
-  cli::configure(app, "petalsln-bench-model --model DIR [--prompt-tokens 128] [--decode-tokens 64] [--runs 5] [--threads N]");
+  cli::configure(app,
+                 "petalsln-bench-model --model DIR [--prompt-tokens 128] [--decode-tokens 64] [--runs 5] [--threads N]\n"
+                 "                            [--dtype f32|bf16|f16] [--quant none|int8]");
   app.add_option("--model", f.model_dir, "checkpoint folder (required)")->option_text("DIR")->required();
   app.add_option("--prompt-tokens", f.prompt_tokens, "prompt length for the prefill (default 128)")
       ->option_text("N")->transform(cli::integer_in(1, 1 << 16));
@@ -48,6 +52,7 @@ void declare_flags(CLI::App& app, BenchFlags& f) {
   app.add_option("--runs", f.runs, "runs to take the median of (default 5)")->option_text("N")->transform(cli::integer_in(1, 1000));
   app.add_option("--threads", f.threads, "compute threads (default: every hardware thread)")
       ->option_text("N")->transform(cli::integer_in(1, 1024));
+  cli::add_weight_format_options(app, f.dtype, f.quant, "Options");
   cli::add_help_flag(app, "Options");
 }
 
@@ -88,10 +93,10 @@ double read_bandwidth() {
   return best;
 }
 
-std::int64_t decode_weight_bytes(const ModelConfig& c, std::size_t elem) {
-  const auto H = c.hidden_size, I = c.intermediate_size, D = c.head_dim;
-  const auto per_block = H * (c.num_attention_heads * D) * 2 + H * (c.num_key_value_heads * D) * 2 + 3 * H * I + 2 * H;
-  return static_cast<std::int64_t>(elem) * (c.num_hidden_layers * per_block + c.vocab_size * H + H);
+// Bytes one decoded token reads: every block's weights as the stack holds them, the LM head
+// matrix in the same format, and the final norm (float32 in every format).
+std::int64_t decode_weight_bytes(const ModelConfig& c, const BlockStack& blocks, WeightFormat format) {
+  return blocks.weight_bytes() + weight_matrix_bytes(format, c.vocab_size, c.hidden_size) + c.hidden_size * 4;
 }
 
 }  // namespace
@@ -109,6 +114,8 @@ int main(int argc, char** argv) {
     const std::int64_t prompt_tokens = flags.prompt_tokens;
     const std::int64_t decode_tokens = flags.decode_tokens;
     const int runs = static_cast<int>(flags.runs);
+    ComputeOptions compute;
+    compute.weights = cli::weight_format(flags.dtype, flags.quant);
     // libtorch defaults to one thread per physical core (1 on this 2-vCPU machine); use every
     // hardware thread, as the examples do.
     at::set_num_threads(static_cast<int>(flags.threads));
@@ -117,8 +124,8 @@ int main(int argc, char** argv) {
     auto t0 = Clock::now();
     const auto config = ModelConfig::load(dir);
     const auto checkpoint = Checkpoint::open(dir);
-    LocalHead head(config, checkpoint);
-    BlockStack blocks(config, checkpoint, 0, static_cast<int>(config.num_hidden_layers));
+    LocalHead head(config, checkpoint, compute);
+    BlockStack blocks(config, checkpoint, 0, static_cast<int>(config.num_hidden_layers), compute);
     const double load_s = seconds_since(t0);
 
     std::vector<TokenId> prompt(static_cast<std::size_t>(prompt_tokens));
@@ -143,7 +150,7 @@ int main(int argc, char** argv) {
     }
 
     const double bandwidth = read_bandwidth();
-    const auto bytes = decode_weight_bytes(config, sizeof(float));
+    const auto bytes = decode_weight_bytes(config, blocks, compute.weights);
     const double floor_s = static_cast<double>(bytes) / bandwidth;
     const double decode_tps = median(decode);
     std::printf("| metric | value |\n|---|---|\n");
@@ -154,7 +161,8 @@ int main(int argc, char** argv) {
     std::printf("| prefill (%lld-token prompt), median of %d | %.0f tokens/s |\n", static_cast<long long>(prompt_tokens), runs, median(prefill));
     std::printf("| decode with KV cache (%lld tokens), median of %d | %.1f tokens/s (%.1f ms/token) |\n",
                 static_cast<long long>(decode_tokens), runs, decode_tps, 1000.0 / decode_tps);
-    std::printf("| weights read per decoded token (f32) | %.1f MB |\n", static_cast<double>(bytes) / 1e6);
+    std::printf("| weights read per decoded token (%s) | %.1f MB |\n", std::string(to_string(compute.weights)).c_str(),
+                static_cast<double>(bytes) / 1e6);
     std::printf("| measured read bandwidth | %.2f GB/s |\n", bandwidth / 1e9);
     std::printf("| bandwidth floor | %.1f ms/token (%.1f tokens/s) |\n", floor_s * 1000, 1.0 / floor_s);
     std::printf("| decode time / floor | %.2fx (target <= 3x) |\n", (1.0 / decode_tps) / floor_s);

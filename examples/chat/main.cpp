@@ -57,6 +57,8 @@ struct ChatFlags {
   std::optional<double> top_p;
   std::optional<std::int64_t> seed;
   bool json = false;
+  std::string dtype;  // "": f32
+  std::string quant;  // "": none
   std::int64_t threads = std::max(1u, std::thread::hardware_concurrency());
 };
 
@@ -82,6 +84,8 @@ void declare_placement(CLI::App& app, ChatFlags& f) {
       ->option_text("LIST")->check(endpoint_list())->group(group);
   app.add_option("--peers", f.peers, "the servers at HOST:PORT[,...] (no DHT)")
       ->option_text("LIST")->check(endpoint_list())->group(group);
+  // The weights computed here: every block's with --local, the head's in either mode.
+  cli::add_weight_format_options(app, f.dtype, f.quant, group);
 }
 
 void declare_model(CLI::App& app, ChatFlags& f) {
@@ -226,6 +230,7 @@ std::string token_store_of(const ChatFlags& f) {
 SwarmChatOptions chat_options(const ChatFlags& f) {
   SwarmChatOptions o;
   o.local = f.local;
+  o.weights = cli::weight_format(f.dtype, f.quant);
   if (f.peers) o.peers = parse_endpoint_list(*f.peers);
   if (f.initial_peers) o.initial_peers = parse_endpoint_list(*f.initial_peers);
   o.model_name = f.model_name;
@@ -240,8 +245,8 @@ SwarmChatOptions chat_options(const ChatFlags& f) {
 void show_route(const SwarmChat& chat) {
   std::fprintf(stderr, "[swarm] generating on:");
   for (const auto& hop : chat.route()) {
-    std::fprintf(stderr, " %s (blocks %u-%u, peer %s…)", hop.endpoint.c_str(), hop.begin, hop.end - 1,
-                 util::to_hex(hop.peer_id.data(), 4).c_str());
+    std::fprintf(stderr, " %s (blocks %u-%u, %s weights, peer %s…)", hop.endpoint.c_str(), hop.begin, hop.end - 1,
+                 hop.weights.c_str(), util::to_hex(hop.peer_id.data(), 4).c_str());
   }
   std::fputc('\n', stderr);
 }

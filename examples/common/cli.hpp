@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "petalsln/model/weight_format.hpp"
 #include "petalsln/util/error.hpp"
 
 namespace petalsln::cli {
@@ -119,6 +120,27 @@ inline std::int64_t check_range(const std::string& name, std::int64_t value, std
                      std::to_string(value));
   }
   return value;
+}
+
+/// Declares `--dtype f32|bf16|f16` and `--quant none|int8` on @p app in option group
+/// @p group, bound to @p dtype and @p quant (left "" when not given: the defaults). Every
+/// program that loads blocks offers the same pair, read by weight_format() after parsing.
+inline void add_weight_format_options(CLI::App& app, std::string& dtype, std::string& quant, const std::string& group) {
+  app.add_option("--dtype", dtype, "keep the blocks' weights in memory as f32, bf16 or f16\n(default f32; products accumulate in float32)")
+      ->option_text("T")->group(group);
+  app.add_option("--quant", quant, "none, or int8: weight-only int8 with a scale per 32 weights\n(default none; overrides --dtype)")
+      ->option_text("Q")->group(group);
+}
+
+/// The weight format that --dtype @p dtype and --quant @p quant choose (see
+/// weight_format_from_flags()). Throws UsageError with the library's message, which names the
+/// flag and its accepted values, for any other value: exit status 2 like every bad flag.
+inline WeightFormat weight_format(const std::string& dtype, const std::string& quant) {
+  try {
+    return weight_format_from_flags(dtype, quant);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
 }
 
 /// The help layout of every example program: "usage: " and the program's own synopsis, its

@@ -28,6 +28,7 @@
 #include "petalsln/lightning/devnet.hpp"
 #include "petalsln/lightning/payout_ledger.hpp"
 #include "petalsln/lightning/wallet.hpp"
+#include "petalsln/model/weight_format.hpp"
 #include "petalsln/util/error.hpp"
 
 using namespace petalsln;
@@ -39,6 +40,8 @@ struct GatewayFlags {
   std::string model_name;
   std::string listen = "127.0.0.1:0";
   bool local = false;
+  std::string dtype;  // "": f32
+  std::string quant;  // "": none
   std::vector<std::string> initial_peers;
   std::vector<std::string> peers;
   double timeout_s = 30;
@@ -132,6 +135,8 @@ void declare_flags(CLI::App& app, GatewayFlags& f) {
   app.add_option("--model-name", f.model_name, "the name servers announce and clients ask for (default: the folder's base name)");
   app.add_option("--listen", f.listen, "HOST:PORT to serve on (port 0: any free port)")->capture_default_str();
   app.add_flag("--local", f.local, "run every block in this process (no swarm)");
+  app.add_option("--dtype", f.dtype, "keep the weights computed here (the head; with --local every block) as f32, bf16 or f16");
+  app.add_option("--quant", f.quant, "none, or int8: weight-only int8 with a scale per 32 weights (overrides --dtype)");
   app.add_option("--initial-peers", f.initial_peers, "find the swarm through the DHT via HOST:PORT[,...]")->delimiter(',');
   app.add_option("--peers", f.peers, "use the servers at HOST:PORT[,...] (no DHT)")->delimiter(',');
   app.add_option("--timeout", f.timeout_s, "seconds a server may take for one step")->check(CLI::Range(0.001, 3600.0))->capture_default_str();
@@ -230,6 +235,7 @@ GatewayOptions gateway_options(const GatewayFlags& f) {
   o.model_name = f.model_name;
   parse_listen(f.listen, o);
   o.local = f.local;
+  o.weights = weight_format_from_flags(f.dtype, f.quant);
   o.initial_peers = f.initial_peers;
   o.peers = f.peers;
   o.server_timeout = seconds(f.timeout_s);
@@ -297,6 +303,12 @@ int main(int argc, char** argv) {
     // cli::run_main() makes every other example do, not with CLI11's own codes (105, 106...).
     const int printed = app.exit(e);
     return printed == 0 ? 0 : 2;
+  }
+  try {
+    weight_format_from_flags(flags.dtype, flags.quant);  // a bad value is a bad command line too
+  } catch (const Error& e) {
+    std::fprintf(stderr, "petalsln-gateway: %s\n", e.what());
+    return 2;
   }
   try {
     return run(flags, stop_signals);

@@ -63,6 +63,8 @@ struct ServerFlags {
   std::int64_t max_batch = 8;
   std::int64_t max_length = 0;
   std::int64_t threads = std::max(1u, std::thread::hardware_concurrency());
+  std::string dtype;  // "": f32
+  std::string quant;  // "": none
   std::optional<std::int64_t> exit_after_steps;
 };
 
@@ -74,6 +76,7 @@ void declare_model(CLI::App& app, ServerFlags& f) {
   app.add_option("--blocks", f.blocks, "serve blocks A..B-1")->option_text("A:B")->group(group);
   app.add_option("--num-blocks", f.num_blocks, "serve the N blocks the swarm covers least (needs the DHT)")
       ->option_text("N")->transform(cli::integer_in(1, INT64_MAX))->group(group);
+  cli::add_weight_format_options(app, f.dtype, f.quant, group);
 }
 
 void declare_network(CLI::App& app, ServerFlags& f) {
@@ -255,6 +258,7 @@ ContributorServerOptions server_options(const ServerFlags& f) {
   if (!f.model_dir) throw cli::UsageError("missing required option --model");
   o.model_dir = *f.model_dir;
   o.model_name = f.model_name;
+  o.weights = cli::weight_format(f.dtype, f.quant);
   choose_blocks(f, o);
   o.port = static_cast<int>(f.port);
   set_limits(f, o);
@@ -268,6 +272,15 @@ ContributorServerOptions server_options(const ServerFlags& f) {
   return o;
 }
 
+// One line on stderr telling the operator what the blocks cost in memory and what was
+// announced for them: the figures clients plan with and the format their answers come from.
+void report_serving(const ServerRecord& r) {
+  std::fprintf(stderr, "petalsln-server: blocks %u:%u, %s weights, %.2f MiB per block; %.1f block-tokens/s for one session",
+               r.block_begin, r.block_end, r.weights.c_str(), static_cast<double>(r.weight_bytes_per_block) / (1 << 20), r.throughput);
+  if (r.batch_sessions > 0) std::fprintf(stderr, ", %.1f for %u sessions batched", r.batch_throughput, r.batch_sessions);
+  std::fputc('\n', stderr);
+}
+
 int run(const ServerFlags& f, const sigset_t& stop_signals) {
   if (!f.dht_only) petalsln::set_compute_threads(static_cast<int>(f.threads));
   ContributorServer server(server_options(f));
@@ -278,6 +291,7 @@ int run(const ServerFlags& f, const sigset_t& stop_signals) {
                 server.block_begin(), server.block_end(), server.dht_address().c_str());
   }
   std::fflush(stdout);
+  if (!f.dht_only) report_serving(server.record());
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

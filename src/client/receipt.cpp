@@ -19,7 +19,7 @@ std::string hex(const Bytes& bytes) {
 ojson route_json(const std::vector<RouteHop>& route) {
   auto out = ojson::array();
   for (const auto& hop : route) {
-    out.push_back({{"peer", hex(hop.peer_id)}, {"endpoint", hop.endpoint}, {"blocks", {hop.begin, hop.end}}});
+    out.push_back({{"peer", hex(hop.peer_id)}, {"endpoint", hop.endpoint}, {"blocks", {hop.begin, hop.end}}, {"weights", hop.weights}});
   }
   return out;
 }

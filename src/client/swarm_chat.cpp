@@ -53,7 +53,9 @@ SwarmChat::SwarmChat(const std::string& model_dir, SwarmChatOptions options,
   if (!options.initial_peers.empty()) endpoints = checked_endpoints(options.initial_peers);
   if (!options.peers.empty()) endpoints = checked_endpoints(options.peers);
 
-  impl_->model = LocalModel::open(model_dir, {}, progress, /*load_blocks=*/options.local);
+  ComputeOptions compute;
+  compute.weights = options.weights;
+  impl_->model = LocalModel::open(model_dir, compute, progress, /*load_blocks=*/options.local);
   const LocalModel& model = *impl_->model;
   if (options.local) {
     impl_->pipeline = model.new_pipeline();

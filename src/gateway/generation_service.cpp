@@ -69,7 +69,9 @@ GenerationService::GenerationService(const GatewayOptions& options) : options_(o
   if (options.budget_msat > 0 && !options.wallet) throw Error(ErrorCode::invalid_argument, "a budget needs a wallet");
   if (options.server_timeout.count() <= 0) throw Error(ErrorCode::invalid_argument, "the server timeout must be positive");
   if (options.max_generations == 0) throw Error(ErrorCode::invalid_argument, "max generations must be at least 1");
-  model_ = LocalModel::open(options.model_dir, {}, {}, /*load_blocks=*/options.local);
+  ComputeOptions compute;
+  compute.weights = options.weights;
+  model_ = LocalModel::open(options.model_dir, compute, {}, /*load_blocks=*/options.local);
   model_name_ = options.model_name.empty() ? util::base_name(model_->dir()) : options.model_name;
   if (options.local) return;
   if (!options.server_token_store.empty()) server_tokens_ = std::make_shared<ServerTokens>(options.server_token_store, model_name_);

@@ -17,6 +17,7 @@
 #include "petalsln/util/error.hpp"
 #include "petalsln/util/files.hpp"
 #include "rpc/status.hpp"
+#include "server/batch_throughput.hpp"
 #include "server/block_server_impl.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -43,6 +44,10 @@ ServerRecord rpc::BlockService::make_record() const {
   r.lightning_address = options.lightning_address;
   r.public_name = options.public_name;
   r.version = PETALSLN_VERSION;
+  r.weights = std::string(to_string(stack->options().weights));
+  r.weight_bytes_per_block = static_cast<std::uint64_t>(stack->weight_bytes() / (options.block_end - options.block_begin));
+  r.batch_throughput = batch_throughput;
+  r.batch_sessions = batch_sessions;
   r.issued_at = util::unix_seconds();
   r.expires_at = r.issued_at + static_cast<std::uint64_t>(options.record_ttl.count());
   return r;
@@ -164,6 +169,12 @@ BlockServer::BlockServer(BlockServerOptions options, NodeIdentity identity)
   m.stack = std::make_unique<BlockStack>(m.config, checkpoint, o.block_begin, o.block_end, o.compute);
   m.max_length = o.max_length > 0 ? std::min<std::int64_t>(o.max_length, m.config.max_position_embeddings) : m.config.max_position_embeddings;
   m.throughput = o.throughput > 0 ? o.throughput : measure_block_throughput(*m.stack);
+  // A given throughput replaces measuring (tests, known machines); the batch figure is then
+  // left unannounced rather than measured beside a rate that was not.
+  if (o.throughput <= 0 && o.max_sessions >= 2) {
+    m.batch_sessions = static_cast<std::uint32_t>(std::min(rpc::kBatchThroughputSessions, o.max_sessions));
+    m.batch_throughput = rpc::measure_batch_throughput(*m.stack, static_cast<int>(m.batch_sessions));
+  }
 
   rpc::AdmissionLimits limits;
   limits.max_sessions = o.max_sessions;

@@ -46,6 +46,8 @@ struct BlockService : public RawBlocksService {
   std::string model_name;
   std::unique_ptr<BlockStack> stack;
   double throughput = 0;
+  double batch_throughput = 0;     // measured with batch_sessions sessions (0: not measured)
+  std::uint32_t batch_sessions = 0;
   std::int64_t max_length = 0;
   int bound_port = 0;
   std::unique_ptr<Admission> admission;

@@ -117,6 +117,7 @@ ContributorServer::ContributorServer(ContributorServerOptions o) : impl_(std::ma
   b.max_length = o.max_length;
   if (o.throughput < 0) throw Error(ErrorCode::invalid_argument, "the throughput must not be negative");
   b.throughput = o.throughput;
+  b.compute.weights = o.weights;
   b.public_name = o.public_name;
   b.lightning_address = o.lightning_address;
   b.on_step = o.on_step;
@@ -145,6 +146,11 @@ std::string ContributorServer::peer_id_hex() const { return impl_->peer_id; }
 std::string ContributorServer::dht_address() const { return impl_->dht_address; }
 int ContributorServer::block_begin() const noexcept { return impl_->block_begin; }
 int ContributorServer::block_end() const noexcept { return impl_->block_end; }
+
+ServerRecord ContributorServer::record() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->server ? impl_->server->record() : ServerRecord{};
+}
 
 std::string ContributorServer::stop() {
   std::lock_guard<std::mutex> lock(impl_->mutex);

@@ -47,6 +47,15 @@ class DemoModelAnswers(unittest.TestCase):
                 self.assertEqual(out["stop_reason"], "stop_token")
 
 
+    def test_every_reference_answer_with_compact_weights(self):
+        # The accuracy promise of each compact format, as a user meets it: the same answers.
+        for flags in (("--dtype", "bf16"), ("--dtype", "f16"), ("--quant", "int8")):
+            for case in reference(DEMO)["greedy"]:
+                with self.subTest(flags=flags, question=case["question"]):
+                    out = chat_json("--model", DEMO, "--local", *flags, "--prompt", case["question"],
+                                    "--max-new-tokens", "64", "--greedy")
+                    self.assertEqual(out["text"], case["text"])
+
     def test_raw_prompts_recognise_special_tokens(self):
         # A client that renders ChatML itself (as chat.petals.dev's page does) and sends it raw
         # gets the same ids as the chat template, so the model sees real turns.
@@ -116,6 +125,9 @@ class BadInput(unittest.TestCase):
         self.assert_usage_error("--local", "--prompt", "Hi", mentions="--model")
         self.assert_usage_error("--model", DEMO, "--local", "--json", mentions="--prompt")
         self.assert_usage_error("--model", DEMO, "--local", "--prompt", mentions="needs a value")
+        self.assert_usage_error(*base, "--dtype", "f64", mentions="--dtype must be f32, bf16 or f16")
+        self.assert_usage_error(*base, "--dtype", "int8", mentions="--dtype")
+        self.assert_usage_error(*base, "--quant", "int4", mentions="--quant must be none or int8")
 
     def test_invalid_utf8_prompt(self):
         proc = subprocess.run([CHAT, "--model", DEMO, "--local", "--json", "--prompt", b"caf\xc3(".decode("latin-1")

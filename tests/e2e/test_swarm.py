@@ -73,16 +73,36 @@ class Failover(unittest.TestCase):
 
 
 class DemoModelSwarm(unittest.TestCase):
+    def ask_every_reference_question(self, swarm, exact_ids=True):
+        """Asks each of the demo model's reference questions; returns the route of the last."""
+        out = None
+        for case in reference(DEMO)["greedy"]:
+            out = chat_json("--model", DEMO, "--initial-peers", swarm.dht, "--prompt", case["question"],
+                            "--max-new-tokens", "64", "--greedy")
+            if exact_ids:
+                self.assertEqual(out["new_ids"], case["new_ids"], case["question"])
+            self.assertEqual(out["text"], case["text"], case["question"])
+            self.assertEqual([h["blocks"] for h in out["route"]], [[0, 3], [3, 6], [6, 8]])
+        return out["route"]
+
     def test_reference_answers_unchanged_through_three_servers(self):
         with Swarm() as swarm:
             for r in ("0:3", "3:6", "6:8"):
                 swarm.server(DEMO, r)
-            for case in reference(DEMO)["greedy"]:
-                out = chat_json("--model", DEMO, "--initial-peers", swarm.dht, "--prompt", case["question"],
-                                "--max-new-tokens", "64", "--greedy")
-                self.assertEqual(out["new_ids"], case["new_ids"], case["question"])
-                self.assertEqual(out["text"], case["text"])
-                self.assertEqual([h["blocks"] for h in out["route"]], [[0, 3], [3, 6], [6, 8]])
+            route = self.ask_every_reference_question(swarm)
+            self.assertEqual([h["weights"] for h in route], ["f32", "f32", "f32"])
+
+    def test_int8_server_answers_every_reference_question(self):
+        # The route's weights come from the servers' signed records: the middle server must
+        # announce int8, so this cannot pass on f32 weights by accident.
+        with Swarm() as swarm:
+            swarm.server(DEMO, "0:3")
+            int8 = swarm.server(DEMO, "3:6", "--quant", "int8", name="int8 server")
+            swarm.server(DEMO, "6:8")
+            route = self.ask_every_reference_question(swarm, exact_ids=False)
+            self.assertEqual([h["weights"] for h in route], ["f32", "int8", "f32"])
+            self.assertEqual(route[1]["peer"], int8.ready["peer"])
+            self.assertIn("int8 weights", int8.stderr())
 
 
 class ServerFlags(unittest.TestCase):
@@ -93,6 +113,9 @@ class ServerFlags(unittest.TestCase):
                                (["--model", DEMO, "--blocks", "0:9"], "past the model"),
                                (["--model", DEMO], "--blocks"),
                                (["--model", DEMO, "--blocks", "0:2", "--port", "70000"], "--port"),
+                               (["--model", DEMO, "--blocks", "0:2", "--dtype", "f64"], "--dtype"),
+                               (["--model", DEMO, "--blocks", "0:2", "--dtype", "int8"], "--dtype"),
+                               (["--model", DEMO, "--blocks", "0:2", "--quant", "int4"], "--quant"),
                                (["--bogus"], "--bogus")):
             proc = subprocess.run([SERVER, *args], capture_output=True, timeout=60)
             self.assertEqual(proc.returncode, 2, (args, proc.stderr))

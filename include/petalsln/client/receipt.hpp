@@ -43,7 +43,8 @@ struct Receipt {
   std::uint64_t spent_msat() const noexcept;
 
   /// Returns the receipt as one JSON object with members "route"
-  /// (`[{"peer", "endpoint", "blocks": [a, b]}]`), "payments" (`[{"peer", "amount_msat",
+  /// (`[{"peer", "endpoint", "blocks": [a, b], "weights"}]`, weights as the server announced
+  /// them: "f32", "bf16", "f16" or "int8"), "payments" (`[{"peer", "amount_msat",
   /// "fee_msat", "payment_hash", "preimage"}]`) and "work" (`[{"peer", "blocks",
   /// "block_tokens", "lightning_address"}]`, the address null when none); peers, hashes and
   /// preimages in lower-case hex. Does not throw for any content.

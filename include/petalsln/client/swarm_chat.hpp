@@ -16,6 +16,7 @@
 #include "petalsln/client/generator.hpp"
 #include "petalsln/client/receipt.hpp"
 #include "petalsln/lightning/wallet.hpp"
+#include "petalsln/model/weight_format.hpp"
 #include "petalsln/swarm/route_planner.hpp"
 #include "petalsln/util/token.hpp"
 
@@ -28,6 +29,9 @@ struct SwarmChatOptions {
   /// Run every block in this process (the model is loaded with its blocks). Exactly one of
   /// local, initial_peers and peers must be chosen.
   bool local = false;
+  /// How the weights computed in this process are kept in memory: the head's, and with
+  /// `local` every block's (the servers' formats are their own, announced in their records).
+  WeightFormat weights = WeightFormat::f32;
   /// DHT nodes ("host:port") to join to find the model's servers.
   std::vector<std::string> initial_peers;
   /// Servers ("host:port") to use directly through their Info call, no DHT.

@@ -13,6 +13,7 @@
 
 #include "petalsln/lightning/payout_ledger.hpp"
 #include "petalsln/lightning/wallet.hpp"
+#include "petalsln/model/weight_format.hpp"
 
 namespace petalsln {
 
@@ -27,6 +28,9 @@ struct GatewayOptions {
 
   /// Run every block in this process. Exactly one of local, initial_peers and peers.
   bool local = false;
+  /// How the weights computed in this process are kept in memory: the head's, and with
+  /// `local` every block's.
+  WeightFormat weights = WeightFormat::f32;
   /// DHT nodes ("host:port") to join to find the model's servers.
   std::vector<std::string> initial_peers;
   /// Servers ("host:port") to use directly, no DHT.

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "petalsln/lightning/wallet.hpp"
+#include "petalsln/model/weight_format.hpp"
+#include "petalsln/swarm/server_record.hpp"
 
 namespace petalsln {
 
@@ -35,7 +37,11 @@ struct ContributorServerOptions {
   std::string identity_file;
   std::string public_name;        ///< Name shown to clients.
   std::string lightning_address;  ///< Announced payout address (LUD-16).
-  double throughput = 0;          ///< Block-tokens/s to announce (0 = measure at start).
+  /// How the blocks' weights are kept in memory (announced in the record; the throughput is
+  /// measured with it).
+  WeightFormat weights = WeightFormat::f32;
+  /// Block-tokens/s to announce (0 = measure at start, with the batched figure beside it).
+  double throughput = 0;
   int max_sessions = 16;          ///< Concurrent inference sessions.
   int max_sessions_per_peer = 0;  ///< Sessions from one address (0 = see BlockServerOptions).
   int max_streams_per_peer = 0;   ///< Calls in progress from one address (0 = see BlockServerOptions).
@@ -83,6 +89,9 @@ class ContributorServer {
   int block_begin() const noexcept;
   /// One past the last block served (0 for a DHT-only node).
   int block_end() const noexcept;
+  /// The record this server announces, as it would be signed now (weights, memory per block
+  /// and measured throughputs included); an empty record (no blocks) for a DHT-only node.
+  ServerRecord record() const;
 
   /// Withdraws the announcement (a failure is reported through the returned message, the record
   /// then simply expires), stops serving and leaves the DHT. Idempotent. Returns "" or the
