@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -93,9 +94,10 @@ grpc::Status rpc::BlockService::admit_payment(grpc::ServerContextBase* context, 
 
 namespace {
 
-// One computation cut into chunks: each queued job holds the run, runs one chunk and queues
-// the next, so other peers' jobs run in between. The last job to finish frees the run (no
-// job refers to itself, so nothing is kept alive by a cycle).
+// One computation cut into chunks: each chunk is a step submitted to the compute thread's
+// batcher, which runs it beside other sessions' steps; its completion queues the next chunk,
+// so other peers' steps run in between. The step in flight holds the run, and the last one to
+// finish frees it (no step refers to itself, so nothing is kept alive by a cycle).
 struct ChunkedRun : std::enable_shared_from_this<ChunkedRun> {
   rpc::BlockService* server = nullptr;
   std::string peer;
@@ -107,20 +109,25 @@ struct ChunkedRun : std::enable_shared_from_this<ChunkedRun> {
   std::int64_t next = 0, chunk = 1, micros = 0;
 
   void queue() {
-    server->compute->submit(peer, [self = shared_from_this()] { self->run_one(); });
+    rpc::PendingStep step;
+    step.hidden = hidden.narrow(1, next, std::min(chunk, hidden.size(1) - next));
+    step.cache = cache;
+    step.cancelled = cancelled;
+    step.done = [self = shared_from_this()](rpc::StepOutcome outcome) { self->chunk_done(std::move(outcome)); };
+    server->compute->submit(peer, std::move(step));
   }
 
-  void run_one() {
+  void chunk_done(rpc::StepOutcome outcome) {
     grpc::Status status;
     try {
-      if (cancelled()) {
+      if (outcome.cancelled) {
         status = rpc::refused(grpc::StatusCode::CANCELLED, "cancelled");
+      } else if (outcome.error) {
+        std::rethrow_exception(outcome.error);
       } else {
-        const auto len = std::min(chunk, hidden.size(1) - next);
-        const auto t0 = std::chrono::steady_clock::now();
-        outputs.push_back(server->stack->forward(hidden.narrow(1, next, len), *cache));
-        micros += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
-        next += len;
+        next += outcome.output.size(1);
+        micros += outcome.micros;
+        outputs.push_back(std::move(outcome.output));
         if (next < hidden.size(1)) return queue();
       }
     } catch (...) {
@@ -156,9 +163,9 @@ BlockServer::BlockServer(BlockServerOptions options, NodeIdentity identity)
   auto& o = m.options;
   if (o.max_sessions <= 0 || o.cache_mb <= 0 || o.max_batch <= 0 || o.max_length < 0 || o.record_ttl.count() <= 0 ||
       o.max_sessions_per_peer < 0 || o.max_streams_per_peer < 0 || o.max_streams < 0 || o.open_timeout.count() <= 0 ||
-      o.idle_timeout.count() <= 0) {
-    throw Error(ErrorCode::invalid_argument,
-                "server limits must be positive (max_sessions, cache_mb, max_batch, per-address limits, timeouts, record ttl)");
+      o.idle_timeout.count() <= 0 || o.max_batch_sessions <= 0) {
+    throw Error(ErrorCode::invalid_argument, "server limits must be positive (max_sessions, cache_mb, max_batch, max_batch_sessions, "
+                                             "per-address limits, timeouts, record ttl)");
   }
   if (o.cache_mb > (std::int64_t{1} << 40)) throw Error(ErrorCode::invalid_argument, "cache_mb is above 2^40");
   if (o.port < 0 || o.port > 65535) throw Error(ErrorCode::invalid_argument, "port " + std::to_string(o.port) + " is not in 0..65535");
@@ -171,8 +178,9 @@ BlockServer::BlockServer(BlockServerOptions options, NodeIdentity identity)
   m.throughput = o.throughput > 0 ? o.throughput : measure_block_throughput(*m.stack);
   // A given throughput replaces measuring (tests, known machines); the batch figure is then
   // left unannounced rather than measured beside a rate that was not.
-  if (o.throughput <= 0 && o.max_sessions >= 2) {
-    m.batch_sessions = static_cast<std::uint32_t>(std::min(rpc::kBatchThroughputSessions, o.max_sessions));
+  // A server that does not batch (max_batch_sessions 1) announces no batched figure either.
+  if (o.throughput <= 0 && o.max_sessions >= 2 && o.max_batch_sessions >= 2) {
+    m.batch_sessions = static_cast<std::uint32_t>(std::min({rpc::kBatchThroughputSessions, o.max_sessions, o.max_batch_sessions}));
     m.batch_throughput = rpc::measure_batch_throughput(*m.stack, static_cast<int>(m.batch_sessions));
   }
 
@@ -183,7 +191,7 @@ BlockServer::BlockServer(BlockServerOptions options, NodeIdentity identity)
   limits.max_streams = o.max_streams > 0 ? o.max_streams : 4 * o.max_sessions + 16;
   limits.cache_budget_bytes = o.cache_mb << 20;
   m.admission = std::make_unique<rpc::Admission>(limits);
-  m.compute = std::make_unique<rpc::FairScheduler>(1);
+  m.compute = std::make_unique<rpc::StepBatcher>(*m.stack, rpc::BatchLimits{o.max_batch_sessions, rpc::kBlockRowsPerBatch}, o.on_batch);
   m.control = std::make_unique<rpc::FairScheduler>(kControlThreads);
 
   grpc::ServerBuilder builder;

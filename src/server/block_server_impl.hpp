@@ -20,6 +20,7 @@
 #include "rpc/tensor_codec.hpp"
 #include "server/admission.hpp"
 #include "server/fair_scheduler.hpp"
+#include "server/step_batcher.hpp"
 
 namespace petalsln {
 
@@ -59,7 +60,7 @@ struct BlockService : public RawBlocksService {
   std::thread reaper;
   // Last members: destroyed first, so every queued job runs while what it uses is alive.
   std::unique_ptr<FairScheduler> control;
-  std::unique_ptr<FairScheduler> compute;
+  std::unique_ptr<StepBatcher> compute;  // the compute thread: steps of many sessions batched
 
   BlockService(BlockServerOptions o, NodeIdentity id) : options(std::move(o)), identity(std::move(id)) {}
 
@@ -97,8 +98,9 @@ struct BlockService : public RawBlocksService {
   // Decodes a Forward's tensor, charges it, and reserves and allocates its temporary cache.
   grpc::Status admit_forward(grpc::ServerContextBase& context, const std::string& peer, const v1::ForwardRequest& request,
                              Admission::Ticket& ticket, at::Tensor* hidden, std::unique_ptr<KVCache>* cache);
-  // Runs @p hidden through @p cache in chunks of kBlockRowsPerChunk block-rows on the compute scheduler,
-  // then calls @p done with the output (or the failure). @p cancelled is polled between chunks.
+  // Runs @p hidden through @p cache in chunks of kBlockRowsPerChunk block-rows on the compute thread
+  // (each chunk batched with other sessions' waiting steps), then calls @p done with the output (or
+  // the failure) and the compute time charged to it. @p cancelled is polled before each chunk.
   void compute_chunked(const std::string& peer, at::Tensor hidden, KVCache* cache, std::function<bool()> cancelled,
                        std::function<void(grpc::Status, at::Tensor, std::int64_t micros)> done);
 

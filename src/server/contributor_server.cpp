@@ -114,6 +114,7 @@ ContributorServer::ContributorServer(ContributorServerOptions o) : impl_(std::ma
   b.idle_timeout = o.idle_timeout;
   b.cache_mb = o.cache_mb;
   b.max_batch = o.max_batch;
+  b.max_batch_sessions = o.max_batch_sessions;
   b.max_length = o.max_length;
   if (o.throughput < 0) throw Error(ErrorCode::invalid_argument, "the throughput must not be negative");
   b.throughput = o.throughput;

@@ -32,6 +32,9 @@ struct BlockServerOptions {
   int max_streams = 0;              ///< Calls in progress from all addresses (0 = 4 × max_sessions + 16).
   std::int64_t cache_mb = 512;      ///< KV-cache memory budget over all sessions, MiB.
   int max_batch = 8;                ///< Largest batch in one request.
+  /// Most sessions whose waiting steps run as one batch through the blocks (1 = each step
+  /// alone). Decoding is memory-bound, so a batch of sessions costs little more than one.
+  int max_batch_sessions = 16;
   int max_length = 0;               ///< Longest session (0 = the model's max_position_embeddings).
   double throughput = 0;            ///< Block-tokens/s to announce (0 = measure at start).
   /// A stream that has not sent a valid `open` this long after it started is closed
@@ -50,6 +53,10 @@ struct BlockServerOptions {
   /// Called after each served Inference step with the blocks and tokens it processed (for
   /// metering and tests). Runs on the server's compute thread; must not throw.
   std::function<void(int blocks, std::int64_t tokens)> on_step;
+  /// Called after each batch the compute thread runs, with its number of steps and their
+  /// block-rows (blocks × batch × positions), before any of them is answered (for metrics and
+  /// tests). Runs on the compute thread; must not throw.
+  std::function<void(int steps, std::int64_t block_rows)> on_batch;
 };
 
 /// Serves blocks [block_begin, block_end) of one model over gRPC until stopped. The
@@ -61,7 +68,9 @@ struct BlockServerOptions {
 /// A call takes a session slot only after a valid `open` and, on a priced server, a valid
 /// token; everything a call holds is released when it ends, however it ends. Computation is
 /// done on one compute thread that takes turns between peers in short chunks, so a peer
-/// sending huge requests delays others by one chunk at most. Thread-safe.
+/// sending huge requests delays others by one chunk at most; the steps of several sessions
+/// that wait at once run as one batch (up to max_batch_sessions), each with its own cache and
+/// output exactly as if it ran alone. Thread-safe.
 class BlockServer {
  public:
   /// Loads the blocks and binds the port. Throws Error for an unreadable model, a range

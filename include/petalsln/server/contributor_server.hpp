@@ -52,6 +52,7 @@ struct ContributorServerOptions {
   std::chrono::milliseconds idle_timeout{300000};
   std::int64_t cache_mb = 512;    ///< KV-cache budget over all sessions, MiB.
   int max_batch = 8;              ///< Largest batch in one request.
+  int max_batch_sessions = 16;    ///< Sessions whose steps run as one batch (1 = no batching).
   int max_length = 0;             ///< Longest session in tokens (0 = the model's context).
   /// Price per 1000 block-tokens in millisatoshis (0 = a free server, no paywall).
   std::uint64_t price_msat = 0;
