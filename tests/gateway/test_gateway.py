@@ -283,6 +283,10 @@ class GatewayOnSwarm(unittest.TestCase):
         status, _, body = request(self.gw, "GET", "/api/v1/swarm")
         self.assertEqual(status, 200)
         self.assertEqual(sorted(tuple(s["blocks"]) for s in body["servers"]), [(0, 3), (3, 6), (6, 8)])
+        for s in body["servers"]:  # what each server announced about its weights and rates
+            self.assertEqual(s["weights"], "f32", s)
+            self.assertGreater(s["weight_bytes_per_block"], 0, s)
+            self.assertEqual(s["batch_sessions"] > 0, s["batch_throughput"] > 0, s)
         # Priced servers: what the gateway paid each one's paywall (the devnet's books) counts
         # as earned and paid; this gateway has no ledger, so nothing else is.
         with sqlite3.connect(os.path.join(self.tmp.name, "devnet.db")) as db:

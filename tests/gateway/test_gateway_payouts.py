@@ -368,6 +368,8 @@ class PayoutsThroughGateway(unittest.TestCase):
                                   (["--ledger", "x", "--fee-bps", "10001"], usage, "--fee-bps: Value 10001 not in range"),
                                   (["--ledger", "x", "--payout-interval", "0"], usage, "--payout-interval: Value 0 not in range"),
                                   (["--ledger", "x", "--payout-timeout", "-1"], usage, "--payout-timeout"),
+                                  (["--dtype", "f64"], usage, "--dtype must be f32, bf16 or f16"),
+                                  (["--quant", "int4"], usage, "--quant must be none or int8"),
                                   (["--ledger", os.path.join(self.tmp.name, "no-wallet.ledger")], 1, "a payout ledger needs a wallet"),
                                   (["--ledger", self.db, "--wallet", self.uri("user")], 1, "not a petalsln payout ledger")):
             out = run(*args)
