@@ -8,6 +8,7 @@
 
 #include "model/dot_kernels.hpp"
 #include "model/work_pool.hpp"
+#include "petalsln/model/compute_threads.hpp"
 
 namespace petalsln::model {
 namespace {
@@ -178,7 +179,7 @@ void CpuDecoder::attend(const float* qkv, float* attn, const RowBatch& batch, co
   AttentionJob job{this, qkv, attn, &batch, &caches, heads, config_.num_key_value_heads, D, (heads + 2 * config_.num_key_value_heads) * D, 1};
   std::int64_t work = 0;
   for (auto p : batch.positions) work += (p + 1) * heads * D * 2;
-  const int threads = compute_threads();
+  const int threads = petalsln::compute_threads();
   if (threads > 1 && work >= kMinSplitAttention) job.parts = static_cast<int>(std::min<std::int64_t>(batch.rows * heads, 4 * threads));
   run_parts(job.parts, threads, run_attention_part, &job);
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "model/work_pool.hpp"
+#include "petalsln/model/compute_threads.hpp"
 #include "petalsln/util/error.hpp"
 
 namespace petalsln::model {
@@ -110,7 +111,7 @@ kernels::MatrixView PackedMatrix::view() const noexcept {
 void PackedMatrix::multiply(const float* x, std::int64_t m, float* out, std::int64_t out_stride, const float* bias) const {
   if (m <= 0) return;
   ProductJob job{view(), kernels::Product{x, m, cols_, out, out_stride, bias}, 1};
-  const int threads = compute_threads();
+  const int threads = petalsln::compute_threads();
   if (threads > 1 && rows_ * cols_ >= kMinSplitWeights && rows_ >= 16) {
     // Two parts per thread for large products, so a worker that starts late still gets a share.
     job.parts = static_cast<int>(std::min<std::int64_t>(rows_ / 8, rows_ * cols_ >= (std::int64_t{1} << 20) ? 2 * threads : threads));

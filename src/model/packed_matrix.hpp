@@ -45,9 +45,10 @@ class PackedMatrix {
   std::int64_t bytes() const noexcept;
   /// True once packed.
   bool defined() const noexcept { return rows_ > 0; }
+  /// The kernels' view of the stored weights (valid while this matrix lives).
+  kernels::MatrixView view() const noexcept;
 
  private:
-  kernels::MatrixView view() const noexcept;
 
   WeightFormat format_ = WeightFormat::f32;
   std::int64_t rows_ = 0;

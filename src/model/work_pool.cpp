@@ -1,7 +1,5 @@
 #include "model/work_pool.hpp"
 
-#include <ATen/Parallel.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -164,7 +162,5 @@ void run_parts(int parts, int threads, void (*run)(void* context, int part), voi
   if (threads > 1 && parts > 1 && parts <= 0xffff && Pool::instance().try_run(Job{run, context, parts, threads})) return;
   for (int p = 0; p < parts; ++p) run(context, p);
 }
-
-int compute_threads() { return at::get_num_threads(); }
 
 }  // namespace petalsln::model

@@ -17,8 +17,4 @@ namespace petalsln::model {
 /// part runs on the calling thread. An exception thrown by a part is rethrown here (the first).
 void run_parts(int parts, int threads, void (*run)(void* context, int part), void* context);
 
-/// The number of threads products use: libtorch's setting (at::get_num_threads()), which
-/// petalsln::set_compute_threads sets.
-int compute_threads();
-
 }  // namespace petalsln::model
