@@ -61,6 +61,7 @@ struct ServerFlags {
   double idle_timeout_s = 300;
   std::int64_t cache_mb = 512;
   std::int64_t max_batch = 8;
+  std::int64_t max_batch_sessions = 16;
   std::int64_t max_length = 0;
   std::int64_t threads = std::max(1u, std::thread::hardware_concurrency());
   std::string dtype;  // "": f32
@@ -137,6 +138,9 @@ void declare_compute_limits(CLI::App& app, ServerFlags& f, const std::string& gr
       ->option_text("N")->transform(cli::integer_in(1, 1 << 24))->group(group);
   app.add_option("--max-batch", f.max_batch, "largest batch per request (default 8)")
       ->option_text("N")->transform(cli::integer_in(1, 4096))->group(group);
+  app.add_option("--max-batch-sessions", f.max_batch_sessions,
+                 "sessions whose waiting steps run as one batch\n"
+                 "(default 16; 1 = each step alone)")->option_text("N")->transform(cli::integer_in(1, 1024))->group(group);
   app.add_option("--max-length", f.max_length, "longest session in tokens (default: the model's context)")
       ->option_text("N")->transform(cli::integer_in(0, 1 << 24))->group(group);
   app.add_option("--threads", f.threads, "compute threads (default: every hardware thread)")
@@ -218,6 +222,7 @@ void set_limits(const ServerFlags& f, ContributorServerOptions& o) {
   o.idle_timeout = milliseconds(f.idle_timeout_s);
   o.cache_mb = f.cache_mb;
   o.max_batch = static_cast<int>(f.max_batch);
+  o.max_batch_sessions = static_cast<int>(f.max_batch_sessions);
   o.max_length = static_cast<int>(f.max_length);
 }
 

@@ -116,6 +116,7 @@ class ServerFlags(unittest.TestCase):
                                (["--model", DEMO, "--blocks", "0:2", "--dtype", "f64"], "--dtype"),
                                (["--model", DEMO, "--blocks", "0:2", "--dtype", "int8"], "--dtype"),
                                (["--model", DEMO, "--blocks", "0:2", "--quant", "int4"], "--quant"),
+                               (["--model", DEMO, "--blocks", "0:2", "--max-batch-sessions", "0"], "--max-batch-sessions"),
                                (["--bogus"], "--bogus")):
             proc = subprocess.run([SERVER, *args], capture_output=True, timeout=60)
             self.assertEqual(proc.returncode, 2, (args, proc.stderr))
