@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "capi_internal.hpp"
+#include "petalsln/model/compute_threads.hpp"
 #include "petalsln/client/local_model.hpp"
 #include "petalsln/client/swarm_chat.hpp"
 
@@ -166,7 +167,7 @@ PLN_API pln_status pln_model_open(const char* model_dir, const pln_model_params*
     require(out, "out");
     const pln_model_params p = params != nullptr ? *params : pln_model_default_params();
     if (p.n_threads > kMaxThreads) throw Error(ErrorCode::invalid_argument, "n_threads must be at most 65536");
-    if (p.n_threads > 0) at::set_num_threads(static_cast<int>(p.n_threads));
+    if (p.n_threads > 0) set_compute_threads(static_cast<int>(p.n_threads));
     SwarmChatOptions o;
     o.local = true;
     auto model = std::make_unique<pln_model>();

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/cli.hpp"
+#include "petalsln/model/compute_threads.hpp"
 #include "petalsln/model/block_stack.hpp"
 #include "petalsln/model/checkpoint.hpp"
 #include "petalsln/model/local_head.hpp"
@@ -118,7 +119,7 @@ int main(int argc, char** argv) {
     compute.weights = cli::weight_format(flags.dtype, flags.quant);
     // libtorch defaults to one thread per physical core (1 on this 2-vCPU machine); use every
     // hardware thread, as the examples do.
-    at::set_num_threads(static_cast<int>(flags.threads));
+    set_compute_threads(static_cast<int>(flags.threads));
     c10::InferenceMode guard;
 
     auto t0 = Clock::now();

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/cli.hpp"
+#include "petalsln/model/compute_threads.hpp"
 #include "petalsln/client/remote_sequence.hpp"
 #include "petalsln/lightning/devnet.hpp"
 #include "petalsln/lightning/paywall.hpp"
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
     const std::int64_t n = flags.decode_tokens;
     const std::int64_t prompt_tokens = flags.prompt_tokens;
     const int runs = static_cast<int>(flags.runs);
-    at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    set_compute_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     const auto config = ModelConfig::load(dir);
     const auto checkpoint = Checkpoint::open(dir);
     const int L = static_cast<int>(config.num_hidden_layers);
