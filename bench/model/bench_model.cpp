@@ -39,12 +39,13 @@ struct BenchFlags {
   std::int64_t threads = std::max(1u, std::thread::hardware_concurrency());
   std::string dtype;  // "": f32
   std::string quant;  // "": none
+  std::vector<std::int64_t> sessions;  // batched decode: session counts to measure
 };
 
 void declare_flags(CLI::App& app, BenchFlags& f) {
   cli::configure(app,
                  "petalsln-bench-model --model DIR [--prompt-tokens 128] [--decode-tokens 64] [--runs 5] [--threads N]\n"
-                 "                            [--dtype f32|bf16|f16] [--quant none|int8]");
+                 "                            [--dtype f32|bf16|f16] [--quant none|int8] [--sessions 1,2,4,8,16]");
   app.add_option("--model", f.model_dir, "checkpoint folder (required)")->option_text("DIR")->required();
   app.add_option("--prompt-tokens", f.prompt_tokens, "prompt length for the prefill (default 128)")
       ->option_text("N")->transform(cli::integer_in(1, 1 << 16));
@@ -53,6 +54,10 @@ void declare_flags(CLI::App& app, BenchFlags& f) {
   app.add_option("--runs", f.runs, "runs to take the median of (default 5)")->option_text("N")->transform(cli::integer_in(1, 1000));
   app.add_option("--threads", f.threads, "compute threads (default: every hardware thread)")
       ->option_text("N")->transform(cli::integer_in(1, 1024));
+  app.add_option("--sessions", f.sessions,
+                 "also decode this many sessions at once through BlockStack::forward_batch (one pass over the weights per step) and "
+                 "print aggregate tokens/s, e.g. 1,2,4,8,16")
+      ->option_text("N,...")->delimiter(',')->check(CLI::Range(1, 256));
   cli::add_weight_format_options(app, f.dtype, f.quant, "Options");
   cli::add_help_flag(app, "Options");
 }
@@ -60,6 +65,47 @@ void declare_flags(CLI::App& app, BenchFlags& f) {
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+// Aggregate decode tokens/s of n sessions stepping together: each prefilled alone with the
+// first 32 prompt tokens, then every step one token per session through one forward_batch and
+// one head call over all n rows (the engine's view of what a server's batcher does).
+double batched_decode_tps(const LocalHead& head, const BlockStack& blocks, const std::vector<TokenId>& prompt, std::int64_t n,
+                          std::int64_t steps) {
+  const std::vector<TokenId> start(prompt.begin(), prompt.begin() + std::min<std::size_t>(prompt.size(), 32));
+  std::vector<KVCache> caches;
+  std::vector<TokenId> next;
+  for (std::int64_t s = 0; s < n; ++s) {
+    caches.push_back(blocks.new_cache(1, static_cast<std::int64_t>(start.size()) + steps));
+    auto out = blocks.forward(head.embed({start}), caches.back());
+    next.push_back(static_cast<TokenId>((head.last_logits(out)[0].argmax().item<std::int64_t>() + s) % head.config().vocab_size));
+  }
+  const auto t0 = Clock::now();
+  for (std::int64_t i = 0; i < steps; ++i) {
+    std::vector<SessionStep> batch;
+    for (std::int64_t s = 0; s < n; ++s) batch.push_back(SessionStep{head.embed({{next[static_cast<std::size_t>(s)]}}), &caches[static_cast<std::size_t>(s)]});
+    const auto out = torch::cat(blocks.forward_batch(batch), 0);  // [n, 1, hidden]
+    const auto ids = head.last_logits(out).argmax(1);
+    for (std::int64_t s = 0; s < n; ++s) next[static_cast<std::size_t>(s)] = static_cast<TokenId>(ids[s].item<std::int64_t>());
+  }
+  return static_cast<double>(n * steps) / seconds_since(t0);
+}
+
+void print_batched_decode(const LocalHead& head, const BlockStack& blocks, const std::vector<TokenId>& prompt, std::int64_t steps, int runs,
+                          const std::vector<std::int64_t>& sessions) {
+  std::printf("\n| sessions decoding together | aggregate decode tokens/s (median of %d) | x one session |\n|---:|---:|---:|\n", runs);
+  double one = 0;
+  for (auto n : sessions) {
+    std::vector<double> v;
+    for (int r = 0; r < runs + 1; ++r) {
+      const double tps = batched_decode_tps(head, blocks, prompt, n, steps);
+      if (r > 0) v.push_back(tps);
+    }
+    const double m = median(v);
+    if (one == 0) one = m / static_cast<double>(n);  // one session's rate, from the first entry
+    std::printf("| %lld | %.1f | %.2f |\n", static_cast<long long>(n), m, m / one);
+    std::fflush(stdout);
+  }
 }
 
 // Read bandwidth in bytes/s: every hardware thread sums its slice of a buffer far larger than
@@ -157,7 +203,7 @@ int main(int argc, char** argv) {
     std::printf("| metric | value |\n|---|---|\n");
     std::printf("| model | %s (%lld layers, hidden %lld, vocab %lld) |\n", dir.c_str(), static_cast<long long>(config.num_hidden_layers),
                 static_cast<long long>(config.hidden_size), static_cast<long long>(config.vocab_size));
-    std::printf("| torch threads | %d |\n", at::get_num_threads());
+    std::printf("| compute threads | %d |\n", compute_threads());
     std::printf("| load time | %.2f s |\n", load_s);
     std::printf("| prefill (%lld-token prompt), median of %d | %.0f tokens/s |\n", static_cast<long long>(prompt_tokens), runs, median(prefill));
     std::printf("| decode with KV cache (%lld tokens), median of %d | %.1f tokens/s (%.1f ms/token) |\n",
@@ -167,6 +213,7 @@ int main(int argc, char** argv) {
     std::printf("| measured read bandwidth | %.2f GB/s |\n", bandwidth / 1e9);
     std::printf("| bandwidth floor | %.1f ms/token (%.1f tokens/s) |\n", floor_s * 1000, 1.0 / floor_s);
     std::printf("| decode time / floor | %.2fx (target <= 3x) |\n", (1.0 / decode_tps) / floor_s);
+    if (!flags.sessions.empty()) print_batched_decode(head, blocks, prompt, decode_tokens, runs, flags.sessions);
     return 0;
   } catch (const cli::UsageError& e) {
     std::fprintf(stderr, "petalsln-bench-model: %s\n", e.what());
