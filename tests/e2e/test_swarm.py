@@ -1,6 +1,7 @@
 """The swarm end to end: real servers, a real DHT and real gRPC on loopback."""
 import json
 import os
+import re
 import time
 import unittest
 
@@ -72,6 +73,13 @@ class Failover(unittest.TestCase):
             self.assertIn("blocks 2-3", err)
 
 
+def mib_per_block(server):
+    """The memory per block a server reported at start-up ("..., 1.23 MiB per block; ...")."""
+    found = re.search(r"([0-9.]+) MiB per block", server.stderr())
+    assert found, server.stderr()
+    return float(found.group(1))
+
+
 class DemoModelSwarm(unittest.TestCase):
     def ask_every_reference_question(self, swarm, exact_ids=True):
         """Asks each of the demo model's reference questions; returns the route of the last."""
@@ -96,13 +104,15 @@ class DemoModelSwarm(unittest.TestCase):
         # The route's weights come from the servers' signed records: the middle server must
         # announce int8, so this cannot pass on f32 weights by accident.
         with Swarm() as swarm:
-            swarm.server(DEMO, "0:3")
+            f32 = swarm.server(DEMO, "0:3")
             int8 = swarm.server(DEMO, "3:6", "--quant", "int8", name="int8 server")
             swarm.server(DEMO, "6:8")
             route = self.ask_every_reference_question(swarm, exact_ids=False)
             self.assertEqual([h["weights"] for h in route], ["f32", "int8", "f32"])
             self.assertEqual(route[1]["peer"], int8.ready["peer"])
+            # Its start-up report: the format, and blocks really held in under half f32's memory.
             self.assertIn("int8 weights", int8.stderr())
+            self.assertLess(2 * mib_per_block(int8), mib_per_block(f32))
 
 
 class ServerFlags(unittest.TestCase):

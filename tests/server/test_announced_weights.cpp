@@ -70,7 +70,8 @@ TEST_CASE("block server: the record announces the weight format it serves with, 
     CHECK(read.weight_bytes_per_block == r.weight_bytes_per_block);
     CHECK(read.batch_throughput == r.batch_throughput);
     if (format == WeightFormat::f32) f32_bytes = r.weight_bytes_per_block;
-    if (format == WeightFormat::int8) CHECK(r.weight_bytes_per_block <= f32_bytes);
+    // int8 keeps a byte and a 32nd of a float32 scale per weight: well under half of f32.
+    if (format == WeightFormat::int8) CHECK(r.weight_bytes_per_block * 2 < f32_bytes);
   }
 }
 
