@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <set>
 
 #include "petalsln/util/error.hpp"
 #include "util/log.hpp"
@@ -77,6 +76,7 @@ StepBatcher::~StepBatcher() {
 void StepBatcher::submit(const std::string& peer, PendingStep step) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    expected_.erase(step.cache);
     auto& queue = queues_[peer];
     if (queue.empty()) turns_.push_back(peer);
     queue.push_back(std::move(step));
@@ -88,6 +88,27 @@ void StepBatcher::submit(const std::string& peer, PendingStep step) {
 std::size_t StepBatcher::pending() const {
   std::lock_guard<std::mutex> lock(mu_);
   return pending_;
+}
+
+// Gives the last batch's sessions a moment to send their next steps (see the header), unless
+// the batch is full already. Called with mu_ held, through @p lock.
+void StepBatcher::await_last_sessions(std::unique_lock<std::mutex>& lock) {
+  const auto full = [this] { return stopping_ || expected_.empty() || pending_ >= static_cast<std::size_t>(limits_.max_sessions); };
+  if (!full()) cv_.wait_for(lock, gather_wait_, full);
+  expected_.clear();
+}
+
+// Remembers which sessions the batch just computed should hear from again (those not queued
+// already) and how long to wait for them. Called before any step's done(), so a next step
+// submitted from done() is never expected twice.
+void StepBatcher::expect_back(const std::vector<PendingStep>& batch, std::chrono::microseconds took) {
+  std::lock_guard<std::mutex> lock(mu_);
+  expected_.clear();
+  for (const auto& step : batch) expected_.insert(step.cache);
+  for (const auto& [peer, queue] : queues_) {
+    for (const auto& step : queue) expected_.erase(step.cache);
+  }
+  gather_wait_ = std::min(took / 8, kMaxGatherWait);
 }
 
 // Fills a batch in passes over the peers in turn order, one step per peer per pass (its oldest
@@ -188,7 +209,9 @@ void StepBatcher::run_batch(std::vector<PendingStep> batch) {
   if (live.empty()) return;
   std::int64_t rows = 0;
   for (const auto& step : live) rows += block_rows(step);
+  const auto t0 = Clock::now();
   auto outcomes = compute(live);
+  if (limits_.max_sessions > 1) expect_back(live, std::chrono::microseconds(micros_since(t0)));
   if (on_batch_) on_batch_(static_cast<int>(live.size()), rows);
   for (std::size_t i = 0; i < live.size(); ++i) {
     call_done(live[i], std::move(outcomes[i]));
@@ -201,6 +224,7 @@ void StepBatcher::run() {
   for (;;) {
     cv_.wait(lock, [this] { return stopping_ || !turns_.empty(); });
     if (turns_.empty()) return;  // stopping, and every submitted step has run
+    await_last_sessions(lock);
     auto batch = take_batch();
     lock.unlock();
     run_batch(std::move(batch));

@@ -7,13 +7,21 @@
 // and peers whose step did not fit go first next time; its size is bounded in sessions and in
 // block-rows, so a long prefill (cut into chunks by the caller) delays others' decode steps by
 // about one chunk, and those decode steps ride along in the same batch.
+//
+// Sessions answered by one batch send their next steps a network round trip later. Starting
+// the next batch with whichever arrived first would split the sessions into two alternating
+// halves, each paying for its own pass over the weights; so when steps of the last batch's
+// sessions are still missing, the compute thread waits for them, at most an eighth of the last
+// batch's compute time (and never over kMaxGatherWait): a bounded delay that buys back a pass.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <exception>
 #include <functional>
 #include <map>
+#include <set>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,6 +35,9 @@ namespace petalsln::rpc {
 /// kBlockRowsPerChunk plus the decode steps waiting beside it (a decode step that does not fit
 /// is first in line for the next batch).
 constexpr std::int64_t kBlockRowsPerBatch = 2048;
+
+/// The longest the compute thread waits for the last batch's sessions to send their next steps.
+constexpr std::chrono::microseconds kMaxGatherWait{5000};
 
 /// How one submitted step ended. Exactly one of: output defined, error set, cancelled.
 struct StepOutcome {
@@ -74,8 +85,10 @@ class StepBatcher {
   std::size_t pending() const;
 
  private:
+  void await_last_sessions(std::unique_lock<std::mutex>& lock);
   std::vector<PendingStep> take_batch();
   void run_batch(std::vector<PendingStep> batch);
+  void expect_back(const std::vector<PendingStep>& batch, std::chrono::microseconds took);
   std::vector<StepOutcome> compute(const std::vector<PendingStep>& steps);
   void run();
 
@@ -87,6 +100,8 @@ class StepBatcher {
   std::map<std::string, std::deque<PendingStep>> queues_;
   std::deque<std::string> turns_;  // peers with waiting steps, in serving order
   std::size_t pending_ = 0;
+  std::set<const KVCache*> expected_;  // sessions of the last batch whose next step has not come yet
+  std::chrono::microseconds gather_wait_{0};  // how long to wait for them
   bool stopping_ = false;
   std::thread thread_;  // last: started once everything above exists
 };
