@@ -11,34 +11,40 @@ namespace {
 
 using std::int64_t;
 
-// Weight readers: eight consecutive weights of row n from column k (a multiple of 8) as
-// float32, and one weight as a scalar (the tail), rounded the same way.
+// Weight readers. row(n) gives a cursor on row n, computed once per tile; load(cursor, k) gives
+// eight consecutive weights from column k (a multiple of 8) as float32, scalar(cursor, k) one
+// weight of the tail, rounded the same way.
 struct F32Rows {
   const float* base;
   int64_t cols;
-  __m256 load(int64_t n, int64_t k) const { return _mm256_loadu_ps(base + n * cols + k); }
-  float scalar(int64_t n, int64_t k) const { return base[n * cols + k]; }
+  using Row = const float*;
+  static constexpr int kRowsPerVectorTile = 8;  // rows per tile for one row of x
+  Row row(int64_t n) const { return base + n * cols; }
+  static __m256 load(Row r, int64_t k) { return _mm256_loadu_ps(r + k); }
+  static float scalar(Row r, int64_t k) { return r[k]; }
 };
 
 struct BF16Rows {
   const std::uint16_t* base;
   int64_t cols;
-  __m256 load(int64_t n, int64_t k) const {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + n * cols + k));
+  using Row = const std::uint16_t*;
+  static constexpr int kRowsPerVectorTile = 8;
+  Row row(int64_t n) const { return base + n * cols; }
+  static __m256 load(Row r, int64_t k) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + k));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
-  float scalar(int64_t n, int64_t k) const {
-    return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(base[n * cols + k]) << 16)));
-  }
+  static float scalar(Row r, int64_t k) { return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(r[k]) << 16))); }
 };
 
 struct F16Rows {
   const std::uint16_t* base;
   int64_t cols;
-  __m256 load(int64_t n, int64_t k) const {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base + n * cols + k)));
-  }
-  float scalar(int64_t n, int64_t k) const { return _cvtsh_ss(base[n * cols + k]); }
+  using Row = const std::uint16_t*;
+  static constexpr int kRowsPerVectorTile = 8;
+  Row row(int64_t n) const { return base + n * cols; }
+  static __m256 load(Row r, int64_t k) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + k))); }
+  static float scalar(Row r, int64_t k) { return _cvtsh_ss(r[k]); }
 };
 
 struct Int8Rows {
@@ -46,15 +52,21 @@ struct Int8Rows {
   const float* scales;
   int64_t cols;
   int64_t blocks_per_row;
+  struct Row {
+    const std::int8_t* q;
+    const float* scales;
+  };
+  Row row(int64_t n) const { return Row{base + n * cols, scales + n * blocks_per_row}; }
+  // Converting int8 takes more work than the FMA, so four rows already hide its latency, and
+  // their eight pointers stay in registers.
+  static constexpr int kRowsPerVectorTile = 4;
   // A chunk of 8 never straddles two 32-weight blocks, so it has one scale.
-  __m256 load(int64_t n, int64_t k) const {
-    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(base + n * cols + k));
-    const __m256 s = _mm256_set1_ps(scales[n * blocks_per_row + k / kInt8Block]);
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), s);
+  static __m256 load(Row r, int64_t k) {
+    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(r.q + k));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), _mm256_broadcast_ss(r.scales + k / kInt8Block));
   }
-  float scalar(int64_t n, int64_t k) const {
-    const __m128 q = _mm_set_ss(static_cast<float>(base[n * cols + k]));
-    return _mm_cvtss_f32(_mm_mul_ss(q, _mm_set_ss(scales[n * blocks_per_row + k / kInt8Block])));
+  static float scalar(Row r, int64_t k) {
+    return _mm_cvtss_f32(_mm_mul_ss(_mm_set_ss(static_cast<float>(r.q[k])), _mm_set_ss(r.scales[k / kInt8Block])));
   }
 };
 
@@ -75,21 +87,24 @@ inline float fma_scalar(float a, float b, float c) {
 template <int NR, int MR, class W>
 inline void tile(const W& w, const Product& p, int64_t n0, int64_t i0, int64_t cols) {
   __m256 acc[NR][MR];
-  for (int r = 0; r < NR; ++r)
+  typename W::Row rows[NR];
+  for (int r = 0; r < NR; ++r) {
+    rows[r] = w.row(n0 + r);
     for (int c = 0; c < MR; ++c) acc[r][c] = _mm256_setzero_ps();
+  }
   const int64_t body = cols & ~int64_t{7};
   for (int64_t k = 0; k < body; k += 8) {
     __m256 xv[MR];
     for (int c = 0; c < MR; ++c) xv[c] = _mm256_loadu_ps(p.x + (i0 + c) * p.x_stride + k);
     for (int r = 0; r < NR; ++r) {
-      const __m256 wv = w.load(n0 + r, k);
+      const __m256 wv = W::load(rows[r], k);
       for (int c = 0; c < MR; ++c) acc[r][c] = _mm256_fmadd_ps(wv, xv[c], acc[r][c]);
     }
   }
   for (int r = 0; r < NR; ++r) {
     for (int c = 0; c < MR; ++c) {
       float s = horizontal_sum(acc[r][c]);
-      for (int64_t k = body; k < cols; ++k) s = fma_scalar(w.scalar(n0 + r, k), p.x[(i0 + c) * p.x_stride + k], s);
+      for (int64_t k = body; k < cols; ++k) s = fma_scalar(W::scalar(rows[r], k), p.x[(i0 + c) * p.x_stride + k], s);
       if (p.bias) s = _mm_cvtss_f32(_mm_add_ss(_mm_set_ss(s), _mm_set_ss(p.bias[n0 + r])));
       p.out[(i0 + c) * p.out_stride + n0 + r] = s;
     }
@@ -115,7 +130,7 @@ void multiply(const W& w, const Product& p, int64_t n_begin, int64_t n_end, int6
     switch (p.m - i) {
       case 3: rows_times<2, 3>(w, p, nb, ne, i, cols); break;
       case 2: rows_times<4, 2>(w, p, nb, ne, i, cols); break;
-      case 1: rows_times<8, 1>(w, p, nb, ne, i, cols); break;
+      case 1: rows_times<W::kRowsPerVectorTile, 1>(w, p, nb, ne, i, cols); break;
       default: break;
     }
   }
