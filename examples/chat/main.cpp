@@ -84,8 +84,6 @@ void declare_placement(CLI::App& app, ChatFlags& f) {
       ->option_text("LIST")->check(endpoint_list())->group(group);
   app.add_option("--peers", f.peers, "the servers at HOST:PORT[,...] (no DHT)")
       ->option_text("LIST")->check(endpoint_list())->group(group);
-  // The weights computed here: every block's with --local, the head's in either mode.
-  cli::add_weight_format_options(app, f.dtype, f.quant, group);
 }
 
 void declare_model(CLI::App& app, ChatFlags& f) {
@@ -99,6 +97,8 @@ void declare_model(CLI::App& app, ChatFlags& f) {
                  "failover, and for a route while the servers it needs are\n"
                  "unreachable, slow or full (retried with backoff until then)")
       ->option_text("S")->check(cli::number_in())->group(group);
+  // The weights computed here: every block's with --local, the head's in either mode.
+  cli::add_weight_format_options(app, f.dtype, f.quant, group);
 }
 
 void declare_payment(CLI::App& app, ChatFlags& f) {

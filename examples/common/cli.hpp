@@ -126,7 +126,7 @@ inline std::int64_t check_range(const std::string& name, std::int64_t value, std
 /// @p group, bound to @p dtype and @p quant (left "" when not given: the defaults). Every
 /// program that loads blocks offers the same pair, read by weight_format() after parsing.
 inline void add_weight_format_options(CLI::App& app, std::string& dtype, std::string& quant, const std::string& group) {
-  app.add_option("--dtype", dtype, "keep the blocks' weights in memory as f32, bf16 or f16\n(default f32; products accumulate in float32)")
+  app.add_option("--dtype", dtype, "keep the weights computed here in memory as f32, bf16 or f16\n(default f32; products accumulate in float32)")
       ->option_text("T")->group(group);
   app.add_option("--quant", quant, "none, or int8: weight-only int8 with a scale per 32 weights\n(default none; overrides --dtype)")
       ->option_text("Q")->group(group);
