@@ -80,6 +80,18 @@ struct Paywall::Impl {
     util::secure_wipe(root_key.data(), root_key.size());
   }
 
+  // What a token or macaroon must allow to be accepted here for blocks [begin, end), now.
+  L402Request request_for(std::uint32_t begin, std::uint32_t end) const {
+    L402Request request;
+    request.service = options.service;
+    request.model = options.model;
+    request.peer = options.peer_hex;
+    request.block_begin = begin;
+    request.block_end = end;
+    request.now = now();
+    return request;
+  }
+
   std::int64_t now() const {
     if (options.clock) return options.clock();
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -284,13 +296,7 @@ PaywallGrant Paywall::authorize(std::string_view authorization, std::uint32_t be
       throw Error(ErrorCode::invalid_argument, std::string("malformed L402 token: ") + e.what());
     }
   }();
-  L402Request request;
-  request.service = m.options.service;
-  request.model = m.options.model;
-  request.peer = m.options.peer_hex;
-  request.block_begin = begin;
-  request.block_end = end;
-  request.now = m.now();
+  const L402Request request = m.request_for(begin, end);
   L402Terms granted;
   const Verdict verdict = token.verify(m.root_key, request, &granted);
   if (!verdict.ok) throw Error(ErrorCode::invalid_argument, "L402 token refused: " + verdict.reason);
@@ -325,13 +331,7 @@ PaymentHash Paywall::challenge_payment_hash(std::string_view macaroon_base64, st
       throw Error(ErrorCode::invalid_argument, std::string("malformed macaroon: ") + e.what());
     }
   }();
-  L402Request request;
-  request.service = m.options.service;
-  request.model = m.options.model;
-  request.peer = m.options.peer_hex;
-  request.block_begin = begin;
-  request.block_end = end;
-  request.now = m.now();
+  const L402Request request = m.request_for(begin, end);
   const Verdict verdict = verify_l402_caveats(macaroon, m.root_key, request);
   if (!verdict.ok) throw Error(ErrorCode::invalid_argument, "macaroon refused: " + verdict.reason);
   try {
