@@ -27,6 +27,11 @@ echo
 echo "## Swarm: 3 servers on loopback vs local, same checkpoint"
 "$build/bench/swarm/petalsln-bench-swarm" --model "$model" --decode-tokens 64 --runs 3
 echo
+echo "## Concurrent sessions on one server: aggregate decode tok/s, batched vs each step alone"
+echo "(draw both tables with scripts/plot_sessions.py)"
+"$build/bench/server/petalsln-bench-sessions" --model "$model"
+"$build/bench/server/petalsln-bench-sessions" --model examples/demo-model --decode-tokens 128
+echo
 echo "## Transport floor: one hop with no petalsln code (raw TCP, gRPC), server busy 0/5/20 ms"
 "$build/bench/transport/petalsln-bench-transport"
 echo
