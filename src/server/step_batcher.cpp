@@ -77,6 +77,10 @@ void StepBatcher::submit(const std::string& peer, PendingStep step) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     expected_.erase(step.cache);
+    if (auto it = pace_.find(step.cache); it != pace_.end() && it->second.answered != Clock::time_point{}) {
+      it->second.comes_back = Clock::now() - it->second.answered;
+      it->second.answered = {};
+    }
     auto& queue = queues_[peer];
     if (queue.empty()) turns_.push_back(peer);
     queue.push_back(std::move(step));
@@ -98,17 +102,26 @@ void StepBatcher::await_last_sessions(std::unique_lock<std::mutex>& lock) {
   expected_.clear();
 }
 
-// Remembers which sessions the batch just computed should hear from again (those not queued
-// already) and how long to wait for them. Called before any step's done(), so a next step
-// submitted from done() is never expected twice.
+// Remembers which sessions the batch just computed are worth waiting for (their last next step
+// came back within the wait; not queued already) and how long to wait. Called before any
+// step's done(), so a next step submitted from done() is never expected, and its pace is kept.
 void StepBatcher::expect_back(const std::vector<PendingStep>& batch, std::chrono::microseconds took) {
   std::lock_guard<std::mutex> lock(mu_);
+  const auto now = Clock::now();
+  gather_wait_ = std::min(took / 8, kMaxGatherWait);
+  for (auto it = pace_.begin(); it != pace_.end();) {  // sessions gone quiet (or ended) are forgotten
+    const bool stale = it->second.answered != Clock::time_point{} && now - it->second.answered > std::chrono::minutes(1);
+    it = stale ? pace_.erase(it) : std::next(it);
+  }
   expected_.clear();
-  for (const auto& step : batch) expected_.insert(step.cache);
+  for (const auto& step : batch) {
+    auto& pace = pace_[step.cache];
+    pace.answered = now;
+    if (pace.comes_back <= gather_wait_) expected_.insert(step.cache);
+  }
   for (const auto& [peer, queue] : queues_) {
     for (const auto& step : queue) expected_.erase(step.cache);
   }
-  gather_wait_ = std::min(took / 8, kMaxGatherWait);
 }
 
 // Fills a batch in passes over the peers in turn order, one step per peer per pass (its oldest

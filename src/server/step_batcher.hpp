@@ -13,6 +13,9 @@
 // halves, each paying for its own pass over the weights; so when steps of the last batch's
 // sessions are still missing, the compute thread waits for them, at most an eighth of the last
 // batch's compute time (and never over kMaxGatherWait): a bounded delay that buys back a pass.
+// It waits only for sessions whose last step came back within that window: a session whose
+// next step first goes through other servers (its next token needs the whole route) is not
+// worth waiting for, and is not waited for.
 
 #include <chrono>
 #include <condition_variable>
@@ -100,7 +103,14 @@ class StepBatcher {
   std::map<std::string, std::deque<PendingStep>> queues_;
   std::deque<std::string> turns_;  // peers with waiting steps, in serving order
   std::size_t pending_ = 0;
-  std::set<const KVCache*> expected_;  // sessions of the last batch whose next step has not come yet
+  // When each recent session was last answered (reset once its next step came) and how long
+  // its last next step took to come: whether it is worth waiting for.
+  struct Pace {
+    std::chrono::steady_clock::time_point answered{};
+    std::chrono::steady_clock::duration comes_back = std::chrono::steady_clock::duration::max();
+  };
+  std::map<const KVCache*, Pace> pace_;
+  std::set<const KVCache*> expected_;  // sessions of the last batch worth waiting for, not back yet
   std::chrono::microseconds gather_wait_{0};  // how long to wait for them
   bool stopping_ = false;
   std::thread thread_;  // last: started once everything above exists
