@@ -11,6 +11,44 @@ namespace {
 
 using std::int64_t;
 
+// The bytes of some consecutive weight rows: their weights, and (int8) their scales.
+struct Span {
+  const void* data;
+  int64_t bytes;
+  const void* more;
+  int64_t more_bytes;
+};
+
+// Spreads prefetches of a span over the iterations of a k loop. Weight rows are short (a few
+// KiB), so a tile's rows are too brief a stream for the hardware prefetcher to ramp up: the LM
+// head (49152 x 576) read at 13.6 GB/s in float32 and 5.2 GB/s in int8 without this.
+class SpanPrefetcher {
+ public:
+  SpanPrefetcher(const Span& s, int64_t iterations)
+      : p_(static_cast<const char*>(s.data)), end_(p_ + s.bytes), q_(static_cast<const char*>(s.more)), q_end_(q_ + s.more_bytes) {
+    const int64_t lines = (s.bytes + s.more_bytes + 63) / 64;
+    per_iteration_ = iterations > 0 ? (lines + iterations - 1) / iterations : 0;
+  }
+  void step() {
+    for (int64_t i = 0; i < per_iteration_; ++i) {
+      if (p_ < end_) {
+        _mm_prefetch(p_, _MM_HINT_T0);
+        p_ += 64;
+      } else if (q_ < q_end_) {
+        _mm_prefetch(q_, _MM_HINT_T0);
+        q_ += 64;
+      }
+    }
+  }
+
+ private:
+  const char* p_;
+  const char* end_;
+  const char* q_;
+  const char* q_end_;
+  int64_t per_iteration_ = 0;
+};
+
 // Weight readers. row(n) gives a cursor on row n, computed once per tile; load(cursor, k) gives
 // eight consecutive weights from column k (a multiple of 8) as float32, scalar(cursor, k) one
 // weight of the tail, rounded the same way.
@@ -20,6 +58,7 @@ struct F32Rows {
   using Row = const float*;
   static constexpr int kRowsPerVectorTile = 8;  // rows per tile for one row of x
   Row row(int64_t n) const { return base + n * cols; }
+  Span span(int64_t n, int64_t rows) const { return Span{base + n * cols, rows * cols * 4, nullptr, 0}; }
   static __m256 load(Row r, int64_t k) { return _mm256_loadu_ps(r + k); }
   static float scalar(Row r, int64_t k) { return r[k]; }
 };
@@ -30,6 +69,7 @@ struct BF16Rows {
   using Row = const std::uint16_t*;
   static constexpr int kRowsPerVectorTile = 8;
   Row row(int64_t n) const { return base + n * cols; }
+  Span span(int64_t n, int64_t rows) const { return Span{base + n * cols, rows * cols * 2, nullptr, 0}; }
   static __m256 load(Row r, int64_t k) {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + k));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
@@ -43,6 +83,7 @@ struct F16Rows {
   using Row = const std::uint16_t*;
   static constexpr int kRowsPerVectorTile = 8;
   Row row(int64_t n) const { return base + n * cols; }
+  Span span(int64_t n, int64_t rows) const { return Span{base + n * cols, rows * cols * 2, nullptr, 0}; }
   static __m256 load(Row r, int64_t k) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + k))); }
   static float scalar(Row r, int64_t k) { return _cvtsh_ss(r[k]); }
 };
@@ -57,6 +98,9 @@ struct Int8Rows {
     const float* scales;
   };
   Row row(int64_t n) const { return Row{base + n * cols, scales + n * blocks_per_row}; }
+  Span span(int64_t n, int64_t rows) const {
+    return Span{base + n * cols, rows * cols, scales + n * blocks_per_row, rows * blocks_per_row * 4};
+  }
   // Converting int8 takes more work than the FMA, so four rows already hide its latency, and
   // their eight pointers stay in registers.
   static constexpr int kRowsPerVectorTile = 4;
@@ -85,7 +129,7 @@ inline float fma_scalar(float a, float b, float c) {
 // NR weight rows from n0 times MR rows of x from i0: NR * MR independent accumulators, each
 // weight chunk loaded (and converted) once for the MR rows of x.
 template <int NR, int MR, class W>
-inline void tile(const W& w, const Product& p, int64_t n0, int64_t i0, int64_t cols) {
+inline void tile(const W& w, const Product& p, int64_t n0, int64_t i0, int64_t cols, const Span& next) {
   __m256 acc[NR][MR];
   typename W::Row rows[NR];
   for (int r = 0; r < NR; ++r) {
@@ -93,7 +137,9 @@ inline void tile(const W& w, const Product& p, int64_t n0, int64_t i0, int64_t c
     for (int c = 0; c < MR; ++c) acc[r][c] = _mm256_setzero_ps();
   }
   const int64_t body = cols & ~int64_t{7};
+  SpanPrefetcher prefetch(next, body / 8);
   for (int64_t k = 0; k < body; k += 8) {
+    prefetch.step();
     __m256 xv[MR];
     for (int c = 0; c < MR; ++c) xv[c] = _mm256_loadu_ps(p.x + (i0 + c) * p.x_stride + k);
     for (int r = 0; r < NR; ++r) {
@@ -111,26 +157,37 @@ inline void tile(const W& w, const Product& p, int64_t n0, int64_t i0, int64_t c
   }
 }
 
+// Each tile prefetches the rows of the tile after it (up to @p prefetch_end).
 template <int NR, int MR, class W>
-void rows_times(const W& w, const Product& p, int64_t n_begin, int64_t n_end, int64_t i0, int64_t cols) {
+void rows_times(const W& w, const Product& p, int64_t n_begin, int64_t n_end, int64_t i0, int64_t cols, int64_t prefetch_end) {
+  auto next = [&](int64_t n, int64_t rows) {
+    const int64_t from = n + rows, to = from + rows < prefetch_end ? from + rows : prefetch_end;
+    return to > from ? w.span(from, to - from) : Span{nullptr, 0, nullptr, 0};
+  };
   int64_t n = n_begin;
-  for (; n + NR <= n_end; n += NR) tile<NR, MR>(w, p, n, i0, cols);
-  for (; n < n_end; ++n) tile<1, MR>(w, p, n, i0, cols);
+  for (; n + NR <= n_end; n += NR) tile<NR, MR>(w, p, n, i0, cols, next(n, NR));
+  for (; n < n_end; ++n) tile<1, MR>(w, p, n, i0, cols, next(n, 1));
 }
 
 // Weight rows in blocks small enough to stay in L2 while every row of x passes over them, so
-// a prefill or a batch reads each weight from memory once.
+// a prefill or a batch reads each weight from memory once. x rows go four at a time through
+// tiles of two weight rows: measured on 40 float32/f16/int8 3072 x 576 matrices with 8 and
+// 16 rows of x, 2 x 4 tiles beat 1 x 4 (each weight chunk converted for fewer rows of x) and
+// 1 x 8 (eight x pointers spill) in every format.
 template <class W>
 void multiply(const W& w, const Product& p, int64_t n_begin, int64_t n_end, int64_t cols) {
   const int64_t block = p.m <= 4 ? n_end - n_begin : 16;
   for (int64_t nb = n_begin; nb < n_end; nb += block) {
     const int64_t ne = nb + block < n_end ? nb + block : n_end;
+    // The first pass over a block reads it from memory and prefetches on into the next block;
+    // later passes find it in cache.
     int64_t i = 0;
-    for (; i + 4 <= p.m; i += 4) rows_times<2, 4>(w, p, nb, ne, i, cols);
+    for (; i + 4 <= p.m; i += 4) rows_times<2, 4>(w, p, nb, ne, i, cols, i == 0 ? n_end : ne);
+    const int64_t ahead = i == 0 ? n_end : ne;
     switch (p.m - i) {
-      case 3: rows_times<2, 3>(w, p, nb, ne, i, cols); break;
-      case 2: rows_times<4, 2>(w, p, nb, ne, i, cols); break;
-      case 1: rows_times<W::kRowsPerVectorTile, 1>(w, p, nb, ne, i, cols); break;
+      case 3: rows_times<2, 3>(w, p, nb, ne, i, cols, ahead); break;
+      case 2: rows_times<4, 2>(w, p, nb, ne, i, cols, ahead); break;
+      case 1: rows_times<W::kRowsPerVectorTile, 1>(w, p, nb, ne, i, cols, ahead); break;
       default: break;
     }
   }
