@@ -55,10 +55,12 @@ class SpanPrefetcher {
 struct F32Rows {
   const float* base;
   int64_t cols;
+  int64_t first = 0;  // the row stored at base
   using Row = const float*;
   static constexpr int kRowsPerVectorTile = 8;  // rows per tile for one row of x
-  Row row(int64_t n) const { return base + n * cols; }
-  Span span(int64_t n, int64_t rows) const { return Span{base + n * cols, rows * cols * 4, nullptr, 0}; }
+  static constexpr bool kUnpackForBatches = false;  // loads are the stored values
+  Row row(int64_t n) const { return base + (n - first) * cols; }
+  Span span(int64_t n, int64_t rows) const { return Span{base + (n - first) * cols, rows * cols * 4, nullptr, 0}; }
   static __m256 load(Row r, int64_t k) { return _mm256_loadu_ps(r + k); }
   static float scalar(Row r, int64_t k) { return r[k]; }
 };
@@ -68,6 +70,7 @@ struct BF16Rows {
   int64_t cols;
   using Row = const std::uint16_t*;
   static constexpr int kRowsPerVectorTile = 8;
+  static constexpr bool kUnpackForBatches = false;  // a two-op conversion: unpacking measured slower
   Row row(int64_t n) const { return base + n * cols; }
   Span span(int64_t n, int64_t rows) const { return Span{base + n * cols, rows * cols * 2, nullptr, 0}; }
   static __m256 load(Row r, int64_t k) {
@@ -82,6 +85,7 @@ struct F16Rows {
   int64_t cols;
   using Row = const std::uint16_t*;
   static constexpr int kRowsPerVectorTile = 8;
+  static constexpr bool kUnpackForBatches = false;  // a two-op conversion: unpacking measured slower
   Row row(int64_t n) const { return base + n * cols; }
   Span span(int64_t n, int64_t rows) const { return Span{base + n * cols, rows * cols * 2, nullptr, 0}; }
   static __m256 load(Row r, int64_t k) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + k))); }
@@ -104,6 +108,7 @@ struct Int8Rows {
   // Converting int8 takes more work than the FMA, so four rows already hide its latency, and
   // their eight pointers stay in registers.
   static constexpr int kRowsPerVectorTile = 4;
+  static constexpr bool kUnpackForBatches = true;  // 8 rows of x: 0.45 -> 0.36 ms, 16: 0.88 -> 0.58 (3072 x 576)
   // A chunk of 8 never straddles two 32-weight blocks, so it has one scale.
   static __m256 load(Row r, int64_t k) {
     const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(r.q + k));
@@ -169,27 +174,56 @@ void rows_times(const W& w, const Product& p, int64_t n_begin, int64_t n_end, in
   for (; n < n_end; ++n) tile<1, MR>(w, p, n, i0, cols, next(n, 1));
 }
 
-// Weight rows in blocks small enough to stay in L2 while every row of x passes over them, so
-// a prefill or a batch reads each weight from memory once. x rows go four at a time through
-// tiles of two weight rows: measured on 40 float32/f16/int8 3072 x 576 matrices with 8 and
-// 16 rows of x, 2 x 4 tiles beat 1 x 4 (each weight chunk converted for fewer rows of x) and
-// 1 x 8 (eight x pointers spill) in every format.
+// Floats of converted weights a batch keeps per block (64 KiB, on the stack).
+constexpr int64_t kUnpackedFloats = 16384;
+
+// Rows [nb, ne) of @p w as float32 into @p out (row-major), converted exactly as a tile
+// converts them, so products over them round the same.
+template <class W>
+void unpack_block(const W& w, int64_t nb, int64_t ne, int64_t cols, float* out) {
+  const int64_t body = cols & ~int64_t{7};
+  for (int64_t n = nb; n < ne; ++n, out += cols) {
+    const auto r = w.row(n);
+    for (int64_t k = 0; k < body; k += 8) _mm256_storeu_ps(out + k, W::load(r, k));
+    for (int64_t k = body; k < cols; ++k) out[k] = W::scalar(r, k);
+  }
+}
+
+// x rows [i, p.m) in groups of four through tiles of two weight rows, then the rest.
+template <class W>
+void row_groups(const W& w, const Product& p, int64_t nb, int64_t ne, int64_t cols, int64_t prefetch_end) {
+  int64_t i = 0;
+  for (; i + 4 <= p.m; i += 4) rows_times<2, 4>(w, p, nb, ne, i, cols, i == 0 ? prefetch_end : ne);
+  const int64_t ahead = i == 0 ? prefetch_end : ne;
+  switch (p.m - i) {
+    case 3: rows_times<2, 3>(w, p, nb, ne, i, cols, ahead); break;
+    case 2: rows_times<4, 2>(w, p, nb, ne, i, cols, ahead); break;
+    case 1: rows_times<W::kRowsPerVectorTile, 1>(w, p, nb, ne, i, cols, ahead); break;
+    default: break;
+  }
+}
+
+// Weight rows in blocks of eight, small enough to stay in L1 while every row of x passes over
+// them, so a prefill or a batch reads each weight from memory once. x rows go four at a time
+// through tiles of two weight rows: measured on 40 float32/f16/int8 3072 x 576 matrices with 8
+// and 16 rows of x, 2 x 4 tiles beat 1 x 4 (each weight chunk converted for fewer rows of x)
+// and 1 x 8 (eight x pointers spill) in every format, and 8-row blocks beat 16. int8 with more
+// than four rows of x unpacks each block to float32 once, rather than converting it once per
+// group of four (its batched products were bound by the conversion).
 template <class W>
 void multiply(const W& w, const Product& p, int64_t n_begin, int64_t n_end, int64_t cols) {
-  const int64_t block = p.m <= 4 ? n_end - n_begin : 16;
+  if (p.m <= 4) return row_groups(w, p, n_begin, n_end, cols, n_end);
+  const bool unpack = W::kUnpackForBatches && cols <= kUnpackedFloats / 2;
+  const int64_t block = unpack && kUnpackedFloats / cols < 8 ? kUnpackedFloats / cols : 8;
+  alignas(32) float unpacked[kUnpackedFloats];  // untouched unless used
   for (int64_t nb = n_begin; nb < n_end; nb += block) {
     const int64_t ne = nb + block < n_end ? nb + block : n_end;
-    // The first pass over a block reads it from memory and prefetches on into the next block;
-    // later passes find it in cache.
-    int64_t i = 0;
-    for (; i + 4 <= p.m; i += 4) rows_times<2, 4>(w, p, nb, ne, i, cols, i == 0 ? n_end : ne);
-    const int64_t ahead = i == 0 ? n_end : ne;
-    switch (p.m - i) {
-      case 3: rows_times<2, 3>(w, p, nb, ne, i, cols, ahead); break;
-      case 2: rows_times<4, 2>(w, p, nb, ne, i, cols, ahead); break;
-      case 1: rows_times<W::kRowsPerVectorTile, 1>(w, p, nb, ne, i, cols, ahead); break;
-      default: break;
+    if (!unpack) {
+      row_groups(w, p, nb, ne, cols, n_end);  // the first group prefetches on into the next block
+      continue;
     }
+    unpack_block(w, nb, ne, cols, unpacked);
+    row_groups(F32Rows{unpacked, cols, nb}, p, nb, ne, cols, ne);
   }
 }
 
@@ -197,7 +231,7 @@ void multiply(const W& w, const Product& p, int64_t n_begin, int64_t n_end, int6
 
 void multiply_rows_avx2(const MatrixView& w, const Product& p, int64_t n_begin, int64_t n_end) noexcept {
   switch (w.format) {
-    case Format::f32: return multiply(F32Rows{static_cast<const float*>(w.data), w.cols}, p, n_begin, n_end, w.cols);
+    case Format::f32: return multiply(F32Rows{static_cast<const float*>(w.data), w.cols, 0}, p, n_begin, n_end, w.cols);
     case Format::bf16: return multiply(BF16Rows{static_cast<const std::uint16_t*>(w.data), w.cols}, p, n_begin, n_end, w.cols);
     case Format::f16: return multiply(F16Rows{static_cast<const std::uint16_t*>(w.data), w.cols}, p, n_begin, n_end, w.cols);
     case Format::int8:
