@@ -140,13 +140,15 @@ void BlockStack::Impl::load(const Checkpoint& checkpoint) {
     return;
   }
   decoder = std::make_unique<model::CpuDecoder>(config, inv_freq);
+  // Every block's matrices in one region of huge pages (weight_arena.hpp says why).
+  const auto arena = std::make_shared<model::WeightArena>((end - begin) * decoder->block_footprint(options.weights));
   ComputeOptions f32 = options;
   for (int i = begin; i < end; ++i) {
     // One block at a time in float32, packed, then dropped: peak memory stays one block above
     // the packed size.
     const BlockWeights w = load_block(config, checkpoint, i, f32);
     packed.push_back(decoder->pack_block(w.input_norm, w.post_norm, w.qkv_weight, w.qkv_bias, w.o_weight, w.o_bias, w.gate_up_weight,
-                                         w.gate_up_bias, w.down_weight, w.down_bias, options.weights));
+                                         w.gate_up_bias, w.down_weight, w.down_bias, options.weights, arena));
   }
 }
 

@@ -100,19 +100,27 @@ CpuDecoder::CpuDecoder(const ModelConfig& config, const at::Tensor& inv_freq) : 
 
 PackedBlock CpuDecoder::pack_block(const at::Tensor& input_norm, const at::Tensor& post_norm, const at::Tensor& qkv, const at::Tensor& qkv_bias,
                                    const at::Tensor& o, const at::Tensor& o_bias, const at::Tensor& gate_up, const at::Tensor& gate_up_bias,
-                                   const at::Tensor& down, const at::Tensor& down_bias, WeightFormat format) const {
+                                   const at::Tensor& down, const at::Tensor& down_bias, WeightFormat format,
+                                   const std::shared_ptr<WeightArena>& arena) const {
   PackedBlock b;
   b.input_norm = to_floats(input_norm);
   b.post_norm = to_floats(post_norm);
-  b.qkv = PackedMatrix::pack(qkv, format);
-  b.o = PackedMatrix::pack(o, format);
-  b.gate_up = PackedMatrix::pack(gate_up, format);
-  b.down = PackedMatrix::pack(down, format);
+  b.qkv = PackedMatrix::pack(qkv, format, arena);
+  b.o = PackedMatrix::pack(o, format, arena);
+  b.gate_up = PackedMatrix::pack(gate_up, format, arena);
+  b.down = PackedMatrix::pack(down, format, arena);
   b.qkv_bias = to_floats(qkv_bias);
   b.o_bias = to_floats(o_bias);
   b.gate_up_bias = to_floats(gate_up_bias);
   b.down_bias = to_floats(down_bias);
   return b;
+}
+
+std::int64_t CpuDecoder::block_footprint(WeightFormat format) const noexcept {
+  const auto H = config_.hidden_size, D = config_.head_dim, I = config_.intermediate_size;
+  const auto q = config_.num_attention_heads * D, kv = config_.num_key_value_heads * D;
+  return PackedMatrix::arena_footprint(format, q + 2 * kv, H) + PackedMatrix::arena_footprint(format, H, q) +
+         PackedMatrix::arena_footprint(format, 2 * I, H) + PackedMatrix::arena_footprint(format, H, I);
 }
 
 void CpuDecoder::run(const std::vector<const PackedBlock*>& blocks, float* x, const RowBatch& batch) const {

@@ -10,6 +10,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "model/packed_matrix.hpp"
@@ -48,10 +49,15 @@ class CpuDecoder {
   /// Takes the model's config and the rotary inverse frequencies (float32, head_dim / 2).
   CpuDecoder(const ModelConfig& config, const at::Tensor& inv_freq);
 
-  /// Packs one block's float32 tensors (shapes as BlockStack loads them) in @p format.
+  /// Packs one block's float32 tensors (shapes as BlockStack loads them) in @p format, the
+  /// matrices into @p arena.
   PackedBlock pack_block(const at::Tensor& input_norm, const at::Tensor& post_norm, const at::Tensor& qkv, const at::Tensor& qkv_bias,
                          const at::Tensor& o, const at::Tensor& o_bias, const at::Tensor& gate_up, const at::Tensor& gate_up_bias,
-                         const at::Tensor& down, const at::Tensor& down_bias, WeightFormat format) const;
+                         const at::Tensor& down, const at::Tensor& down_bias, WeightFormat format,
+                         const std::shared_ptr<WeightArena>& arena) const;
+
+  /// Bytes of arena one block's matrices take in @p format.
+  std::int64_t block_footprint(WeightFormat format) const noexcept;
 
   /// Runs @p x ([rows, hidden] float32, updated in place) through @p blocks in order; block i
   /// writes each row's keys and values at its position in batch.caches[i] and attends to

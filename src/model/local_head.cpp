@@ -42,10 +42,14 @@ LocalHead::LocalHead(const ModelConfig& config, const Checkpoint& checkpoint, Co
   }
   impl_->norm = checkpoint.load("model.norm.weight", options.dtype, {H}).to(options.device);
   if (impl_->cpu_engine) {
-    impl_->packed_embeddings = model::PackedMatrix::pack(checkpoint.load("model.embed_tokens.weight", at::kFloat, {V, H}), options.weights);
+    // Both matrices in one region of huge pages (the LM head is read whole for every token).
+    const auto one = model::PackedMatrix::arena_footprint(options.weights, V, H);
+    const auto arena = std::make_shared<model::WeightArena>(config.tie_word_embeddings ? one : 2 * one);
+    impl_->packed_embeddings =
+        model::PackedMatrix::pack(checkpoint.load("model.embed_tokens.weight", at::kFloat, {V, H}), options.weights, arena);
     // Some tied checkpoints still ship lm_head.weight; tie_word_embeddings decides, as in HF.
     if (!config.tie_word_embeddings) {
-      impl_->packed_lm_head = model::PackedMatrix::pack(checkpoint.load("lm_head.weight", at::kFloat, {V, H}), options.weights);
+      impl_->packed_lm_head = model::PackedMatrix::pack(checkpoint.load("lm_head.weight", at::kFloat, {V, H}), options.weights, arena);
     }
     return;
   }

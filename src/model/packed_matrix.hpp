@@ -5,9 +5,10 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
-#include <vector>
+#include <memory>
 
 #include "model/dot_kernels.hpp"
+#include "model/weight_arena.hpp"
 #include "petalsln/model/weight_format.hpp"
 
 namespace petalsln::model {
@@ -20,9 +21,14 @@ class PackedMatrix {
 
   /// Packs @p weight (a 2-D floating tensor on the CPU; converted to float32 first) in
   /// @p format: bf16 and f16 round to nearest even, int8 stores round(w / s) with s the
-  /// absolute maximum of each 32 weights of a row divided by 127. Throws Error(invalid_argument)
-  /// for another shape or device.
-  static PackedMatrix pack(const at::Tensor& weight, WeightFormat format);
+  /// absolute maximum of each 32 weights of a row divided by 127. The values go into slices
+  /// of @p arena (which the matrix then keeps alive), or into an allocation of their own when
+  /// it is null. Throws Error(invalid_argument) for another shape or device, and the arena's
+  /// errors.
+  static PackedMatrix pack(const at::Tensor& weight, WeightFormat format, const std::shared_ptr<WeightArena>& arena = nullptr);
+
+  /// Bytes an arena gives up to hold a @p rows x @p cols matrix in @p format.
+  static std::int64_t arena_footprint(WeightFormat format, std::int64_t rows, std::int64_t cols) noexcept;
 
   /// out[i][n] = sum_k W[n][k] * x[i][k] (+ bias[n]) for the @p m rows of @p x (row stride
   /// cols()) into @p out (row stride @p out_stride), on compute_threads() threads. Each output
@@ -53,8 +59,11 @@ class PackedMatrix {
   WeightFormat format_ = WeightFormat::f32;
   std::int64_t rows_ = 0;
   std::int64_t cols_ = 0;
-  std::vector<std::uint8_t> data_;
-  std::vector<float> scales_;  // int8 only: rows * ceil(cols / 32)
+  std::shared_ptr<const void> storage_;  // keeps data_ and scales_ alive (an arena or their own)
+  const std::uint8_t* data_ = nullptr;
+  std::int64_t data_bytes_ = 0;
+  const float* scales_ = nullptr;  // int8 only: rows * ceil(cols / 32)
+  std::int64_t scale_count_ = 0;
 };
 
 }  // namespace petalsln::model
