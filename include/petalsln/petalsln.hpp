@@ -22,6 +22,7 @@
 #include "petalsln/model/local_head.hpp"
 #include "petalsln/model/model_config.hpp"
 #include "petalsln/model/model_fingerprint.hpp"
+#include "petalsln/model/weight_format.hpp"
 
 // Text: tokenizer, chat templates, sampling
 #include "petalsln/text/chat_template.hpp"
