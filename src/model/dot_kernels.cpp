@@ -5,15 +5,28 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(PETALSLN_HAVE_AVX2_KERNELS)
+#include <cpuid.h>
+#endif
+
 namespace petalsln::model::kernels {
 namespace {
 
 using std::int64_t;
 
 #if defined(PETALSLN_HAVE_AVX2_KERNELS)
+// CPUID itself (clang 14's __builtin_cpu_supports knows no "f16c"): AVX, FMA and F16C in leaf
+// 1, AVX2 in leaf 7, and XGETBV to see that the OS saves the YMM registers.
 bool detect_avx2() noexcept {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(1, &a, &b, &c, &d) == 0) return false;
+  const unsigned needed = (1u << 12) | (1u << 27) | (1u << 28) | (1u << 29);  // FMA, OSXSAVE, AVX, F16C
+  if ((c & needed) != needed) return false;
+  unsigned xcr0 = 0, xcr0_high = 0;
+  __asm__("xgetbv" : "=a"(xcr0), "=d"(xcr0_high) : "c"(0));
+  if ((xcr0 & 6u) != 6u) return false;  // XMM and YMM state
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+  return (b & (1u << 5)) != 0;  // AVX2
 }
 #endif
 
