@@ -62,11 +62,7 @@ struct F32Rows {
   Row row(int64_t n) const { return base + (n - first) * cols; }
   Span span(int64_t n, int64_t rows) const { return Span{base + (n - first) * cols, rows * cols * 4, nullptr, 0}; }
   static __m256 load(Row r, int64_t k) { return _mm256_loadu_ps(r + k); }
-  // No scales: one chunk per "scale group".
-  static constexpr int kChunksPerScale = 1;
-  using Scale = int;
-  static Scale scale(Row, int64_t) { return 0; }
-  static __m256 load(Row r, int64_t k, Scale) { return load(r, k); }
+  static constexpr int kChunksPerScale = 1;  // no scales
   static float scalar(Row r, int64_t k) { return r[k]; }
 };
 
@@ -82,11 +78,7 @@ struct BF16Rows {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + k));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
-  // No scales: one chunk per "scale group".
-  static constexpr int kChunksPerScale = 1;
-  using Scale = int;
-  static Scale scale(Row, int64_t) { return 0; }
-  static __m256 load(Row r, int64_t k, Scale) { return load(r, k); }
+  static constexpr int kChunksPerScale = 1;  // no scales
   static float scalar(Row r, int64_t k) { return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(r[k]) << 16))); }
 };
 
@@ -99,11 +91,7 @@ struct F16Rows {
   Row row(int64_t n) const { return base + n * cols; }
   Span span(int64_t n, int64_t rows) const { return Span{base + n * cols, rows * cols * 2, nullptr, 0}; }
   static __m256 load(Row r, int64_t k) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + k))); }
-  // No scales: one chunk per "scale group".
-  static constexpr int kChunksPerScale = 1;
-  using Scale = int;
-  static Scale scale(Row, int64_t) { return 0; }
-  static __m256 load(Row r, int64_t k, Scale) { return load(r, k); }
+  static constexpr int kChunksPerScale = 1;  // no scales
   static float scalar(Row r, int64_t k) { return _cvtsh_ss(r[k]); }
 };
 
@@ -166,18 +154,20 @@ inline void tile(const W& w, const Product& p, int64_t n0, int64_t i0, int64_t c
   // Chunks sharing a scale go together, so each row's scale is loaded once for them; the
   // arithmetic per chunk, and its order, stay those of the plain loop below.
   constexpr int kShared = W::kChunksPerScale;
-  const int64_t grouped = body / (8 * kShared) * (8 * kShared);
   int64_t k = 0;
-  for (; k < grouped; k += 8 * kShared) {
-    typename W::Scale scale[NR];
-    for (int r = 0; r < NR; ++r) scale[r] = W::scale(rows[r], k);
-    for (int g = 0; g < kShared; ++g) {
-      prefetch.step();
-      __m256 xv[MR];
-      for (int c = 0; c < MR; ++c) xv[c] = _mm256_loadu_ps(p.x + (i0 + c) * p.x_stride + k + 8 * g);
-      for (int r = 0; r < NR; ++r) {
-        const __m256 wv = W::load(rows[r], k + 8 * g, scale[r]);
-        for (int c = 0; c < MR; ++c) acc[r][c] = _mm256_fmadd_ps(wv, xv[c], acc[r][c]);
+  if constexpr (kShared > 1) {
+    const int64_t grouped = body / (8 * kShared) * (8 * kShared);
+    for (; k < grouped; k += 8 * kShared) {
+      typename W::Scale scale[NR];
+      for (int r = 0; r < NR; ++r) scale[r] = W::scale(rows[r], k);
+      for (int g = 0; g < kShared; ++g) {
+        prefetch.step();
+        __m256 xv[MR];
+        for (int c = 0; c < MR; ++c) xv[c] = _mm256_loadu_ps(p.x + (i0 + c) * p.x_stride + k + 8 * g);
+        for (int r = 0; r < NR; ++r) {
+          const __m256 wv = W::load(rows[r], k + 8 * g, scale[r]);
+          for (int c = 0; c < MR; ++c) acc[r][c] = _mm256_fmadd_ps(wv, xv[c], acc[r][c]);
+        }
       }
     }
   }
