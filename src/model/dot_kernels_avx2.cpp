@@ -66,7 +66,8 @@ struct F32Rows {
   static float scalar(Row r, int64_t k) { return r[k]; }
 };
 
-struct BF16Rows {
+// What the two 16-bit formats share: rows of uint16, no scales; they differ in the conversion.
+struct Rows16 {
   const std::uint16_t* base;
   int64_t cols;
   using Row = const std::uint16_t*;
@@ -74,24 +75,19 @@ struct BF16Rows {
   static constexpr bool kUnpackForBatches = false;  // a two-op conversion: unpacking measured slower
   Row row(int64_t n) const { return base + n * cols; }
   Span span(int64_t n, int64_t rows) const { return Span{base + n * cols, rows * cols * 2, nullptr, 0}; }
+  static constexpr int kChunksPerScale = 1;  // no scales
+};
+
+struct BF16Rows : Rows16 {
   static __m256 load(Row r, int64_t k) {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + k));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
-  static constexpr int kChunksPerScale = 1;  // no scales
   static float scalar(Row r, int64_t k) { return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(r[k]) << 16))); }
 };
 
-struct F16Rows {
-  const std::uint16_t* base;
-  int64_t cols;
-  using Row = const std::uint16_t*;
-  static constexpr int kRowsPerVectorTile = 4;  // (2, 4, 8: 4 streamed fastest)
-  static constexpr bool kUnpackForBatches = false;  // a two-op conversion: unpacking measured slower
-  Row row(int64_t n) const { return base + n * cols; }
-  Span span(int64_t n, int64_t rows) const { return Span{base + n * cols, rows * cols * 2, nullptr, 0}; }
+struct F16Rows : Rows16 {
   static __m256 load(Row r, int64_t k) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + k))); }
-  static constexpr int kChunksPerScale = 1;  // no scales
   static float scalar(Row r, int64_t k) { return _cvtsh_ss(r[k]); }
 };
 
@@ -260,8 +256,8 @@ void multiply(const W& w, const Product& p, int64_t n_begin, int64_t n_end, int6
 void multiply_rows_avx2(const MatrixView& w, const Product& p, int64_t n_begin, int64_t n_end) noexcept {
   switch (w.format) {
     case Format::f32: return multiply(F32Rows{static_cast<const float*>(w.data), w.cols, 0}, p, n_begin, n_end, w.cols);
-    case Format::bf16: return multiply(BF16Rows{static_cast<const std::uint16_t*>(w.data), w.cols}, p, n_begin, n_end, w.cols);
-    case Format::f16: return multiply(F16Rows{static_cast<const std::uint16_t*>(w.data), w.cols}, p, n_begin, n_end, w.cols);
+    case Format::bf16: return multiply(BF16Rows{{static_cast<const std::uint16_t*>(w.data), w.cols}}, p, n_begin, n_end, w.cols);
+    case Format::f16: return multiply(F16Rows{{static_cast<const std::uint16_t*>(w.data), w.cols}}, p, n_begin, n_end, w.cols);
     case Format::int8:
       return multiply(Int8Rows{static_cast<const std::int8_t*>(w.data), w.scales, w.cols, w.blocks_per_row}, p, n_begin, n_end,
                       w.cols);
