@@ -77,7 +77,7 @@ TEST_CASE("packed matrix: products equal a float32 matmul of the stored values, 
   torch::manual_seed(2);
   for (auto format : kFormats) {
     for (std::int64_t cols : {1, 7, 8, 33, 576}) {
-      for (std::int64_t m : {1, 2, 3, 4, 5, 9}) {
+      for (std::int64_t m : {1, 2, 3, 4, 5, 9, 16}) {
         CAPTURE(to_string(format));
         CAPTURE(cols);
         CAPTURE(m);
@@ -94,23 +94,29 @@ TEST_CASE("packed matrix: products equal a float32 matmul of the stored values, 
 TEST_CASE("packed matrix: a row's result is the same bits alone, in a batch of any size, on 1 or 2 threads") {
   c10::InferenceMode guard;
   torch::manual_seed(3);
+  // 1000 rows split between threads into parts that are not multiples of a tile; 5500 columns
+  // are too long for a batch to buffer converted rows (the kernels' other batch path).
+  const std::int64_t shapes[][2] = {{1000, 100}, {40, 5500}};
   for (auto format : kFormats) {
-    CAPTURE(to_string(format));
-    const auto packed = PackedMatrix::pack(torch::randn({1000, 100}), format);  // large enough to split
-    const auto x = torch::randn({11, 100});
-    at::Tensor alone;
-    {
-      ThreadsScope one(1);
-      alone = product(packed, x.narrow(0, 5, 1));
-    }
-    for (int threads : {1, 2}) {
-      ThreadsScope scope(threads);
-      for (std::int64_t m : {1, 2, 3, 4, 6, 7, 11}) {
-        CAPTURE(threads);
-        CAPTURE(m);
-        const auto start = std::min<std::int64_t>(5, 11 - m);
-        const auto batch = product(packed, x.narrow(0, start, m));
-        CHECK(torch::equal(batch[5 - start], alone[0]));
+    for (const auto& shape : shapes) {
+      CAPTURE(to_string(format));
+      CAPTURE(shape[1]);
+      const auto packed = PackedMatrix::pack(torch::randn({shape[0], shape[1]}), format);
+      const auto x = torch::randn({21, shape[1]});
+      at::Tensor alone;
+      {
+        ThreadsScope one(1);
+        alone = product(packed, x.narrow(0, 5, 1));
+      }
+      for (int threads : {1, 2}) {
+        ThreadsScope scope(threads);
+        for (std::int64_t m : {1, 2, 3, 4, 5, 6, 7, 8, 11, 16, 21}) {
+          CAPTURE(threads);
+          CAPTURE(m);
+          const auto start = std::min<std::int64_t>(5, 21 - m);
+          const auto batch = product(packed, x.narrow(0, start, m));
+          CHECK(torch::equal(batch[5 - start], alone[0]));
+        }
       }
     }
   }
