@@ -175,8 +175,7 @@ void CpuDecoder::run_block(const PackedBlock& w, float* x, const RowBatch& batch
   w.gate_up.multiply(normed.data(), M, gate_up.data(), 2 * I, bias_or_null(w.gate_up_bias));
   for (std::int64_t r = 0; r < M; ++r) {
     const float* g = gate_up.data() + r * 2 * I;
-    float* a = act.data() + r * I;
-    for (std::int64_t i = 0; i < I; ++i) a[i] = g[i] / (1.0f + std::exp(-g[i])) * g[I + i];
+    kernels::silu_times(g, g + I, act.data() + r * I, I);
   }
   w.down.multiply(act.data(), M, normed.data(), H, bias_or_null(w.down_bias));
   for (std::int64_t i = 0; i < M * H; ++i) x[i] += normed[static_cast<std::size_t>(i)];

@@ -81,6 +81,13 @@ void axpy(float* y, float alpha, const float* x, int64_t n) noexcept {
   axpy_portable(y, alpha, x, n);
 }
 
+void silu_times(const float* gate, const float* up, float* out, int64_t n) noexcept {
+#if defined(PETALSLN_HAVE_AVX2_KERNELS)
+  if (cpu_has_avx2()) return silu_times_avx2(gate, up, out, n);
+#endif
+  silu_times_portable(gate, up, out, n);
+}
+
 void multiply_rows_portable(const MatrixView& w, const Product& p, int64_t n_begin, int64_t n_end) noexcept {
   const int64_t body = w.cols & ~int64_t{7};
   for (int64_t n = n_begin; n < n_end; ++n) {
@@ -109,6 +116,10 @@ float dot_portable(const float* a, const float* b, int64_t n) noexcept {
 
 void axpy_portable(float* y, float alpha, const float* x, int64_t n) noexcept {
   for (int64_t k = 0; k < n; ++k) y[k] += alpha * x[k];
+}
+
+void silu_times_portable(const float* gate, const float* up, float* out, int64_t n) noexcept {
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
 void unpack_row(const MatrixView& w, int64_t n, float* out) noexcept {

@@ -137,6 +137,20 @@ TEST_CASE("packed matrix: the portable kernels agree with the AVX2 ones") {
   std::vector<float> a(19), b(19);
   for (int i = 0; i < 19; ++i) a[i] = 0.5f * static_cast<float>(i), b[i] = 1.0f - 0.1f * static_cast<float>(i);
   CHECK(model::kernels::dot(a.data(), b.data(), 19) == doctest::Approx(model::kernels::dot_portable(a.data(), b.data(), 19)));
+  // SiLU(gate) * up: the chosen build agrees with the portable one, an element's bits do not
+  // depend on whether it falls in the vector body or the tail, and the extremes stay finite.
+  std::vector<float> gate(19), up(19), got(19), want(19), part(8);
+  for (int i = 0; i < 19; ++i) gate[i] = -9.0f + 1.1f * static_cast<float>(i), up[i] = 0.5f - 0.07f * static_cast<float>(i);
+  gate[0] = -200.0f, gate[18] = 200.0f;
+  model::kernels::silu_times(gate.data(), up.data(), got.data(), 19);
+  model::kernels::silu_times_portable(gate.data(), up.data(), want.data(), 19);
+  for (int i = 0; i < 19; ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-6));
+  CHECK(got[0] == 0.0f);
+  CHECK(got[18] == 200.0f * up[18]);
+  model::kernels::silu_times(gate.data() + 16, up.data() + 16, part.data(), 3);  // all three in a tail
+  for (int i = 0; i < 3; ++i) CHECK(part[i] == got[16 + i]);
+  model::kernels::silu_times(gate.data() + 11, up.data() + 11, part.data(), 8);  // the body of this call
+  for (int i = 0; i < 8; ++i) CHECK(part[i] == got[11 + i]);
   for (std::uint16_t bits : {0x0000, 0x3c00, 0xc000, 0x0001, 0x03ff, 0x7bff, 0x7c00}) {
     CHECK(model::kernels::f16_to_float(bits) == at::Half(bits, at::Half::from_bits()).operator float());
   }
