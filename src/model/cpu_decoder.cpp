@@ -68,17 +68,8 @@ void attend_pairs(const AttentionJob& job, std::int64_t begin, std::int64_t end)
     const float* q = job.qkv + r * job.qkv_width + h * D;
     const float* keys = c.keys + g * c.max_length * D;
     const float* values = c.values + g * c.max_length * D;
-    scores.resize(static_cast<std::size_t>(T));
-    float top = -std::numeric_limits<float>::infinity();
-    for (std::int64_t t = 0; t < T; ++t) {
-      scores[static_cast<std::size_t>(t)] = kernels::dot(q, keys + t * D, D) * scale;
-      top = std::max(top, scores[static_cast<std::size_t>(t)]);
-    }
-    float sum = 0.0f;
-    for (auto& s : scores) sum += (s = std::exp(s - top));
-    float* out = job.attn + r * job.heads * D + h * D;
-    std::fill(out, out + D, 0.0f);
-    for (std::int64_t t = 0; t < T; ++t) kernels::axpy(out, scores[static_cast<std::size_t>(t)] / sum, values + t * D, D);
+    scores.resize(static_cast<std::size_t>(T + 8));
+    kernels::attend(q, keys, values, T, D, scale, scores.data(), job.attn + r * job.heads * D + h * D);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include "model/dot_kernels.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -81,6 +82,13 @@ void axpy(float* y, float alpha, const float* x, int64_t n) noexcept {
   axpy_portable(y, alpha, x, n);
 }
 
+void attend(const float* q, const float* keys, const float* values, int64_t length, int64_t dim, float scale, float* scores, float* out) noexcept {
+#if defined(PETALSLN_HAVE_AVX2_KERNELS)
+  if (cpu_has_avx2()) return attend_avx2(q, keys, values, length, dim, scale, scores, out);
+#endif
+  attend_portable(q, keys, values, length, dim, scale, scores, out);
+}
+
 void silu_times(const float* gate, const float* up, float* out, int64_t n) noexcept {
 #if defined(PETALSLN_HAVE_AVX2_KERNELS)
   if (cpu_has_avx2()) return silu_times_avx2(gate, up, out, n);
@@ -116,6 +124,16 @@ float dot_portable(const float* a, const float* b, int64_t n) noexcept {
 
 void axpy_portable(float* y, float alpha, const float* x, int64_t n) noexcept {
   for (int64_t k = 0; k < n; ++k) y[k] += alpha * x[k];
+}
+
+void attend_portable(const float* q, const float* keys, const float* values, int64_t length, int64_t dim, float scale, float* scores,
+                     float* out) noexcept {
+  float top = -INFINITY;
+  for (int64_t t = 0; t < length; ++t) top = std::max(top, scores[t] = dot_portable(q, keys + t * dim, dim) * scale);
+  float sum = 0.0f;
+  for (int64_t t = 0; t < length; ++t) sum += (scores[t] = std::exp(scores[t] - top));
+  std::fill(out, out + dim, 0.0f);
+  for (int64_t t = 0; t < length; ++t) axpy_portable(out, scores[t] / sum, values + t * dim, dim);
 }
 
 void silu_times_portable(const float* gate, const float* up, float* out, int64_t n) noexcept {

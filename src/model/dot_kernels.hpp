@@ -59,6 +59,13 @@ float dot(const float* a, const float* b, std::int64_t n) noexcept;
 /// y[k] += alpha * x[k] for k in [0, n).
 void axpy(float* y, float alpha, const float* x, std::int64_t n) noexcept;
 
+/// Single-query attention of one head over @p length cached positions: out = sum_t p_t v_t with
+/// p = softmax(scale * q . k_t), for @p q, @p keys and @p values of @p dim floats per position
+/// (keys and values row-major, @p length rows). @p scores needs @p length + 8 floats of scratch.
+/// The result depends only on these arguments (not on other heads or rows computed with it).
+void attend(const float* q, const float* keys, const float* values, std::int64_t length, std::int64_t dim, float scale, float* scores,
+            float* out) noexcept;
+
 /// out[i] = gate[i] / (1 + exp(-gate[i])) * up[i] for i in [0, n): SiLU(gate) times up, as
 /// Llama's MLP combines its two projections. The AVX2 build takes exp from glibc's libmvec
 /// (within 3 ulp of expf); every element is computed the same way whatever n is.
@@ -74,6 +81,10 @@ float dot_avx2(const float* a, const float* b, std::int64_t n) noexcept;
 float dot_portable(const float* a, const float* b, std::int64_t n) noexcept;
 void axpy_avx2(float* y, float alpha, const float* x, std::int64_t n) noexcept;
 void axpy_portable(float* y, float alpha, const float* x, std::int64_t n) noexcept;
+void attend_avx2(const float* q, const float* keys, const float* values, std::int64_t length, std::int64_t dim, float scale, float* scores,
+                 float* out) noexcept;
+void attend_portable(const float* q, const float* keys, const float* values, std::int64_t length, std::int64_t dim, float scale, float* scores,
+                     float* out) noexcept;
 void silu_times_avx2(const float* gate, const float* up, float* out, std::int64_t n) noexcept;
 void silu_times_portable(const float* gate, const float* up, float* out, std::int64_t n) noexcept;
 

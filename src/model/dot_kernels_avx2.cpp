@@ -343,6 +343,19 @@ void multiply(const W& w, const Product& p, int64_t n_begin, int64_t n_end, int6
   }
 }
 
+// out[c * 8 ...] = sum_t p[t] * v[t * stride + c * 8 ...] for NC chunks of eight, in t order,
+// with the NC accumulators in registers.
+template <int NC>
+void weighted_sum(const float* p, const float* v, int64_t length, int64_t stride, float* out) {
+  __m256 acc[NC];
+  for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
+  for (int64_t t = 0; t < length; ++t, v += stride) {
+    const __m256 pv = _mm256_broadcast_ss(p + t);
+    for (int c = 0; c < NC; ++c) acc[c] = _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + 8 * c), acc[c]);
+  }
+  for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
+}
+
 }  // namespace
 
 void multiply_rows_avx2(const MatrixView& w, const Product& p, int64_t n_begin, int64_t n_end) noexcept {
@@ -387,6 +400,67 @@ void silu_times_avx2(const float* gate, const float* up, float* out, int64_t n) 
   for (int64_t i = body; i < n; ++i) g[i - body] = gate[i], u[i - body] = up[i];
   _mm256_store_ps(o, eight(_mm256_load_ps(g), _mm256_load_ps(u)));
   for (int64_t i = body; i < n; ++i) out[i] = o[i - body];
+}
+
+// Scores four positions at a time (four accumulators, each in dot_avx2's order), exp through
+// libmvec, then the weighted sum of values with the running output in memory (it stays in L1).
+void attend_avx2(const float* q, const float* keys, const float* values, int64_t length, int64_t dim, float scale, float* scores,
+                 float* out) noexcept {
+  const int64_t body = dim & ~int64_t{7};
+  auto finish = [&](__m256 acc, const float* k) {
+    float s = horizontal_sum(acc);
+    for (int64_t j = body; j < dim; ++j) s = fma_scalar(q[j], k[j], s);
+    return s * scale;
+  };
+  int64_t t = 0;
+  for (; t + 4 <= length; t += 4) {
+    const float* k = keys + t * dim;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t j = 0; j < body; j += 8) {
+      const __m256 qv = _mm256_loadu_ps(q + j);
+      a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + j), a0);
+      a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + dim + j), a1);
+      a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + 2 * dim + j), a2);
+      a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + 3 * dim + j), a3);
+    }
+    scores[t] = finish(a0, k), scores[t + 1] = finish(a1, k + dim), scores[t + 2] = finish(a2, k + 2 * dim), scores[t + 3] = finish(a3, k + 3 * dim);
+  }
+  for (; t < length; ++t) {
+    const float* k = keys + t * dim;
+    __m256 a = _mm256_setzero_ps();
+    for (int64_t j = 0; j < body; j += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_loadu_ps(k + j), a);
+    scores[t] = finish(a, k);
+  }
+  float top = -__builtin_inff();
+  for (t = 0; t < length; ++t) top = scores[t] > top ? scores[t] : top;
+  // exp(score - top) eight at a time; the scratch's 8 spare floats take the last chunk's padding.
+  const __m256 shift = _mm256_set1_ps(top);
+  for (t = 0; t < length; t += 8) {
+    for (int64_t u = length; u < t + 8; ++u) scores[u] = top;
+    _mm256_storeu_ps(scores + t, _ZGVdN8v_expf(_mm256_sub_ps(_mm256_loadu_ps(scores + t), shift)));
+  }
+  float sum = 0.0f;
+  for (t = 0; t < length; ++t) sum += scores[t];
+  for (t = 0; t < length; ++t) scores[t] = scores[t] / sum;
+  // The output 64 floats at a time in registers, then the tail: each out[j] accumulates over t
+  // in order whatever the split.
+  int64_t j = 0;
+  for (; j + 64 <= body; j += 64) weighted_sum<8>(scores, values + j, length, dim, out + j);
+  switch ((body - j) / 8) {
+    case 7: weighted_sum<7>(scores, values + j, length, dim, out + j); break;
+    case 6: weighted_sum<6>(scores, values + j, length, dim, out + j); break;
+    case 5: weighted_sum<5>(scores, values + j, length, dim, out + j); break;
+    case 4: weighted_sum<4>(scores, values + j, length, dim, out + j); break;
+    case 3: weighted_sum<3>(scores, values + j, length, dim, out + j); break;
+    case 2: weighted_sum<2>(scores, values + j, length, dim, out + j); break;
+    case 1: weighted_sum<1>(scores, values + j, length, dim, out + j); break;
+    default: break;
+  }
+  for (j = body; j < dim; ++j) {
+    float o = 0.0f;
+    for (t = 0; t < length; ++t) o = fma_scalar(scores[t], values[t * dim + j], o);
+    out[j] = o;
+  }
 }
 
 }  // namespace petalsln::model::kernels
