@@ -45,6 +45,27 @@ void rotate_head(float* h, const float* cos, const float* sin, std::int64_t half
   }
 }
 
+// Rows at which a call's per-row work (rotary, cache writes, norms, SiLU, residuals) is split
+// between the threads: below it a hand-off costs more than it saves.
+constexpr std::int64_t kMinSplitRows = 5;
+
+// Runs @p f(first, last) over the rows [0, rows): split into one part per thread for a batch,
+// on the calling thread otherwise. Each row's result is the same either way.
+template <class F>
+void for_rows(std::int64_t rows, const F& f) {
+  const int threads = petalsln::compute_threads();
+  if (threads <= 1 || rows < kMinSplitRows) return f(std::int64_t{0}, rows);
+  struct Context {
+    const F* f;
+    std::int64_t rows;
+    int parts;
+  } context{&f, rows, static_cast<int>(std::min<std::int64_t>(threads, rows))};
+  run_parts(context.parts, threads, [](void* c, int part) {
+    const auto& ctx = *static_cast<const Context*>(c);
+    (*ctx.f)(ctx.rows * part / ctx.parts, ctx.rows * (part + 1) / ctx.parts);
+  }, &context);
+}
+
 struct AttentionJob {
   const CpuDecoder* decoder;
   const float* qkv;
@@ -134,42 +155,58 @@ void CpuDecoder::run_block(const PackedBlock& w, float* x, const RowBatch& batch
   const auto M = batch.rows, H = config_.hidden_size, D = config_.head_dim, I = config_.intermediate_size;
   const auto heads = config_.num_attention_heads, kv_heads = config_.num_key_value_heads;
   const auto qkv_width = (heads + 2 * kv_heads) * D, half = D / 2;
-  thread_local std::vector<float> normed, qkv, attn, gate_up, act;
-  normed.resize(static_cast<std::size_t>(M * H));
-  qkv.resize(static_cast<std::size_t>(M * qkv_width));
-  attn.resize(static_cast<std::size_t>(M * heads * D));
+  // Scratch of the calling thread; the parts that for_rows hands to workers reach it through
+  // these pointers (a thread_local named in a lambda would be the worker's own).
+  thread_local std::vector<float> normed_buffer, qkv_buffer, attn_buffer, gate_up_buffer, act_buffer;
+  normed_buffer.resize(static_cast<std::size_t>(M * H));
+  qkv_buffer.resize(static_cast<std::size_t>(M * qkv_width));
+  attn_buffer.resize(static_cast<std::size_t>(M * heads * D));
+  gate_up_buffer.resize(static_cast<std::size_t>(M * 2 * I));
+  act_buffer.resize(static_cast<std::size_t>(M * I));
+  float* const normed = normed_buffer.data();
+  float* const qkv = qkv_buffer.data();
+  float* const attn = attn_buffer.data();
+  float* const gate_up = gate_up_buffer.data();
+  float* const act = act_buffer.data();
 
-  rms_norm_rows(x, normed.data(), M, H, w.input_norm, config_.rms_norm_eps);
-  w.qkv.multiply(normed.data(), M, qkv.data(), qkv_width, bias_or_null(w.qkv_bias));
-  for (std::int64_t r = 0; r < M; ++r) {
-    float* row = qkv.data() + r * qkv_width;
-    const float* c = cos.data() + r * half;
-    const float* s = sin.data() + r * half;
-    for (std::int64_t h = 0; h < heads + kv_heads; ++h) rotate_head(row + h * D, c, s, half);  // q heads, then k heads
-    // Keys and values into the cache first, so rows of one session see each other causally.
-    const RowCache& rc = caches[static_cast<std::size_t>(r)];
-    const auto pos = batch.positions[static_cast<std::size_t>(r)];
-    for (std::int64_t g = 0; g < kv_heads; ++g) {
-      std::copy_n(row + (heads + g) * D, D, rc.keys + (g * rc.max_length + pos) * D);
-      std::copy_n(row + (heads + kv_heads + g) * D, D, rc.values + (g * rc.max_length + pos) * D);
+  rms_norm_rows(x, normed, M, H, w.input_norm, config_.rms_norm_eps);
+  w.qkv.multiply(normed, M, qkv, qkv_width, bias_or_null(w.qkv_bias));
+  for_rows(M, [&](std::int64_t first, std::int64_t last) {
+    for (std::int64_t r = first; r < last; ++r) {
+      float* row = qkv + r * qkv_width;
+      const float* c = cos.data() + r * half;
+      const float* s = sin.data() + r * half;
+      for (std::int64_t h = 0; h < heads + kv_heads; ++h) rotate_head(row + h * D, c, s, half);  // q heads, then k heads
+      // Keys and values into the cache first, so rows of one session see each other causally.
+      const RowCache& rc = caches[static_cast<std::size_t>(r)];
+      const auto pos = batch.positions[static_cast<std::size_t>(r)];
+      for (std::int64_t g = 0; g < kv_heads; ++g) {
+        std::copy_n(row + (heads + g) * D, D, rc.keys + (g * rc.max_length + pos) * D);
+        std::copy_n(row + (heads + kv_heads + g) * D, D, rc.values + (g * rc.max_length + pos) * D);
+      }
     }
-  }
-  attend(qkv.data(), attn.data(), batch, caches);
+  });
+  attend(qkv, attn, batch, caches);
 
-  // x += o(attn): the product goes to `normed` (free now), then the residual is added.
-  w.o.multiply(attn.data(), M, normed.data(), H, bias_or_null(w.o_bias));
-  for (std::int64_t i = 0; i < M * H; ++i) x[i] += normed[static_cast<std::size_t>(i)];
+  // x += o(attn): the product goes to `normed` (free now), then the residual is added and the
+  // result normed for the MLP.
+  w.o.multiply(attn, M, normed, H, bias_or_null(w.o_bias));
+  for_rows(M, [&](std::int64_t first, std::int64_t last) {
+    for (std::int64_t i = first * H; i < last * H; ++i) x[i] += normed[i];
+    rms_norm_rows(x + first * H, normed + first * H, last - first, H, w.post_norm, config_.rms_norm_eps);
+  });
 
-  gate_up.resize(static_cast<std::size_t>(M * 2 * I));
-  act.resize(static_cast<std::size_t>(M * I));
-  rms_norm_rows(x, normed.data(), M, H, w.post_norm, config_.rms_norm_eps);
-  w.gate_up.multiply(normed.data(), M, gate_up.data(), 2 * I, bias_or_null(w.gate_up_bias));
-  for (std::int64_t r = 0; r < M; ++r) {
-    const float* g = gate_up.data() + r * 2 * I;
-    kernels::silu_times(g, g + I, act.data() + r * I, I);
-  }
-  w.down.multiply(act.data(), M, normed.data(), H, bias_or_null(w.down_bias));
-  for (std::int64_t i = 0; i < M * H; ++i) x[i] += normed[static_cast<std::size_t>(i)];
+  w.gate_up.multiply(normed, M, gate_up, 2 * I, bias_or_null(w.gate_up_bias));
+  for_rows(M, [&](std::int64_t first, std::int64_t last) {
+    for (std::int64_t r = first; r < last; ++r) {
+      const float* g = gate_up + r * 2 * I;
+      kernels::silu_times(g, g + I, act + r * I, I);
+    }
+  });
+  w.down.multiply(act, M, normed, H, bias_or_null(w.down_bias));
+  for_rows(M, [&](std::int64_t first, std::int64_t last) {
+    for (std::int64_t i = first * H; i < last * H; ++i) x[i] += normed[i];
+  });
 }
 
 void CpuDecoder::attend(const float* qkv, float* attn, const RowBatch& batch, const std::vector<RowCache>& caches) const {
