@@ -169,7 +169,9 @@ void CpuDecoder::run_block(const PackedBlock& w, float* x, const RowBatch& batch
   float* const gate_up = gate_up_buffer.data();
   float* const act = act_buffer.data();
 
-  rms_norm_rows(x, normed, M, H, w.input_norm, config_.rms_norm_eps);
+  for_rows(M, [&](std::int64_t first, std::int64_t last) {
+    rms_norm_rows(x + first * H, normed + first * H, last - first, H, w.input_norm, config_.rms_norm_eps);
+  });
   w.qkv.multiply(normed, M, qkv, qkv_width, bias_or_null(w.qkv_bias));
   for_rows(M, [&](std::int64_t first, std::int64_t last) {
     for (std::int64_t r = first; r < last; ++r) {
