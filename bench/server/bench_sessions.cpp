@@ -9,8 +9,16 @@
 //
 // Prints a markdown table: per session count, the aggregate decode tokens/s (median of the
 // runs) batched and unbatched, the batched rate over the first row's (one session's by
-// default), and the mean steps per batch the batching server ran. Clients send prepared hidden states and do not decode the replies,
-// so the client side costs the server's cores as little as it can.
+// default), and the mean steps per batch the batching server ran. Clients send prepared
+// hidden states and do not decode the replies, so the client side costs the server's cores as
+// little as it can.
+//
+// The rates are steady-state: steps completed between the moment the last session finished
+// its --warmup-steps and the moment the first session finished its last step, over that
+// window. Sessions that all start at one instant are not how a serving server sees them: the
+// first step to arrive runs alone while the others queue, and the phases settle only after a
+// few steps. The last column gives the batched rate over the whole run (first decode step to
+// last) for comparison.
 
 #include <grpcpp/grpcpp.h>
 #include <torch/torch.h>
@@ -46,6 +54,7 @@ struct BenchFlags {
   std::int64_t runs = 3;
   std::int64_t threads = std::max(1u, std::thread::hardware_concurrency());
   std::int64_t max_batch_sessions = 16;
+  std::int64_t warmup_steps = 4;
 };
 
 void declare_flags(CLI::App& app, BenchFlags& f) {
@@ -53,7 +62,7 @@ void declare_flags(CLI::App& app, BenchFlags& f) {
   app.add_option("--model", f.model_dir, "checkpoint folder (required)")->option_text("DIR")->required();
   app.add_option("--sessions", f.sessions, "numbers of concurrent sessions to measure (default 1,2,4,8,16)")
       ->option_text("LIST")->delimiter(',')->allow_extra_args(false)->transform(cli::integer_in(1, 256));
-  app.add_option("--decode-tokens", f.decode_tokens, "tokens each session decodes per run (default 32)")
+  app.add_option("--decode-tokens", f.decode_tokens, "tokens each session decodes per run, warm-up included (default 32)")
       ->option_text("N")->transform(cli::integer_in(1, 4096));
   app.add_option("--prompt-tokens", f.prompt_tokens, "prompt each session prefills first (default 16)")
       ->option_text("N")->transform(cli::integer_in(1, 4096));
@@ -62,6 +71,8 @@ void declare_flags(CLI::App& app, BenchFlags& f) {
       ->option_text("N")->transform(cli::integer_in(1, 1024));
   app.add_option("--max-batch-sessions", f.max_batch_sessions, "the batching server's limit (default 16)")
       ->option_text("N")->transform(cli::integer_in(2, 1024));
+  app.add_option("--warmup-steps", f.warmup_steps, "decode steps per session before the steady-state window opens (default 4)")
+      ->option_text("N")->transform(cli::integer_in(0, 4096));
   cli::add_help_flag(app, "Options");
 }
 
@@ -79,7 +90,9 @@ class StartLine {
 };
 
 // One client session: opens, prefills, waits at @p start (setting @p started), then decodes.
-void run_session(v1::Blocks::Stub& stub, const ModelConfig& config, const BenchFlags& f, StartLine& start, bool* started) {
+// Records in @p done_at when each decode step's reply arrived.
+void run_session(v1::Blocks::Stub& stub, const ModelConfig& config, const BenchFlags& f, StartLine& start, bool* started,
+                 std::vector<Clock::time_point>* done_at) {
   grpc::ClientContext ctx;
   auto stream = stub.Inference(&ctx);
   v1::InferenceRequest req;
@@ -98,9 +111,32 @@ void run_session(v1::Blocks::Stub& stub, const ModelConfig& config, const BenchF
   for (std::int64_t i = 0; i < f.decode_tokens; ++i) {
     step.mutable_step()->set_position(static_cast<std::uint64_t>(f.prompt_tokens + i));
     if (!stream->Write(step) || !stream->Read(&resp) || !resp.has_hidden()) throw std::runtime_error("a decode step failed");
+    done_at->push_back(Clock::now());
   }
   stream->WritesDone();
   stream->Finish();
+}
+
+// A measurement's aggregate decode tokens/s.
+struct Rates {
+  double steady = 0;  // in the window where every session is past its warm-up and none has finished
+  double whole = 0;   // from the start line to the last session's last step
+};
+
+// Steps completed per second between the last session's @p warmup-th step and the first
+// session's last step (0 when that window is empty).
+double steady_rate(const std::vector<std::vector<Clock::time_point>>& done_at, std::int64_t warmup) {
+  Clock::time_point open{}, close = Clock::time_point::max();
+  for (const auto& steps : done_at) {
+    if (static_cast<std::int64_t>(steps.size()) <= warmup + 1) return 0;
+    if (warmup > 0) open = std::max(open, steps[static_cast<std::size_t>(warmup - 1)]);
+    else open = std::max(open, steps.front());
+    close = std::min(close, steps.back());
+  }
+  if (close <= open) return 0;
+  std::int64_t count = 0;
+  for (const auto& steps : done_at) count += std::count_if(steps.begin(), steps.end(), [&](Clock::time_point t) { return t > open && t <= close; });
+  return static_cast<double>(count) / std::chrono::duration<double>(close - open).count();
 }
 
 // A server for the benchmark and what its batches looked like during the decode phase.
@@ -128,17 +164,19 @@ struct BenchServer {
     stub = v1::Blocks::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
   }
 
-  // Aggregate decode tokens/s of @p sessions sessions decoding at once; adds their batches' steps.
-  double measure(const BenchFlags& f, const ModelConfig& config, int sessions, std::int64_t* batch_steps, std::int64_t* batch_count) {
+  // Aggregate decode tokens/s of @p sessions sessions decoding at once, steady-state and over
+  // the whole run; adds their batches' steps.
+  Rates measure(const BenchFlags& f, const ModelConfig& config, int sessions, std::int64_t* batch_steps, std::int64_t* batch_count) {
     StartLine start(sessions + 1);
     std::mutex mu;
     std::string failure;
+    std::vector<std::vector<Clock::time_point>> done_at(static_cast<std::size_t>(sessions));
     std::vector<std::thread> clients;
     for (int i = 0; i < sessions; ++i) {
-      clients.emplace_back([&] {
+      clients.emplace_back([&, i] {
         bool started = false;
         try {
-          run_session(*stub, config, f, start, &started);
+          run_session(*stub, config, f, start, &started, &done_at[static_cast<std::size_t>(i)]);
         } catch (const std::exception& e) {
           std::lock_guard<std::mutex> lock(mu);
           failure = e.what();
@@ -151,10 +189,13 @@ struct BenchServer {
     const auto t0 = Clock::now();
     for (auto& c : clients) c.join();
     if (!failure.empty()) throw std::runtime_error(failure);
-    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     *batch_steps += steps.load() - s0;
     *batch_count += batches.load() - b0;
-    return static_cast<double>(sessions * f.decode_tokens) / seconds;
+    Rates rates;
+    rates.whole = static_cast<double>(sessions * f.decode_tokens) / std::chrono::duration<double>(Clock::now() - t0).count();
+    rates.steady = steady_rate(done_at, f.warmup_steps);
+    if (rates.steady <= 0) rates.steady = rates.whole;  // too few steps for a window
+    return rates;
   }
 };
 
@@ -179,21 +220,23 @@ int main(int argc, char** argv) {
     BenchServer alone(flags, config, 1, most);
     std::int64_t unused = 0;
     for (auto* server : {&batched, &alone}) server->measure(flags, config, std::min(most, 2), &unused, &unused);  // warm up
-    std::printf("| sessions | batched tok/s | × %lld session(s) | steps per batch | unbatched tok/s | batched ÷ unbatched |\n",
+    std::printf("| sessions | batched tok/s | × %lld session(s) | steps per batch | unbatched tok/s | batched ÷ unbatched | batched tok/s, whole run |\n",
                 static_cast<long long>(flags.sessions.front()));
-    std::printf("|---:|---:|---:|---:|---:|---:|\n");
+    std::printf("|---:|---:|---:|---:|---:|---:|---:|\n");
     double single = 0;
     for (const auto n : flags.sessions) {
-      std::vector<double> with, without;
+      std::vector<double> with, without, whole;
       std::int64_t steps = 0, batches = 0;
       for (std::int64_t r = 0; r < flags.runs; ++r) {  // interleaved, so both see the same machine
-        with.push_back(batched.measure(flags, config, static_cast<int>(n), &steps, &batches));
-        without.push_back(alone.measure(flags, config, static_cast<int>(n), &unused, &unused));
+        const auto rates = batched.measure(flags, config, static_cast<int>(n), &steps, &batches);
+        with.push_back(rates.steady);
+        whole.push_back(rates.whole);
+        without.push_back(alone.measure(flags, config, static_cast<int>(n), &unused, &unused).steady);
       }
       const double rate = median(with), base = median(without);
       if (single == 0) single = rate;  // the first row is the reference
-      std::printf("| %lld | %.1f | %.2f | %.2f | %.1f | %.2f |\n", static_cast<long long>(n), rate, rate / single,
-                  static_cast<double>(steps) / static_cast<double>(std::max<std::int64_t>(1, batches)), base, rate / base);
+      std::printf("| %lld | %.1f | %.2f | %.2f | %.1f | %.2f | %.1f |\n", static_cast<long long>(n), rate, rate / single,
+                  static_cast<double>(steps) / static_cast<double>(std::max<std::int64_t>(1, batches)), base, rate / base, median(whole));
       std::fflush(stdout);
     }
     return 0;
