@@ -24,7 +24,7 @@ def read_table(spec):
     with open(path, encoding="utf-8") as f:
         for line in f:
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) == 6 and cells[0].isdigit():
+            if len(cells) in (6, 7) and cells[0].isdigit():  # 7: with the whole-run rate
                 if current is None:
                     current = []
                     tables.append(current)
