@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "model/dot_kernels.hpp"
 #include "model/work_pool.hpp"

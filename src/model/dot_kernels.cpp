@@ -75,13 +75,6 @@ float dot(const float* a, const float* b, int64_t n) noexcept {
   return dot_portable(a, b, n);
 }
 
-void axpy(float* y, float alpha, const float* x, int64_t n) noexcept {
-#if defined(PETALSLN_HAVE_AVX2_KERNELS)
-  if (cpu_has_avx2()) return axpy_avx2(y, alpha, x, n);
-#endif
-  axpy_portable(y, alpha, x, n);
-}
-
 void attend(const float* q, const float* keys, const float* values, int64_t length, int64_t dim, float scale, float* scores, float* out) noexcept {
 #if defined(PETALSLN_HAVE_AVX2_KERNELS)
   if (cpu_has_avx2()) return attend_avx2(q, keys, values, length, dim, scale, scores, out);

@@ -1,7 +1,8 @@
 #pragma once
 // The inner loops of the CPU engine: products of packed weight matrices with float32 rows,
-// and the dot/axpy of attention. One AVX2+FMA+F16C build (dot_kernels_avx2.cpp, compiled with
-// those flags and chosen at run time when the CPU has them) and one portable build.
+// the dot of norms, attention and SiLU. One AVX2+FMA+F16C build (dot_kernels_avx2.cpp,
+// compiled with those flags and chosen at run time when the CPU has them) and one portable
+// build.
 //
 // Why hand-written: Debian bookworm's oneDNN (2.6) has no weight-only int8 with per-block
 // scales, no f16 matmul on the CPU, and bf16 only on AVX-512; OpenBLAS has no 16-bit or int8
@@ -56,9 +57,6 @@ void multiply_rows(const MatrixView& w, const Product& p, std::int64_t n_begin, 
 /// sum_k a[k] * b[k], in the same fixed order as multiply_rows uses per output.
 float dot(const float* a, const float* b, std::int64_t n) noexcept;
 
-/// y[k] += alpha * x[k] for k in [0, n).
-void axpy(float* y, float alpha, const float* x, std::int64_t n) noexcept;
-
 /// Single-query attention of one head over @p length cached positions: out = sum_t p_t v_t with
 /// p = softmax(scale * q . k_t), for @p q, @p keys and @p values of @p dim floats per position
 /// (keys and values row-major, @p length rows). @p scores needs @p length + 8 floats of scratch.
@@ -79,7 +77,6 @@ void multiply_rows_avx2(const MatrixView& w, const Product& p, std::int64_t n_be
 void multiply_rows_portable(const MatrixView& w, const Product& p, std::int64_t n_begin, std::int64_t n_end) noexcept;
 float dot_avx2(const float* a, const float* b, std::int64_t n) noexcept;
 float dot_portable(const float* a, const float* b, std::int64_t n) noexcept;
-void axpy_avx2(float* y, float alpha, const float* x, std::int64_t n) noexcept;
 void axpy_portable(float* y, float alpha, const float* x, std::int64_t n) noexcept;
 void attend_avx2(const float* q, const float* keys, const float* values, std::int64_t length, std::int64_t dim, float scale, float* scores,
                  float* out) noexcept;

@@ -378,13 +378,6 @@ float dot_avx2(const float* a, const float* b, int64_t n) noexcept {
   return s;
 }
 
-void axpy_avx2(float* y, float alpha, const float* x, int64_t n) noexcept {
-  const __m256 a = _mm256_set1_ps(alpha);
-  const int64_t body = n & ~int64_t{7};
-  for (int64_t k = 0; k < body; k += 8) _mm256_storeu_ps(y + k, _mm256_fmadd_ps(a, _mm256_loadu_ps(x + k), _mm256_loadu_ps(y + k)));
-  for (int64_t k = body; k < n; ++k) y[k] = fma_scalar(alpha, x[k], y[k]);
-}
-
 // Eight at a time; the tail goes through the same vector code from a padded copy, so every
 // element is computed the same way.
 void silu_times_avx2(const float* gate, const float* up, float* out, int64_t n) noexcept {
