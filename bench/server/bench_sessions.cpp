@@ -5,7 +5,7 @@
 // that batches their waiting steps (--max-batch-sessions) and one that runs each step alone.
 //
 //   petalsln-bench-sessions --model DIR [--sessions 1,2,4,8,16] [--decode-tokens 32]
-//                           [--prompt-tokens 16] [--runs 3] [--threads N]
+//                           [--prompt-tokens 16] [--runs 3] [--threads N] [--warmup-steps 4]
 //
 // Prints a markdown table: per session count, the aggregate decode tokens/s (median of the
 // runs) batched and unbatched, the batched rate over the first row's (one session's by
@@ -58,7 +58,7 @@ struct BenchFlags {
 };
 
 void declare_flags(CLI::App& app, BenchFlags& f) {
-  cli::configure(app, "petalsln-bench-sessions --model DIR [--sessions 1,2,4,8,16] [--decode-tokens N] [--prompt-tokens N] [--runs N]");
+  cli::configure(app, "petalsln-bench-sessions --model DIR [--sessions 1,2,4,8,16] [--decode-tokens N] [--prompt-tokens N] [--runs N] [--warmup-steps N]");
   app.add_option("--model", f.model_dir, "checkpoint folder (required)")->option_text("DIR")->required();
   app.add_option("--sessions", f.sessions, "numbers of concurrent sessions to measure (default 1,2,4,8,16)")
       ->option_text("LIST")->delimiter(',')->allow_extra_args(false)->transform(cli::integer_in(1, 256));
