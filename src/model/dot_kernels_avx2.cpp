@@ -142,6 +142,22 @@ inline float fma_scalar(float a, float b, float c) {
   return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
 }
 
+// Finishes a tile's NR x MR outputs the one way every output is finished: the fixed
+// horizontal sum of its accumulator, then the tail of k past the last chunk of 8, then the bias.
+template <int NR, int MR, class W>
+inline void store_outputs(const __m256 (&acc)[NR][MR], const typename W::Row (&rows)[NR], const Product& p, int64_t n0, int64_t i0,
+                          int64_t cols) {
+  const int64_t body = cols & ~int64_t{7};
+  for (int r = 0; r < NR; ++r) {
+    for (int c = 0; c < MR; ++c) {
+      float s = horizontal_sum(acc[r][c]);
+      for (int64_t k = body; k < cols; ++k) s = fma_scalar(W::scalar(rows[r], k), p.x[(i0 + c) * p.x_stride + k], s);
+      if (p.bias) s = _mm_cvtss_f32(_mm_add_ss(_mm_set_ss(s), _mm_set_ss(p.bias[n0 + r])));
+      p.out[(i0 + c) * p.out_stride + n0 + r] = s;
+    }
+  }
+}
+
 // NR weight rows from n0 times MR rows of x from i0: NR * MR independent accumulators, each
 // weight chunk loaded (and converted) once for the MR rows of x.
 template <int NR, int MR, class W>
@@ -183,14 +199,7 @@ inline void tile(const W& w, const Product& p, int64_t n0, int64_t i0, int64_t c
       for (int c = 0; c < MR; ++c) acc[r][c] = _mm256_fmadd_ps(wv, xv[c], acc[r][c]);
     }
   }
-  for (int r = 0; r < NR; ++r) {
-    for (int c = 0; c < MR; ++c) {
-      float s = horizontal_sum(acc[r][c]);
-      for (int64_t k = body; k < cols; ++k) s = fma_scalar(W::scalar(rows[r], k), p.x[(i0 + c) * p.x_stride + k], s);
-      if (p.bias) s = _mm_cvtss_f32(_mm_add_ss(_mm_set_ss(s), _mm_set_ss(p.bias[n0 + r])));
-      p.out[(i0 + c) * p.out_stride + n0 + r] = s;
-    }
-  }
+  store_outputs<NR, MR, W>(acc, rows, p, n0, i0, cols);
 }
 
 // Each tile prefetches the rows of the tile after it (up to @p prefetch_end).
@@ -264,14 +273,7 @@ inline void batch_tile(const W& w, const Product& p, int64_t n0, int64_t i0, int
       for (int r = 0; r < NR; ++r) acc[r][c] = _mm256_fmadd_ps(wv[r], xv, acc[r][c]);
     }
   }
-  for (int r = 0; r < NR; ++r) {
-    for (int c = 0; c < MR; ++c) {
-      float s = horizontal_sum(acc[r][c]);
-      for (int64_t k = body; k < cols; ++k) s = fma_scalar(W::scalar(rows[r], k), x[c * p.x_stride + k], s);
-      if (p.bias) s = _mm_cvtss_f32(_mm_add_ss(_mm_set_ss(s), _mm_set_ss(p.bias[n0 + r])));
-      p.out[(i0 + c) * p.out_stride + n0 + r] = s;
-    }
-  }
+  store_outputs<NR, MR, W>(acc, rows, p, n0, i0, cols);
 }
 
 // NR weight rows times every row of x: four at a time, then the rest. The groups share
