@@ -142,6 +142,14 @@ inline float fma_scalar(float a, float b, float c) {
   return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
 }
 
+// The end of every dot product of two float rows: the fixed horizontal sum of the vector
+// accumulator over [0, body), then the elements [body, n) one by one.
+inline float finish_dot(__m256 acc, const float* a, const float* b, int64_t body, int64_t n) {
+  float s = horizontal_sum(acc);
+  for (int64_t k = body; k < n; ++k) s = fma_scalar(a[k], b[k], s);
+  return s;
+}
+
 // Finishes a tile's NR x MR outputs the one way every output is finished: the fixed
 // horizontal sum of its accumulator, then the tail of k past the last chunk of 8, then the bias.
 template <int NR, int MR, class W>
@@ -375,9 +383,7 @@ float dot_avx2(const float* a, const float* b, int64_t n) noexcept {
   __m256 acc = _mm256_setzero_ps();
   const int64_t body = n & ~int64_t{7};
   for (int64_t k = 0; k < body; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc);
-  float s = horizontal_sum(acc);
-  for (int64_t k = body; k < n; ++k) s = fma_scalar(a[k], b[k], s);
-  return s;
+  return finish_dot(acc, a, b, body, n);
 }
 
 // Eight at a time; the tail goes through the same vector code from a padded copy, so every
@@ -402,11 +408,7 @@ void silu_times_avx2(const float* gate, const float* up, float* out, int64_t n) 
 void attend_avx2(const float* q, const float* keys, const float* values, int64_t length, int64_t dim, float scale, float* scores,
                  float* out) noexcept {
   const int64_t body = dim & ~int64_t{7};
-  auto finish = [&](__m256 acc, const float* k) {
-    float s = horizontal_sum(acc);
-    for (int64_t j = body; j < dim; ++j) s = fma_scalar(q[j], k[j], s);
-    return s * scale;
-  };
+  auto finish = [&](__m256 acc, const float* k) { return finish_dot(acc, q, k, body, dim) * scale; };
   int64_t t = 0;
   for (; t + 4 <= length; t += 4) {
     const float* k = keys + t * dim;
