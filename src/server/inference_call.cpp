@@ -40,6 +40,25 @@ struct CallGuard final : rpc::DeadlineListener {
   }
 };
 
+// A step's two halves on a paid server, the compute and the durable debit, which run at once;
+// the one that ends last answers (InferenceCall::answer_step).
+struct StepJoin {
+  std::mutex mu;
+  int parts_left = 1;               // 2 on a paid server: the compute and the debit
+  grpc::Status status;              // the first failure of either half
+  at::Tensor output;                // the compute's output
+  std::int64_t micros = 0;          // compute time charged to the step
+  bool charged = false;             // the debit was made
+  std::uint64_t remaining = 0;      // credit left after the debit
+  v1::DType dtype = v1::DTYPE_F32;  // the encoding to answer in (the step's own)
+  std::int64_t tokens = 0;          // batch x positions, for on_step
+  // Marks one half done; true for the caller that finished last.
+  bool part_done() {
+    std::lock_guard<std::mutex> lock(mu);
+    return --parts_left == 0;
+  }
+};
+
 class InferenceCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   InferenceCall(rpc::BlockService& server, grpc::CallbackServerContext* context)
@@ -118,6 +137,9 @@ class InferenceCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
       return server_.control->submit(peer_, [this, open = request.open()] { open_session(open); });
     }
     if (request.kind_case() == v1::InferenceRequest::kStep) {
+      // A free server's checks never wait (no debit), so they run here, on the thread that
+      // parsed the message: a hand-off to a control thread costs a thread's wake-up per hop.
+      if (!server_.options.paywall) return prepare_step(request.step());
       return server_.control->submit(peer_, [this, step = request.step()] { prepare_step(step); });
     }
     if (request.kind_case() == v1::InferenceRequest::kAuthorize && server_.options.paywall) {
@@ -203,33 +225,68 @@ class InferenceCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     reply(response);
   }
 
-  // Checks and charges a step, then hands it to the compute thread.
+  // Checks a step and holds its price, then computes it and, on a paid server, meanwhile
+  // debits the held credit durably on this (control) thread: the debit's fsync then overlaps
+  // the compute instead of preceding it. Whichever of the two ends last answers, so no output
+  // leaves before its debit is on disk and work is never given away; a debit that cannot be
+  // written ends the stream without the output.
   void prepare_step(const v1::Step& step) {
     at::Tensor hidden;
     v1::InferenceResponse early;  // a payment_required reply, when credit ran out
-    const grpc::Status status = rpc::guard([&] { return check_step(step, &hidden, &early); });
+    std::uint64_t held = 0;       // credit reserved for this step, debited below
+    const grpc::Status status = rpc::guard([&] { return check_step(step, &hidden, &early, &held); });
     if (!status.ok()) return end(status);
     if (early.has_payment_required()) return reply(early);
-    const auto dtype = step.hidden().dtype();
-    const std::int64_t tokens = hidden.size(0) * hidden.size(1);
+    auto join = std::make_shared<StepJoin>();
+    join->dtype = step.hidden().dtype();
+    join->tokens = hidden.size(0) * hidden.size(1);
+    join->parts_left = held > 0 ? 2 : 1;
     server_.compute_chunked(
         peer_, hidden, cache_.get(), [this] { return context_->IsCancelled(); },
-        [this, dtype, tokens](grpc::Status s, at::Tensor out, std::int64_t micros) {
-          if (!s.ok()) return end(s);
-          if (server_.options.on_step) server_.options.on_step(cache_->end() - cache_->begin(), tokens);
-          v1::InferenceResponse response;
-          s = rpc::guard([&] {
-            rpc::encode_tensor(out, dtype, response.mutable_hidden());
-            return grpc::Status::OK;
-          });
-          if (!s.ok()) return end(s);
-          response.set_compute_micros(static_cast<std::uint64_t>(micros));
-          response.set_credit_remaining(payment_.remaining);
-          reply(response);
+        [this, join](grpc::Status s, at::Tensor out, std::int64_t micros) {
+          {
+            std::lock_guard<std::mutex> lock(join->mu);
+            if (join->status.ok()) join->status = std::move(s);
+            join->output = std::move(out);
+            join->micros = micros;
+          }
+          if (join->part_done()) answer_step(*join);
         });
+    if (held == 0) return;
+    std::uint64_t remaining = 0;
+    grpc::Status debited = rpc::guard([&] {
+      server_.options.paywall->settle(payment_.token, held, held, &remaining);
+      return grpc::Status::OK;
+    });
+    {
+      std::lock_guard<std::mutex> lock(join->mu);
+      if (join->status.ok()) join->status = std::move(debited);
+      join->remaining = remaining;
+      join->charged = true;
+    }
+    if (join->part_done()) answer_step(*join);
   }
 
-  grpc::Status check_step(const v1::Step& step, at::Tensor* hidden, v1::InferenceResponse* early) {
+  // Sends a step's output once both its compute and (on a paid server) its debit are done.
+  void answer_step(StepJoin& join) {
+    if (!join.status.ok()) return end(join.status);
+    if (join.charged) payment_.remaining = join.remaining;
+    if (server_.options.on_step) server_.options.on_step(cache_->end() - cache_->begin(), join.tokens);
+    v1::InferenceResponse response;
+    const grpc::Status s = rpc::guard([&] {
+      rpc::encode_tensor(join.output, join.dtype, response.mutable_hidden());
+      return grpc::Status::OK;
+    });
+    if (!s.ok()) return end(s);
+    response.set_compute_micros(static_cast<std::uint64_t>(join.micros));
+    response.set_credit_remaining(payment_.remaining);
+    reply(response);
+  }
+
+  // Checks @p step against the session and decodes its input into @p hidden. On a paid
+  // server, also holds the step's price in @p held (in memory: prepare_step debits it), or,
+  // when the credit does not cover it, fills @p early with a payment_required reply instead.
+  grpc::Status check_step(const v1::Step& step, at::Tensor* hidden, v1::InferenceResponse* early, std::uint64_t* held) {
     if (step.position() != static_cast<std::uint64_t>(cache_->length())) {
       return rpc::refused(grpc::StatusCode::INVALID_ARGUMENT, "step position " + std::to_string(step.position()) +
                                                                   " does not match the session's length " + std::to_string(cache_->length()));
@@ -244,10 +301,14 @@ class InferenceCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
                                                               " positions, past its max_length of " + std::to_string(cache_->max_length()));
     }
     if (!server_.options.paywall) return grpc::Status::OK;
-    // Charge before computing: work is never given away, and a refused step leaves the cache
+    // Held before computing: work is never given away, and a refused step leaves the cache
     // as it was so the client can pay and repeat it.
     const auto cost = static_cast<std::uint64_t>((cache_->end() - cache_->begin()) * hidden->size(0) * hidden->size(1));
-    if (server_.options.paywall->debit(payment_.token, cost, &payment_.remaining)) return grpc::Status::OK;
+    if (server_.options.paywall->reserve(payment_.token, cost, &payment_.remaining)) {
+      *held = cost;
+      payment_.remaining -= cost;
+      return grpc::Status::OK;
+    }
     grpc::Status status;
     const std::string challenge = server_.in_band_challenge(peer_, static_cast<std::uint32_t>(cache_->begin()),
                                                             static_cast<std::uint32_t>(cache_->end()), cost, &status);

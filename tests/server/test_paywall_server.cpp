@@ -18,6 +18,7 @@
 #include "petalsln/util/error.hpp"
 #include "petalsln/v1/blocks.grpc.pb.h"
 #include "rpc/tensor_codec.hpp"
+#include "util/sqlite_database.hpp"
 #include "test_support.hpp"
 
 using namespace petalsln;
@@ -319,4 +320,59 @@ TEST_CASE("paywall: a Forward refused for the cache budget costs its client no c
   CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
   CHECK(status.error_message().find("budget") != std::string::npos);
   CHECK(held.step(torch::randn({1, 1, 64})).credit_remaining() == 98);  // 100 bought, 2 spent by this step
+}
+
+namespace {
+
+// What the paywall store in @p dir says @p name's tokens have spent, read through a connection
+// of its own: only what is committed shows.
+std::int64_t committed_use(const test::TempDir& dir, const std::string& name) {
+  util::sqlite::Database store(dir.file(name + ".paywall.db"));
+  util::sqlite::Statement sum(store, "SELECT COALESCE(SUM(used), 0) FROM tokens");
+  REQUIRE(sum.step());
+  return sum.int64(0);
+}
+
+}  // namespace
+
+TEST_CASE("paywall: a step's debit is committed before its output arrives") {
+  // The debit is written while the blocks compute; the answer waits for both.
+  test::TempDir dir;
+  create_devnet_account(dir.file("devnet.db"), "client", 1000000);
+  auto s = priced_server(dir, "server", 0, 6);
+  Session session;
+  REQUIRE(session.open(*s.stub, buy(dir, s, 0, 6), 0, 6).opened);
+  CHECK(committed_use(dir, "server") == 0);
+  auto r = session.step(torch::randn({1, 10, 64}));
+  REQUIRE(r.has_hidden());
+  CHECK(r.credit_remaining() == 40);
+  CHECK(committed_use(dir, "server") == 60);
+  r = session.step(torch::randn({1, 5, 64}));
+  REQUIRE(r.has_hidden());
+  CHECK(r.credit_remaining() == 10);
+  CHECK(committed_use(dir, "server") == 90);
+}
+
+TEST_CASE("paywall: two sessions on one token cannot spend its credit twice") {
+  test::TempDir dir;
+  create_devnet_account(dir.file("devnet.db"), "client", 1000000);
+  auto s = priced_server(dir, "server", 0, 6);
+  const std::string token = buy(dir, s, 0, 6);
+  Session a, b;
+  REQUIRE(a.open(*s.stub, token, 0, 6).opened);
+  REQUIRE(b.open(*s.stub, token, 0, 6).opened);
+  // Both steps cost 60 of the token's 100 and are in flight at once: one is computed and
+  // charged, the other is asked to pay, whichever order the server takes them in.
+  v1::InferenceRequest req;
+  rpc::encode_tensor(torch::randn({1, 10, 64}), v1::DTYPE_F32, req.mutable_step()->mutable_hidden());
+  req.mutable_step()->set_position(0);
+  REQUIRE(a.stream->Write(req));
+  REQUIRE(b.stream->Write(req));
+  v1::InferenceResponse ra, rb;
+  REQUIRE(a.stream->Read(&ra));
+  REQUIRE(b.stream->Read(&rb));
+  CHECK(ra.has_hidden() + rb.has_hidden() == 1);
+  CHECK(ra.has_payment_required() + rb.has_payment_required() == 1);
+  CHECK(committed_use(dir, "server") == 60);
+  CHECK((ra.has_hidden() ? ra : rb).credit_remaining() == 40);
 }
