@@ -25,7 +25,7 @@ if [ -x bench/tokenizer/run.sh ]; then
 fi
 echo
 echo "## Swarm: 3 servers on loopback vs local, same checkpoint"
-"$build/bench/swarm/petalsln-bench-swarm" --model "$model" --decode-tokens 64 --runs 3
+"$build/bench/swarm/petalsln-bench-swarm" --model "$model" --decode-tokens 64 --runs 5
 echo
 echo "## Concurrent sessions on one server: aggregate decode tok/s, batched vs each step alone"
 echo "(draw both tables with scripts/plot_sessions.py)"
