@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "petalsln.h"
+#include "petalsln/model/weight_format.hpp"
 #include "petalsln/util/error.hpp"
 
 namespace petalsln::capi {
@@ -59,6 +60,10 @@ std::string_view bounded(const char* s, const char* name);
 
 /// Returns @p s, or "" for NULL, bounded as bounded() does.
 std::string optional_string(const char* s, const char* name);
+
+/// Returns the weight format named by the params field @p name whose value is @p s (NULL: f32);
+/// throws Error(invalid_argument) naming the field, the value and the allowed names otherwise.
+WeightFormat weight_format(const char* s, const char* name);
 
 /// Returns @p value as an int; throws Error(invalid_argument) naming @p name above INT_MAX.
 int to_int(std::uint32_t value, const char* name);

@@ -118,6 +118,8 @@ pln_status generate_text(SwarmChat* chat, const char* prompt, const pln_generate
 
 SwarmChatOptions chat_options(const pln_chat_params& p) {
   SwarmChatOptions o;
+  // First: a misspelt format is refused before the wallet below is opened.
+  o.weights = weight_format(p.weights, "weights");
   o.initial_peers = split_list(p.initial_peers, "initial_peers");
   o.peers = split_list(p.peers, "peers");
   o.model_name = optional_string(p.model_name, "model_name");
@@ -158,6 +160,7 @@ PLN_API void pln_generation_clear(pln_generation* generation) {
 PLN_API pln_model_params pln_model_default_params(void) {
   pln_model_params p{};
   p.n_threads = 0;
+  p.weights = nullptr;
   return p;
 }
 
@@ -167,9 +170,10 @@ PLN_API pln_status pln_model_open(const char* model_dir, const pln_model_params*
     require(out, "out");
     const pln_model_params p = params != nullptr ? *params : pln_model_default_params();
     if (p.n_threads > kMaxThreads) throw Error(ErrorCode::invalid_argument, "n_threads must be at most 65536");
-    if (p.n_threads > 0) set_compute_threads(static_cast<int>(p.n_threads));
     SwarmChatOptions o;
     o.local = true;
+    o.weights = weight_format(p.weights, "weights");  // before the process-wide thread count changes
+    if (p.n_threads > 0) set_compute_threads(static_cast<int>(p.n_threads));
     auto model = std::make_unique<pln_model>();
     model->chat = std::make_unique<SwarmChat>(dir, o);
     *out = model.release();
@@ -226,6 +230,7 @@ PLN_API pln_chat_params pln_chat_default_params(void) {
   p.max_price_msat = std::numeric_limits<std::uint64_t>::max();
   p.server_timeout_ms = 30000;
   p.dht_connect_timeout_ms = 10000;
+  p.weights = nullptr;
   return p;
 }
 

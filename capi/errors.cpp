@@ -53,6 +53,14 @@ std::string optional_string(const char* s, const char* name) {
   return s != nullptr ? std::string(bounded(s, name)) : std::string();
 }
 
+WeightFormat weight_format(const char* s, const char* name) {
+  if (s == nullptr) return WeightFormat::f32;
+  const std::string_view value = bounded(s, name);
+  if (const auto format = parse_weight_format(value)) return *format;
+  throw Error(ErrorCode::invalid_argument,
+              std::string(name) + " \"" + std::string(value) + "\" is not one of f32, bf16, f16, int8");
+}
+
 int to_int(std::uint32_t value, const char* name) {
   if (value > static_cast<std::uint32_t>(INT_MAX)) {
     throw Error(ErrorCode::invalid_argument, std::string(name) + " must be at most " + std::to_string(INT_MAX));

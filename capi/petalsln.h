@@ -81,7 +81,7 @@
 /* The version of this ABI; the shared library's soname is libpetalsln.so.<PLN_ABI_VERSION>. It
  * changes whenever a function, struct or enum below changes incompatibly; compare it with
  * pln_abi_version() to detect a mismatched library at run time. */
-#define PLN_ABI_VERSION 2
+#define PLN_ABI_VERSION 3
 
 #ifdef __cplusplus
 extern "C" {
@@ -183,7 +183,10 @@ typedef struct pln_model pln_model;
 
 /* How to open a local model. */
 struct pln_model_params {
-  uint32_t n_threads; /* Compute threads for the whole process, at most 65536 (0 = leave as is). Default 0. */
+  uint32_t n_threads;  /* Compute threads for the whole process, at most 65536 (0 = leave as is). Default 0. */
+  const char* weights; /* How the weights are kept in memory: "f32", "bf16", "f16" or "int8"
+                          (weight-only int8, a float32 scale per 32 weights); products accumulate
+                          in float32 in every format (NULL = "f32"). Default NULL. */
 };
 
 /* Returns the defaults written at each field of pln_model_params. */
@@ -192,7 +195,9 @@ PLN_API struct pln_model_params pln_model_default_params(void);
 /* Opens the model folder @p model_dir (config.json, *.safetensors, tokenizer.json, chat
  * template) and stores a new handle in @p *out; release it with pln_model_free(). Fails with
  * PLN_ERR_NOT_FOUND, PLN_ERR_INVALID_FORMAT or PLN_ERR_UNSUPPORTED for a missing or bad folder,
- * PLN_ERR_INVALID_ARGUMENT for n_threads above 65536. */
+ * PLN_ERR_INVALID_ARGUMENT for n_threads above 65536 or an unknown weights name (checked before
+ * anything is loaded or n_threads applied; the message names the field and the allowed values,
+ * e.g. `weights "fp8" is not one of f32, bf16, f16, int8`). */
 PLN_API PLN_NODISCARD pln_status pln_model_open(const char* model_dir, const struct pln_model_params* params,
                                                 pln_model** out) PLN_NONNULL(1, 3);
 
@@ -247,6 +252,11 @@ struct pln_chat_params {
                                       fails over, for an Info answer, and for a route to become
                                       available. Default 30000. */
   uint64_t dht_connect_timeout_ms; /* Longest wait to reach a DHT node. Default 10000. */
+  const char* weights;             /* How the weights computed in this process (the head's) are kept
+                                      in memory: "f32", "bf16", "f16" or "int8" (weight-only int8,
+                                      a float32 scale per 32 weights; float32 accumulation in
+                                      every format). Servers compute in their own, announced
+                                      format (NULL = "f32"). Default NULL. */
 };
 
 /* Returns the defaults written at each field of pln_chat_params. */
@@ -257,8 +267,10 @@ PLN_API struct pln_chat_params pln_chat_default_params(void);
  * pln_chat_free()). Nothing is planned or paid until the first generation. The defaults name no
  * servers, so @p params is needed in practice. Fails with PLN_ERR_INVALID_ARGUMENT for
  * contradictory params (none or both of initial_peers and peers, a budget without a wallet, a
- * zero timeout, a malformed "host:port"), PLN_ERR_UNSUPPORTED for an unknown wallet scheme,
- * PLN_ERR_IO when no DHT node answers. */
+ * zero timeout, a malformed "host:port") or an unknown weights name (checked before anything is
+ * loaded or opened; the message names the field and the allowed values, e.g.
+ * `weights "fp8" is not one of f32, bf16, f16, int8`), PLN_ERR_UNSUPPORTED for an unknown
+ * wallet scheme, PLN_ERR_IO when no DHT node answers. */
 PLN_API PLN_NODISCARD pln_status pln_chat_open(const char* model_dir, const struct pln_chat_params* params,
                                                pln_chat** out) PLN_NONNULL(1, 3);
 
@@ -320,6 +332,10 @@ struct pln_server_params {
   const char* wallet_uri;         /* Wallet issuing invoices (required when priced). Default NULL. */
   const char* paywall_store;      /* Credit ledger, created 0600 (NULL = identity_file + ".paywall.db"). Default NULL. */
   uint64_t credit_block_tokens;   /* Block-tokens sold per invoice. Default 20000. */
+  const char* weights;            /* How the served blocks' weights are kept in memory, announced
+                                     and measured with: "f32", "bf16", "f16" or "int8" (weight-only
+                                     int8, a float32 scale per 32 weights; float32 accumulation in
+                                     every format) (NULL = "f32"; unused with dht_only). Default NULL. */
 };
 
 /* Returns the defaults written at each field of pln_server_params. */
@@ -330,7 +346,9 @@ PLN_API struct pln_server_params pln_server_default_params(void);
  * @p *out (release with pln_server_free()). It serves on background threads until stopped. The
  * defaults name no blocks, so @p params is needed in practice. Fails with
  * PLN_ERR_INVALID_ARGUMENT for contradictory params (no blocks, a range outside the model, a
- * price without a wallet or store, a zero or too large limit or timeout), PLN_ERR_NOT_FOUND for
+ * price without a wallet or store, a zero or too large limit or timeout) or an unknown weights
+ * name (checked before anything starts; the message names the field and the allowed values,
+ * e.g. `weights "fp8" is not one of f32, bf16, f16, int8`), PLN_ERR_NOT_FOUND for
  * a missing model, PLN_ERR_IO when no initial peer answers or a port cannot be bound. */
 PLN_API PLN_NODISCARD pln_status pln_server_start(const char* model_dir, const struct pln_server_params* params,
                                                   pln_server** out) PLN_NONNULL(3);
@@ -343,6 +361,10 @@ struct pln_server_info {
   const char* dht_address; /* "host:port" of its DHT node: what others pass as initial peers. */
   uint32_t block_begin;    /* The blocks served, [block_begin, block_end) (0, 0 for DHT-only). */
   uint32_t block_end;
+  const char* weights;     /* The weight format announced: "f32", "bf16", "f16" or "int8" ("" for
+                              a DHT-only node). */
+  uint64_t weight_bytes_per_block; /* Bytes of weights held per served block, as announced (0 for a
+                                      DHT-only node). */
 };
 
 /* Stores where @p server is and what it serves in @p *out. */

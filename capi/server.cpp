@@ -7,16 +7,20 @@
 #include "capi_internal.hpp"
 #include "petalsln/rpc/server_info.hpp"
 #include "petalsln/server/contributor_server.hpp"
+#include "petalsln/swarm/server_record.hpp"
 
 using namespace petalsln;
 using namespace petalsln::capi;
 
 struct pln_server {
   std::unique_ptr<ContributorServer> server;
-  // Copies pln_server_get_info() hands out as const char*, valid as long as the handle.
+  // What pln_server_get_info() hands out, read once at start: the strings go out as const char*,
+  // valid as long as the handle.
   std::string endpoint;
   std::string peer_id;
   std::string dht_address;
+  std::string weights;  // "" for a DHT-only node
+  std::uint64_t weight_bytes_per_block = 0;
 };
 
 namespace {
@@ -97,6 +101,7 @@ PLN_API pln_server_params pln_server_default_params(void) {
   p.wallet_uri = nullptr;
   p.paywall_store = nullptr;
   p.credit_block_tokens = 20000;
+  p.weights = nullptr;
   return p;
 }
 
@@ -105,6 +110,7 @@ PLN_API pln_status pln_server_start(const char* model_dir, const pln_server_para
     require(out, "out");
     const pln_server_params p = params != nullptr ? *params : pln_server_default_params();
     ContributorServerOptions o;
+    o.weights = weight_format(p.weights, "weights");  // first: a misspelt format starts nothing
     set_placement(p, model_dir, o);
     set_limits(p, o);
     set_price(p, o);
@@ -113,6 +119,11 @@ PLN_API pln_status pln_server_start(const char* model_dir, const pln_server_para
     handle->endpoint = handle->server->endpoint();
     handle->peer_id = handle->server->peer_id_hex();
     handle->dht_address = handle->server->dht_address();
+    if (!p.dht_only) {
+      const ServerRecord record = handle->server->record();
+      handle->weights = record.weights;
+      handle->weight_bytes_per_block = record.weight_bytes_per_block;
+    }
     *out = handle.release();
   });
 }
@@ -127,6 +138,8 @@ PLN_API pln_status pln_server_get_info(const pln_server* server, pln_server_info
     info.dht_address = server->dht_address.c_str();
     info.block_begin = static_cast<std::uint32_t>(server->server->block_begin());
     info.block_end = static_cast<std::uint32_t>(server->server->block_end());
+    info.weights = server->weights.c_str();
+    info.weight_bytes_per_block = server->weight_bytes_per_block;
     *out = info;
   });
 }

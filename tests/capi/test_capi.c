@@ -3,10 +3,13 @@
  * with their messages (NULL handles and pointers, values outside their domain, bad inputs), and
  * the use cases end to end — local greedy generation against the fixtures' reference tokens,
  * cancellation, a paid swarm chat on loopback servers started through the ABI, invoices,
- * macaroons and L402 headers, payouts, devnet wallets.
+ * macaroons and L402 headers, payouts, devnet wallets, and the weight formats (bf16 and int8
+ * local models answering, an int8 server announcing less memory per block than an f32 one).
  *
  * Plain C11 with its own small checking macros: it compiles against petalsln.h alone, as a
- * user's program would. Fixtures come from PETALSLN_FIXTURES_DIR (a compile definition). */
+ * user's program would. Fixtures come from PETALSLN_FIXTURES_DIR and the demo model from
+ * PETALSLN_DEMO_MODEL_DIR (compile definitions; the environment variables PETALSLN_FIXTURES and
+ * PETALSLN_DEMO_MODEL override them). */
 #define _GNU_SOURCE
 #include <stdbool.h>
 #include <stdint.h>
@@ -92,7 +95,7 @@ static uint64_t json_u64(const char* json, const char* key) {
 static void test_basics(void) {
   CHECK(strlen(pln_version()) > 0);
   CHECK(pln_abi_version() == PLN_ABI_VERSION);
-  CHECK(PLN_ABI_VERSION == 2);
+  CHECK(PLN_ABI_VERSION == 3);
   CHECK(strcmp(pln_status_name(PLN_OK), "ok") == 0);
   CHECK(strcmp(pln_status_name(PLN_ERR_DENIED), "denied") == 0);
   CHECK(strcmp(pln_status_name(PLN_ERR_INVALID_ARGUMENT), "invalid_argument") == 0);
@@ -132,11 +135,11 @@ static void test_defaults(void) {
   CHECK(gp.max_new_tokens == 128 && gp.greedy && gp.temperature == 1.0f && gp.top_k == 0 && gp.top_p == 1.0f &&
         gp.repetition_penalty == 1.0f && gp.seed == 0 && !gp.raw && gp.stop_at_eos);
   struct pln_model_params mp = pln_model_default_params();
-  CHECK(mp.n_threads == 0);
+  CHECK(mp.n_threads == 0 && mp.weights == NULL);
   struct pln_chat_params cp = pln_chat_default_params();
   CHECK(cp.initial_peers == NULL && cp.peers == NULL && cp.model_name == NULL && cp.wallet_uri == NULL &&
         cp.budget_msat == 0 && cp.max_price_msat == UINT64_MAX && cp.server_timeout_ms == 30000 &&
-        cp.dht_connect_timeout_ms == 10000);
+        cp.dht_connect_timeout_ms == 10000 && cp.weights == NULL);
   struct pln_server_params sp = pln_server_default_params();
   CHECK(!sp.dht_only && sp.model_name == NULL && sp.block_begin == 0 && sp.block_end == 0 && sp.num_blocks == 0 &&
         strcmp(sp.host, "127.0.0.1") == 0 && sp.port == 0 && sp.dht_port == 0 && sp.initial_peers == NULL &&
@@ -144,7 +147,7 @@ static void test_defaults(void) {
   CHECK(sp.max_sessions == 16 && sp.max_sessions_per_peer == 0 && sp.max_streams_per_peer == 0 &&
         sp.max_unpaid_per_peer == 4 && sp.open_timeout_ms == 10000 && sp.idle_timeout_ms == 300000 &&
         sp.cache_mb == 512 && sp.max_batch == 8 && sp.max_length == 0 && sp.price_msat == 0 && sp.wallet_uri == NULL &&
-        sp.paywall_store == NULL && sp.credit_block_tokens == 20000);
+        sp.paywall_store == NULL && sp.credit_block_tokens == 20000 && sp.weights == NULL);
   struct pln_l402_terms terms = pln_l402_default_terms();
   CHECK(strcmp(terms.service, "petalsln") == 0 && terms.model == NULL && terms.peer == NULL && terms.block_begin == 0 &&
         terms.block_end == 0 && terms.credit == 0 && terms.expires == 0);
@@ -328,6 +331,16 @@ static void test_model(const char* fixtures) {
   CHECK_MESSAGE("n_threads");
   CHECK(model == NULL);
   mp.n_threads = 1;
+  mp.weights = "fp8";
+  CHECK_STATUS(pln_model_open(dir, &mp, &model), PLN_ERR_INVALID_ARGUMENT);
+  CHECK_MESSAGE("weights \"fp8\" is not one of f32, bf16, f16, int8");
+  CHECK(model == NULL);
+  mp.weights = "F32"; /* names are exact */
+  CHECK_STATUS(pln_model_open(dir, &mp, &model), PLN_ERR_INVALID_ARGUMENT);
+  CHECK_MESSAGE("weights \"F32\"");
+  CHECK(model == NULL);
+  mp.weights = NULL;
+  mp.n_threads = 1;
   CHECK_OK(pln_model_open(dir, &mp, &model));
   if (model == NULL) return;
   test_tokenize(model);
@@ -338,6 +351,30 @@ static void test_model(const char* fixtures) {
   model = NULL;
   CHECK_OK(pln_model_open(dir, NULL, &model));
   pln_model_free(model);
+}
+
+/* The demo model (trained, wide margins) answers exactly as in float32 in every compact format:
+ * the first question of examples/demo-model/reference.json. */
+static void test_model_weights(const char* demo) {
+  static const char* const formats[] = {"bf16", "int8"};
+  for (size_t i = 0; i < sizeof formats / sizeof formats[0]; ++i) {
+    struct pln_model_params mp = pln_model_default_params();
+    mp.weights = formats[i];
+    pln_model* model = NULL;
+    CHECK_OK(pln_model_open(demo, &mp, &model));
+    if (model == NULL) continue;
+    struct pln_generate_params gp = pln_generate_default_params();
+    gp.max_new_tokens = 64;
+    struct pln_generation g = {0};
+    CHECK_OK(pln_model_generate(model, "What is 17 + 25?", &gp, NULL, NULL, &g));
+    if (g.text == NULL || strcmp(g.text, "17 + 25 = 42.") != 0) {
+      fprintf(stderr, "the demo model in %s answered \"%s\"\n", formats[i], g.text != NULL ? g.text : "(null)");
+    }
+    CHECK(g.text != NULL && strcmp(g.text, "17 + 25 = 42.") == 0);
+    CHECK(g.stop_reason == PLN_STOP_REASON_STOP_TOKEN);
+    pln_generation_clear(&g);
+    pln_model_free(model);
+  }
 }
 
 /* ---- BOLT11 ---- */
@@ -878,6 +915,10 @@ static void test_server_errors(const char* model) {
   CHECK_STATUS(pln_server_start(model, &p, &bad), PLN_ERR_INVALID_ARGUMENT);
   p.initial_peers = NULL;
   CHECK_STATUS(pln_server_start("/nonexistent/model", &p, &bad), PLN_ERR_NOT_FOUND);
+  /* An unknown format is refused before anything starts, even before the missing folder. */
+  p.weights = "fp8";
+  CHECK_STATUS(pln_server_start("/nonexistent/model", &p, &bad), PLN_ERR_INVALID_ARGUMENT);
+  CHECK_MESSAGE("weights \"fp8\" is not one of f32, bf16, f16, int8");
   CHECK(bad == NULL);
 }
 
@@ -906,6 +947,11 @@ static void test_chat_errors(const char* model, const char* dht) {
   cp.dht_connect_timeout_ms = 10000;
   cp.wallet_uri = "nosuch:wallet";
   CHECK_STATUS(pln_chat_open(model, &cp, &chat), PLN_ERR_UNSUPPORTED);
+  /* An unknown format is refused before the wallet is opened. */
+  cp.weights = "fp8";
+  CHECK_STATUS(pln_chat_open(model, &cp, &chat), PLN_ERR_INVALID_ARGUMENT);
+  CHECK_MESSAGE("weights \"fp8\" is not one of f32, bf16, f16, int8");
+  cp.weights = NULL;
   cp.wallet_uri = NULL;
   CHECK_STATUS(pln_chat_open(NUL_, &cp, &chat), PLN_ERR_INVALID_ARGUMENT);
   CHECK_STATUS(pln_chat_open(model, &cp, NUL_), PLN_ERR_INVALID_ARGUMENT);
@@ -952,6 +998,8 @@ static void check_server_info(pln_server* const servers[2], char* peers, size_t 
     CHECK(info[i].peer_id != NULL && strlen(info[i].peer_id) == 64);
     CHECK(info[i].endpoint != NULL && strncmp(info[i].endpoint, "127.0.0.1:", 10) == 0);
     CHECK(info[i].dht_address != NULL && strncmp(info[i].dht_address, "127.0.0.1:", 10) == 0);
+    CHECK(info[i].weights != NULL && strcmp(info[i].weights, "f32") == 0);
+    CHECK(info[i].weight_bytes_per_block > 0);
   }
   snprintf(peers, cap, "%s,%s", info[0].endpoint != NULL ? info[0].endpoint : "",
            info[1].endpoint != NULL ? info[1].endpoint : "");
@@ -959,6 +1007,26 @@ static void check_server_info(pln_server* const servers[2], char* peers, size_t 
   CHECK_STATUS(pln_server_get_info(NUL_, &unused), PLN_ERR_INVALID_ARGUMENT);
   CHECK_MESSAGE("server must not be NULL");
   CHECK_STATUS(pln_server_get_info(servers[0], NUL_), PLN_ERR_INVALID_ARGUMENT);
+}
+
+/* A server keeping its weights in int8 announces so, and less than half the bytes per block of
+ * @p f32 serving the same blocks (a byte and a 32nd of a float32 scale per weight, not four
+ * bytes). It starts a swarm of its own, so the chats of the other tests never route through it. */
+static void test_int8_server(const char* model, pln_server* f32) {
+  struct pln_server_params p = pln_server_default_params();
+  p.block_begin = 0;
+  p.block_end = 3;
+  p.weights = "int8";
+  pln_server* int8 = NULL;
+  CHECK_OK(pln_server_start(model, &p, &int8));
+  if (int8 == NULL) return;
+  struct pln_server_info small = {0}, large = {0};
+  CHECK_OK(pln_server_get_info(int8, &small));
+  CHECK_OK(pln_server_get_info(f32, &large));
+  CHECK(small.weights != NULL && strcmp(small.weights, "int8") == 0);
+  CHECK(large.block_begin == small.block_begin && large.block_end == small.block_end);
+  CHECK(small.weight_bytes_per_block > 0 && small.weight_bytes_per_block * 2 < large.weight_bytes_per_block);
+  pln_server_free(int8);
 }
 
 static uint64_t balance_of(const char* devnet, const char* account) {
@@ -972,10 +1040,12 @@ static uint64_t balance_of(const char* devnet, const char* account) {
   return balance;
 }
 
-/* Without a wallet, priced servers are refused when generating. */
+/* Without a wallet, priced servers are refused when generating. The chat's own weights (the
+ * head's) may be kept in another format than the servers'. */
 static void test_unpaid_chat(const char* model, const char* peers) {
   struct pln_chat_params cp = pln_chat_default_params();
   cp.peers = peers;
+  cp.weights = "bf16";
   pln_chat* chat = NULL;
   CHECK_OK(pln_chat_open(model, &cp, &chat));
   if (chat == NULL) return;
@@ -1079,6 +1149,7 @@ static void test_swarm(const char* fixtures, const char* devnet) {
   CHECK_OK(pln_server_get_info(bootstrap, &info));
   CHECK(info.endpoint != NULL && info.endpoint[0] == '\0' && info.peer_id != NULL && info.peer_id[0] == '\0');
   CHECK(info.block_begin == 0 && info.block_end == 0);
+  CHECK(info.weights != NULL && info.weights[0] == '\0' && info.weight_bytes_per_block == 0);
   const char* dht = info.dht_address; /* borrowed from bootstrap until it is freed */
   CHECK(dht != NULL && strncmp(dht, "127.0.0.1:", 10) == 0);
   test_server_errors(model);
@@ -1088,6 +1159,7 @@ static void test_swarm(const char* fixtures, const char* devnet) {
   if (servers[0] != NULL && servers[1] != NULL) {
     char peers[256];
     check_server_info(servers, peers, sizeof peers);
+    test_int8_server(model, servers[0]);
     test_unpaid_chat(model, peers);
     char client_uri[700];
     uint8_t node_id[33];
@@ -1120,6 +1192,8 @@ static void test_swarm(const char* fixtures, const char* devnet) {
 int main(void) {
   const char* fixtures = getenv("PETALSLN_FIXTURES");
   if (fixtures == NULL) fixtures = PETALSLN_FIXTURES_DIR;
+  const char* demo = getenv("PETALSLN_DEMO_MODEL");
+  if (demo == NULL) demo = PETALSLN_DEMO_MODEL_DIR;
   snprintf(tmpdir, sizeof tmpdir, "/tmp/petalsln-capi-XXXXXX");
   if (mkdtemp(tmpdir) == NULL) {
     perror("mkdtemp");
@@ -1134,6 +1208,7 @@ int main(void) {
   test_payout();
   test_wallet(devnet);
   test_model(fixtures);
+  test_model_weights(demo);
   test_swarm(fixtures, devnet);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -31,6 +31,7 @@ int main(void) {
   F(pln_generation, text);
   S(pln_model_params);
   F(pln_model_params, n_threads);
+  F(pln_model_params, weights);
   S(pln_chat_params);
   F(pln_chat_params, initial_peers);
   F(pln_chat_params, peers);
@@ -40,6 +41,7 @@ int main(void) {
   F(pln_chat_params, max_price_msat);
   F(pln_chat_params, server_timeout_ms);
   F(pln_chat_params, dht_connect_timeout_ms);
+  F(pln_chat_params, weights);
   S(pln_server_params);
   F(pln_server_params, dht_only);
   F(pln_server_params, model_name);
@@ -67,12 +69,15 @@ int main(void) {
   F(pln_server_params, wallet_uri);
   F(pln_server_params, paywall_store);
   F(pln_server_params, credit_block_tokens);
+  F(pln_server_params, weights);
   S(pln_server_info);
   F(pln_server_info, endpoint);
   F(pln_server_info, peer_id);
   F(pln_server_info, dht_address);
   F(pln_server_info, block_begin);
   F(pln_server_info, block_end);
+  F(pln_server_info, weights);
+  F(pln_server_info, weight_bytes_per_block);
   S(pln_bolt11_invoice);
   F(pln_bolt11_invoice, network);
   F(pln_bolt11_invoice, has_amount);

@@ -1,7 +1,8 @@
 """The Python bindings end to end: local greedy generation against transformers' reference
 tokens, streaming and cancelling, a paid swarm of three servers started from Python, invoices,
-macaroons and L402 headers, payouts, wallets — and wrong calls raising exceptions with the
-library's message instead of crashing the interpreter.
+macaroons and L402 headers, payouts, wallets, the weight formats (compact local models answering,
+an int8 server announcing less memory) — and wrong calls raising exceptions with the library's
+message instead of crashing the interpreter.
 
 Run by CTest with PETALSLN_LIBRARY, PYTHONPATH, PETALSLN_FIXTURES, PETALSLN_DEMO_MODEL and
 PETALSLN_STRUCT_LAYOUT set.
@@ -34,6 +35,19 @@ class Library(unittest.TestCase):
             self.assertIn(f'version = "{petalsln.__version__}"', f.read())
         with open(os.path.join(root, "_build", "petalsln_build.py"), encoding="utf-8") as f:
             self.assertIn(f'VERSION = "{petalsln.__version__}"', f.read())
+
+    def test_abi_version_is_3(self):
+        from petalsln import _native
+        self.assertEqual(_native.ABI_VERSION, 3)
+        self.assertEqual(_native.lib().pln_abi_version(), 3)
+
+    def test_default_weights_are_null(self):
+        from petalsln import _native
+        lib = _native.lib()
+        for params in (lib.pln_model_default_params(), lib.pln_chat_default_params(),
+                       lib.pln_server_default_params()):
+            with self.subTest(params=type(params).__name__):
+                self.assertIsNone(params.weights)
 
 
 class StructLayouts(unittest.TestCase):
@@ -145,6 +159,15 @@ class LocalModel(unittest.TestCase):
             self.assertEqual(out["text"], case["text"])
             self.assertEqual(out["stop_reason"], "stop_token")
 
+    def test_demo_model_answers_in_compact_weights(self):
+        # The demo model is trained: its margins survive rounding, so every format answers as f32.
+        case = reference(DEMO)["greedy"][0]
+        for weights in ("bf16", "f16", "int8"):
+            with self.subTest(weights=weights), petalsln.Model(DEMO, weights=weights) as demo:
+                out = demo.generate(case["question"], max_new_tokens=64)
+                self.assertEqual(out["text"], case["text"])
+                self.assertEqual(out["stop_reason"], "stop_token")
+
 
 class WrongCalls(unittest.TestCase):
     def test_errors_carry_the_library_message(self):
@@ -181,6 +204,41 @@ class WrongCalls(unittest.TestCase):
         with self.assertRaises(petalsln.InvalidArgument) as e:
             petalsln.mint_macaroon(b"k", "abc", model="m", peer="ab" * 32, blocks=(0, 1), credit=1, expires=1)
         self.assertIn("payment_hash", str(e.exception))
+
+    def test_unknown_weights_are_refused_with_the_allowed_names(self):
+        message = 'weights "fp8" is not one of f32, bf16, f16, int8'
+        for make in (lambda: petalsln.Model(LLAMA3, weights="fp8"),
+                     lambda: petalsln.Chat(LLAMA3, peers="127.0.0.1:1", weights="fp8"),
+                     lambda: petalsln.Server(LLAMA3, blocks=(0, 2), weights="fp8")):
+            with self.assertRaises(petalsln.InvalidArgument) as e:
+                make()
+            self.assertIsInstance(e.exception, ValueError)
+            self.assertEqual(str(e.exception), message)
+        for wrong in (None, 8, b"int8"):
+            with self.assertRaises(TypeError):
+                petalsln.Model(LLAMA3, weights=wrong)
+
+    def test_the_library_refuses_unknown_weights_itself(self):
+        # Past the package's own check: the C ABI refuses the name for each params struct.
+        from petalsln import _native
+        lib = _native.lib()
+        out = ctypes.c_void_p()
+        model = lib.pln_model_default_params()
+        model.weights = b"fp8"
+        chat = lib.pln_chat_default_params()
+        chat.peers = b"127.0.0.1:1"
+        chat.weights = b"fp8"
+        server = lib.pln_server_default_params()
+        server.block_end = 2
+        server.weights = b"fp8"
+        for name, status in (("model", lib.pln_model_open(LLAMA3.encode(), ctypes.byref(model), ctypes.byref(out))),
+                             ("chat", lib.pln_chat_open(LLAMA3.encode(), ctypes.byref(chat), ctypes.byref(out))),
+                             ("server", lib.pln_server_start(LLAMA3.encode(), ctypes.byref(server),
+                                                             ctypes.byref(out)))):
+            with self.subTest(params=name):
+                self.assertEqual(status, 1)  # PLN_ERR_INVALID_ARGUMENT
+                self.assertIn(b'weights "fp8" is not one of f32, bf16, f16, int8', lib.pln_last_error())
+                self.assertIsNone(out.value)
 
     def test_the_library_names_what_it_refuses(self):
         with self.assertRaises(petalsln.InvalidArgument) as e:
@@ -298,6 +356,30 @@ class Lightning(unittest.TestCase):
                     petalsln.verify_l402_token(forged, key, model="m", peer="ef" * 32, blocks=(0, 2))
 
 
+class WeightFormats(unittest.TestCase):
+    def test_an_int8_server_announces_int8_and_less_memory_per_block(self):
+        # Each server starts a swarm of its own; only their announcements are compared.
+        with petalsln.Server(LLAMA3, blocks=(0, 2)) as f32, \
+                petalsln.Server(LLAMA3, blocks=(0, 2), weights="int8") as int8:
+            self.assertEqual((f32.weights, int8.weights), ("f32", "int8"))
+            self.assertEqual(f32.blocks, int8.blocks)
+            self.assertGreater(int8.weight_bytes_per_block, 0)
+            # A byte and a 32nd of a float32 scale per weight, against four bytes.
+            self.assertLess(int8.weight_bytes_per_block * 2, f32.weight_bytes_per_block)
+
+    def test_a_dht_only_node_announces_no_weights(self):
+        with petalsln.Server(dht_only=True) as node:
+            self.assertEqual((node.weights, node.weight_bytes_per_block), ("", 0))
+
+    def test_a_chat_keeps_its_own_weights_in_another_format(self):
+        # The chat's head in bf16 opens against f32 servers (their format is their own).
+        with petalsln.Server(LLAMA3, blocks=(0, 6)) as server, \
+                petalsln.Chat(LLAMA3, peers=server.endpoint, weights="bf16") as chat:
+            out = chat.generate("The quick brown fox", raw=True, max_new_tokens=3, stop_at_eos=False)
+            self.assertEqual(len(out["new_ids"]), 3)
+            self.assertEqual(out["route"][0]["weights"], "f32")
+
+
 class PaidSwarm(unittest.TestCase):
     def test_three_servers_serve_a_paid_chat(self):
         case = reference(LLAMA3)["greedy"][0]
@@ -315,6 +397,7 @@ class PaidSwarm(unittest.TestCase):
                         max_sessions_per_peer=2, max_streams_per_peer=4, max_unpaid_per_peer=2,
                         open_timeout_s=5, idle_timeout_s=60))
                 self.assertEqual([s.blocks for s in servers], [(0, 2), (2, 4), (4, 6)])
+                self.assertEqual([s.weights for s in servers], ["f32"] * 3)
                 with petalsln.Chat(LLAMA3, initial_peers=[servers[0].dht_address], wallet=client_uri,
                                    budget_msat=100_000) as chat:
                     streamed = []

@@ -87,6 +87,20 @@ I32 = (1 << 31) - 1
 I64 = (1 << 63) - 1
 
 
+# The weight formats the C ABI knows (its params' `weights`), in the order its message lists them.
+_WEIGHT_FORMATS = ("f32", "bf16", "f16", "int8")
+
+
+def _weights(value: Any) -> bytes:
+    """A weight format name, refused here with the library's own message so that nothing is
+    loaded for a misspelt one."""
+    if not isinstance(value, str):
+        raise TypeError(f"weights must be a str, not {type(value).__name__}")
+    if value not in _WEIGHT_FORMATS:
+        raise InvalidArgument(f'weights "{value}" is not one of {", ".join(_WEIGHT_FORMATS)}')
+    return value.encode()
+
+
 def _ms(seconds: Any, name: str) -> int:
     """Seconds (an int or a float) as the C ABI's milliseconds, above 0."""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
@@ -296,14 +310,17 @@ class Model(_Generating):
     _free_fn = "pln_model_free"
     _generate_fn = "pln_model_generate"
 
-    def __init__(self, path: str, *, threads: int = 0) -> None:
+    def __init__(self, path: str, *, threads: int = 0, weights: str = "f32") -> None:
         """Opens the model folder @path. @threads sets the compute threads of the whole process
-        (0 leaves them as they are). Raises NotFound, InvalidFormat or Unsupported for a missing
-        or bad folder."""
+        (0 leaves them as they are). @weights is how the weights are kept in memory: "f32",
+        "bf16", "f16" or "int8" (weight-only int8, a float32 scale per 32 weights; float32
+        accumulation in every format). Raises NotFound, InvalidFormat or Unsupported for a
+        missing or bad folder, InvalidArgument for an unknown @weights."""
         super().__init__()
         lib = _native.lib()
         params = lib.pln_model_default_params()
         params.n_threads = _int(threads, "threads", 0, 1 << 16)
+        params.weights = _weights(weights)
         _check(lib.pln_model_open(_text(path, "path", allow_none=False), byref(params), byref(self._ptr)))
 
     def tokenize(self, text: str, *, raw: bool = False) -> List[int]:
@@ -336,12 +353,16 @@ class Chat(_Generating):
     def __init__(self, model_dir: str, *, initial_peers: Union[None, str, Iterable[str]] = None,
                  peers: Union[None, str, Iterable[str]] = None, model_name: Optional[str] = None,
                  wallet: Optional[str] = None, budget_msat: int = 0, max_price_msat: Optional[int] = None,
-                 server_timeout_s: float = 30.0, dht_connect_timeout_s: float = 10.0) -> None:
+                 server_timeout_s: float = 30.0, dht_connect_timeout_s: float = 10.0,
+                 weights: str = "f32") -> None:
         """Loads the client side of @model_dir and joins the DHT (or checks @peers). @wallet is a
         wallet URI such as "devnet:FILE?account=NAME"; @budget_msat the most the whole chat may
         spend; @max_price_msat skips servers charging more per 1000 block-tokens;
         @server_timeout_s is how long a server may take for one step before the chat fails over
-        (and for an Info answer, and for a route to become available)."""
+        (and for an Info answer, and for a route to become available). @weights is how the
+        weights computed in this process (the head's) are kept in memory: "f32", "bf16", "f16"
+        or "int8" (servers compute in their own, announced format); an unknown one raises
+        InvalidArgument."""
         super().__init__()
         lib = _native.lib()
         p = lib.pln_chat_default_params()
@@ -353,6 +374,7 @@ class Chat(_Generating):
         p.max_price_msat = U64 if max_price_msat is None else _int(max_price_msat, "max_price_msat", 0, U64 - 1)
         p.server_timeout_ms = _ms(server_timeout_s, "server_timeout_s")
         p.dht_connect_timeout_ms = _ms(dht_connect_timeout_s, "dht_connect_timeout_s")
+        p.weights = _weights(weights)
         _check(lib.pln_chat_open(_text(model_dir, "model_dir", allow_none=False), byref(p), byref(self._ptr)))
 
     def _after_generation(self, handle) -> Dict[str, Any]:
@@ -392,9 +414,12 @@ class Server(_Handle):
                  max_sessions_per_peer: int = 0, max_streams_per_peer: int = 0, max_unpaid_per_peer: int = 4,
                  open_timeout_s: float = 10.0, idle_timeout_s: float = 300.0, cache_mb: int = 512,
                  max_batch: int = 8, max_length: int = 0, price_msat: int = 0, wallet: Optional[str] = None,
-                 paywall_store: Optional[str] = None, credit_block_tokens: int = 20000) -> None:
+                 paywall_store: Optional[str] = None, credit_block_tokens: int = 20000,
+                 weights: str = "f32") -> None:
         """Starts serving blocks [a, b) = @blocks of @model_dir (or the @num_blocks the swarm
-        covers least), joining the DHT through @initial_peers (none: a new swarm). A priced
+        covers least), joining the DHT through @initial_peers (none: a new swarm), with the
+        blocks' weights kept in memory as @weights ("f32", "bf16", "f16" or "int8"; announced,
+        and the throughput measured with it; an unknown one raises InvalidArgument). A priced
         server (@price_msat per 1000 block-tokens) needs @wallet (a URI) and @paywall_store (or
         @identity_file). What one address may hold: @max_sessions_per_peer (0: 3/4 of
         @max_sessions), @max_streams_per_peer (0: that + 8), @max_unpaid_per_peer payment
@@ -424,6 +449,7 @@ class Server(_Handle):
         p.wallet_uri = _text(wallet, "wallet")
         p.paywall_store = _text(paywall_store, "paywall_store")
         p.credit_block_tokens = _int(credit_block_tokens, "credit_block_tokens", 1, U64)
+        p.weights = _weights(weights)
         _check(_native.lib().pln_server_start(_text(model_dir, "model_dir"), byref(p), byref(self._ptr)))
 
     @staticmethod
@@ -466,6 +492,16 @@ class Server(_Handle):
         """The blocks served, (begin, end)."""
         info = self._info()
         return info.block_begin, info.block_end
+
+    @property
+    def weights(self) -> str:
+        """The weight format announced: "f32", "bf16", "f16" or "int8" ("" for a DHT-only node)."""
+        return (self._info().weights or b"").decode()
+
+    @property
+    def weight_bytes_per_block(self) -> int:
+        """Bytes of weights held per served block, as announced (0 for a DHT-only node)."""
+        return self._info().weight_bytes_per_block
 
     def stop(self) -> None:
         """Withdraws the announcement and stops serving (idempotent). Raises PetalslnIOError if

@@ -12,7 +12,7 @@ import threading
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char, c_char_p, c_double, c_float, c_int, c_int32,
                     c_size_t, c_uint8, c_uint16, c_uint32, c_uint64, c_void_p)
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 # The structs of petalsln.h, field for field (the C compiler's layout is ctypes' layout).
 
@@ -29,13 +29,13 @@ class Generation(Structure):
 
 
 class ModelParams(Structure):
-    _fields_ = [("n_threads", c_uint32)]
+    _fields_ = [("n_threads", c_uint32), ("weights", c_char_p)]
 
 
 class ChatParams(Structure):
     _fields_ = [("initial_peers", c_char_p), ("peers", c_char_p), ("model_name", c_char_p), ("wallet_uri", c_char_p),
                 ("budget_msat", c_uint64), ("max_price_msat", c_uint64), ("server_timeout_ms", c_uint64),
-                ("dht_connect_timeout_ms", c_uint64)]
+                ("dht_connect_timeout_ms", c_uint64), ("weights", c_char_p)]
 
 
 class ServerParams(Structure):
@@ -46,12 +46,13 @@ class ServerParams(Structure):
                 ("max_sessions_per_peer", c_uint32), ("max_streams_per_peer", c_uint32),
                 ("max_unpaid_per_peer", c_uint32), ("open_timeout_ms", c_uint64), ("idle_timeout_ms", c_uint64),
                 ("cache_mb", c_uint64), ("max_batch", c_uint32), ("max_length", c_uint32), ("price_msat", c_uint64),
-                ("wallet_uri", c_char_p), ("paywall_store", c_char_p), ("credit_block_tokens", c_uint64)]
+                ("wallet_uri", c_char_p), ("paywall_store", c_char_p), ("credit_block_tokens", c_uint64),
+                ("weights", c_char_p)]
 
 
 class ServerInfo(Structure):
     _fields_ = [("endpoint", c_char_p), ("peer_id", c_char_p), ("dht_address", c_char_p), ("block_begin", c_uint32),
-                ("block_end", c_uint32)]
+                ("block_end", c_uint32), ("weights", c_char_p), ("weight_bytes_per_block", c_uint64)]
 
 
 BOLT11_MAX_FEATURES = 64
