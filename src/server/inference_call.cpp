@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "rpc/raw_message.hpp"
 #include "rpc/status.hpp"
@@ -21,6 +22,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 class InferenceCall;
+
+// Where a step is checked: on the gRPC thread that parsed it, which must never wait, or on a
+// control thread, which may (for the credit store, or the wallet).
+enum class StepThread { grpc, control };
 
 // The part of a stream that the deadline reaper can reach. Shared, so that the reaper never
 // touches a finished stream; `finished` makes sure Finish is called exactly once.
@@ -137,10 +142,9 @@ class InferenceCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
       return server_.control->submit(peer_, [this, open = request.open()] { open_session(open); });
     }
     if (request.kind_case() == v1::InferenceRequest::kStep) {
-      // A free server's checks never wait (no debit), so they run here, on the thread that
-      // parsed the message: a hand-off to a control thread costs a thread's wake-up per hop.
-      if (!server_.options.paywall) return prepare_step(request.step());
-      return server_.control->submit(peer_, [this, step = request.step()] { prepare_step(step); });
+      // Checked here, on the thread that parsed it: a hand-off to a control thread costs a
+      // thread's wake-up per hop. prepare_step hands on what might wait.
+      return prepare_step(request.step(), StepThread::grpc);
     }
     if (request.kind_case() == v1::InferenceRequest::kAuthorize && server_.options.paywall) {
       return server_.control->submit(peer_, [this, auth = request.authorize()] { reauthorize(auth); });
@@ -225,17 +229,21 @@ class InferenceCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     reply(response);
   }
 
-  // Checks a step and holds its price, then computes it and, on a paid server, meanwhile
-  // debits the held credit durably on this (control) thread: the debit's fsync then overlaps
-  // the compute instead of preceding it. Whichever of the two ends last answers, so no output
-  // leaves before its debit is on disk and work is never given away; a debit that cannot be
-  // written ends the stream without the output.
-  void prepare_step(const v1::Step& step) {
+  // Checks a step and holds its price, then computes it and, on a paid server, meanwhile debits
+  // the held credit durably on a control thread: the debit's fsync then overlaps the compute
+  // instead of preceding it. Whichever of the two ends last answers, so no output leaves before
+  // its debit is on disk and work is never given away; a debit that cannot be written ends the
+  // stream without the output. On gRPC's thread (@p thread) nothing may wait: a step whose
+  // credit cannot be held at once (the store is busy, or a challenge must be asked of the
+  // wallet) is checked again from the start on a control thread.
+  void prepare_step(const v1::Step& step, StepThread thread) {
     at::Tensor hidden;
     v1::InferenceResponse early;  // a payment_required reply, when credit ran out
     std::uint64_t held = 0;       // credit reserved for this step, debited below
-    const grpc::Status status = rpc::guard([&] { return check_step(step, &hidden, &early, &held); });
+    bool must_wait = false;
+    const grpc::Status status = rpc::guard([&] { return check_step(step, thread, &hidden, &early, &held, &must_wait); });
     if (!status.ok()) return end(status);
+    if (must_wait) return server_.control->submit(peer_, [this, step] { prepare_step(step, StepThread::control); });
     if (early.has_payment_required()) return reply(early);
     auto join = std::make_shared<StepJoin>();
     join->dtype = step.hidden().dtype();
@@ -253,9 +261,16 @@ class InferenceCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
           if (join->part_done()) answer_step(*join);
         });
     if (held == 0) return;
+    if (thread == StepThread::control) return debit_held(join, payment_.token, held);
+    server_.control->submit(peer_, [this, join, token = payment_.token, held] { debit_held(join, token, held); });
+  }
+
+  // Debits the @p held credit of @p token for a step computing now; answers if the compute
+  // is done already.
+  void debit_held(const std::shared_ptr<StepJoin>& join, const std::string& token, std::uint64_t held) {
     std::uint64_t remaining = 0;
     grpc::Status debited = rpc::guard([&] {
-      server_.options.paywall->settle(payment_.token, held, held, &remaining);
+      server_.options.paywall->settle(token, held, held, &remaining);
       return grpc::Status::OK;
     });
     {
@@ -286,7 +301,9 @@ class InferenceCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
   // Checks @p step against the session and decodes its input into @p hidden. On a paid
   // server, also holds the step's price in @p held (in memory: prepare_step debits it), or,
   // when the credit does not cover it, fills @p early with a payment_required reply instead.
-  grpc::Status check_step(const v1::Step& step, at::Tensor* hidden, v1::InferenceResponse* early, std::uint64_t* held) {
+  // On gRPC's thread it sets @p must_wait rather than wait for the store or ask the wallet.
+  grpc::Status check_step(const v1::Step& step, StepThread thread, at::Tensor* hidden, v1::InferenceResponse* early, std::uint64_t* held,
+                          bool* must_wait) {
     if (step.position() != static_cast<std::uint64_t>(cache_->length())) {
       return rpc::refused(grpc::StatusCode::INVALID_ARGUMENT, "step position " + std::to_string(step.position()) +
                                                                   " does not match the session's length " + std::to_string(cache_->length()));
@@ -304,9 +321,16 @@ class InferenceCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     // Held before computing: work is never given away, and a refused step leaves the cache
     // as it was so the client can pay and repeat it.
     const auto cost = static_cast<std::uint64_t>((cache_->end() - cache_->begin()) * hidden->size(0) * hidden->size(1));
-    if (server_.options.paywall->reserve(payment_.token, cost, &payment_.remaining)) {
+    auto& paywall = *server_.options.paywall;
+    const std::optional<bool> reserved = thread == StepThread::grpc ? paywall.try_reserve(payment_.token, cost, &payment_.remaining)
+                                                                    : paywall.reserve(payment_.token, cost, &payment_.remaining);
+    if (reserved.value_or(false)) {
       *held = cost;
       payment_.remaining -= cost;
+      return grpc::Status::OK;
+    }
+    if (thread == StepThread::grpc) {
+      *must_wait = true;
       return grpc::Status::OK;
     }
     grpc::Status status;

@@ -4,8 +4,12 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "devnet_test_support.hpp"
 #include "petalsln/lightning/l402.hpp"
@@ -72,6 +76,47 @@ TEST_CASE("paywall meter: reserve the worst case, debit what was used, free the 
   reopened.settle(id, 75, 1000);  // never more than was reserved
   CHECK(reopened.available(id) == 0);
   CHECK_THROWS_AS(reopened.authorize(token, 0, 1), CreditUsedUp);
+}
+
+TEST_CASE("paywall meter: try_reserve holds like reserve when the store is free, and never waits when it is busy") {
+  test::DevnetFixture devnet;
+  Paywall paywall(gateway_options(devnet, "gw.db"), std::shared_ptr<Wallet>(devnet.open("bob")));
+  const std::string id = paywall.authorize(buy(devnet, paywall), 0, 1).token_id;
+  std::uint64_t available = 0;
+  CHECK(paywall.try_reserve(id, 60, &available) == std::optional<bool>(true));
+  CHECK(available == 100);
+  CHECK(paywall.try_reserve(id, 50, &available) == std::optional<bool>(false));  // 40 left unheld
+  CHECK(available == 40);
+  paywall.settle(id, 60, 0);
+  // Another thread reserves and debits one unit at a time (a durable write each, under the
+  // store's lock) until told to stop; meanwhile try_reserve either holds at once or says the
+  // store is busy, holding nothing. The sampling pauses so that the other thread gets the lock.
+  std::atomic<bool> stop{false};
+  std::atomic<int> debited{0};
+  std::thread debits([&] {
+    while (!stop) {
+      if (paywall.reserve(id, 1)) {
+        paywall.settle(id, 1, 1);
+        ++debited;
+      }
+    }
+  });
+  int busy = 0;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (busy == 0 && std::chrono::steady_clock::now() < give_up) {
+    const auto got = paywall.try_reserve(id, 1);
+    if (!got) {
+      ++busy;
+    } else if (*got) {
+      paywall.settle(id, 1, 0);  // give it back
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  stop = true;
+  debits.join();
+  CHECK(busy > 0);
+  CHECK(paywall.available(id) == static_cast<std::uint64_t>(100 - debited));  // only the other thread's debits were taken
+  CHECK(paywall.try_reserve(id, paywall.available(id)) == std::optional<bool>(true));
 }
 
 TEST_CASE("paywall meter: a token is bound to its service; an operator's root key verifies across stores") {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -121,6 +122,11 @@ class Paywall {
   /// spent nor held (before this reservation). Reservations live in memory only: a process
   /// that dies mid-work restarts with the held credit free again (nothing was debited).
   bool reserve(const std::string& token_id, std::uint64_t units, std::uint64_t* available = nullptr);
+
+  /// As reserve(), but never waits: returns std::nullopt, holding nothing, when another thread
+  /// is using the store (its durable writes take an fsync), so a caller that must not block can
+  /// hand the reservation to a thread that may.
+  std::optional<bool> try_reserve(const std::string& token_id, std::uint64_t units, std::uint64_t* available = nullptr);
 
   /// Ends a reservation of @p reserved units made by reserve(): debits min(@p used, @p reserved)
   /// durably and frees the rest. @p remaining receives the credit neither spent nor held

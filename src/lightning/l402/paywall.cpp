@@ -75,6 +75,7 @@ struct Paywall::Impl {
   std::uint64_t hold(const std::string& requester, std::uint32_t begin, std::uint32_t end, std::uint64_t credit);
   void settle_hold(const std::string& requester, std::uint64_t serial, const std::string* header, const PaymentHash* hash);
   void forget_paid(const PaymentHash& hash);
+  bool reserve_locked(const std::string& token_id, std::uint64_t units, std::uint64_t* available);
 
   ~Impl() {
     util::secure_wipe(root_key.data(), root_key.size());
@@ -366,19 +367,31 @@ std::uint64_t unspent(util::sqlite::Database& db, const std::string& token_id) {
 
 }  // namespace
 
+// reserve()'s work; the caller holds mu.
+bool Paywall::Impl::reserve_locked(const std::string& token_id, std::uint64_t units, std::uint64_t* available) {
+  std::uint64_t& on_hold = reserved[token_id];
+  const std::uint64_t left = unspent(*db, token_id);
+  const std::uint64_t spare = left - std::min(left, on_hold);
+  if (available != nullptr) *available = spare;
+  if (units > spare) {
+    if (on_hold == 0) reserved.erase(token_id);
+    return false;
+  }
+  on_hold += units;
+  return true;
+}
+
 bool Paywall::reserve(const std::string& token_id, std::uint64_t units, std::uint64_t* available) {
   auto& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
-  std::uint64_t& held = m.reserved[token_id];
-  const std::uint64_t left = unspent(*m.db, token_id);
-  const std::uint64_t spare = left - std::min(left, held);
-  if (available != nullptr) *available = spare;
-  if (units > spare) {
-    if (held == 0) m.reserved.erase(token_id);
-    return false;
-  }
-  held += units;
-  return true;
+  return m.reserve_locked(token_id, units, available);
+}
+
+std::optional<bool> Paywall::try_reserve(const std::string& token_id, std::uint64_t units, std::uint64_t* available) {
+  auto& m = *impl_;
+  std::unique_lock<std::mutex> lock(m.mu, std::try_to_lock);
+  if (!lock.owns_lock()) return std::nullopt;
+  return m.reserve_locked(token_id, units, available);
 }
 
 void Paywall::settle(const std::string& token_id, std::uint64_t reserved, std::uint64_t used, std::uint64_t* remaining) {
