@@ -1,7 +1,7 @@
 // The contributor server's Inference stream: one reactor per stream, handling one message at a
 // time. Opening and paying run on the control threads (they may wait on the credit store or
 // the wallet), steps on the compute thread in chunks; gRPC's own threads parse and dispatch,
-// and check a free server's steps (nothing there waits). Everything the stream holds sits in its Admission ticket and its cache, both
+// and check steps (holding a paid step's price only when the credit store is free at once). Everything the stream holds sits in its Admission ticket and its cache, both
 // released when gRPC says the call is done.
 
 #include <torch/torch.h>
