@@ -154,10 +154,10 @@ class WebChat(unittest.TestCase):
         cls.gw = cls.paid = cls.part = cls.qr = cls.short = None
         try:
             servers = {}
-            for name, blocks in (("a", "0:3"), ("b", "3:6"), ("c", "6:8")):
+            for name, blocks, weights in (("a", "0:3", []), ("b", "3:6", []), ("c", "6:8", ["--quant", "int8"])):
                 servers[name] = cls.swarm.server(MODEL, blocks, "--price-msat", "1000", "--wallet", cls.uri(name),
                                  "--identity", os.path.join(cls.tmp.name, f"{name}.key"),
-                                 "--public-name", f"server-{name}", name=f"server {name}")
+                                 "--public-name", f"server-{name}", *weights, name=f"server {name}")
             common = ["--model", MODEL, "--initial-peers", cls.swarm.dht, "--web-root", WEB_ROOT, "--max-new-tokens", "64"]
             # Free to its users; pays the servers itself.
             cls.gw = Gateway(*common, "--wallet", cls.uri("gw-free"), "--budget-sats", "500")
@@ -231,6 +231,8 @@ class WebChat(unittest.TestCase):
         names = sorted(row[0] for row in out["swarm"]["rows"])
         self.assertEqual(names, ["server-a", "server-b", "server-c"])
         self.assertEqual(sorted(row[1] for row in out["swarm"]["rows"]), ["0–2", "3–5", "6–7"])
+        # Each server's weight format, as it announced it (server c keeps int8 weights).
+        self.assertEqual({row[0]: row[3] for row in out["swarm"]["rows"]}, {"server-a": "f32", "server-b": "f32", "server-c": "int8"})
         self.assertEqual(out["swarm"]["blockCells"], 8)
         self.assertEqual(out["swarm"]["missingCells"], 0)
         self.assertIn("All 8 blocks are covered", out["swarm"]["summary"])

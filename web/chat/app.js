@@ -707,6 +707,7 @@
         s.public_name || `${s.peer.slice(0, 12)}…`,
         `${s.blocks[0]}–${s.blocks[1] - 1}`,
         `${Number(s.throughput).toLocaleString('en-US', { maximumFractionDigits: 1 })} tok/s`,
+        s.weights || 'f32',  // a record without the field is f32
         s.price_msat_per_1k_block_tokens ? formatMsat(s.price_msat_per_1k_block_tokens) : 'free',
         s.state,
         formatMsat(earned.accrued_msat || 0),  // all it earned here: income shares and paywall payments
